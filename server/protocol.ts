@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/**
+ * The signaling protocol: JSON text frames.
+ *   client → server  {"id": 1, "method": "produce", "data": {...}}
+ *   server → client  {"id": 1, "ok": true, "data": {...}}  or  {"id": 1, "ok": false, "error": {"code": "...", "message": "..."}}
+ *   server → client  {"notification": "newProducer", "data": {...}}
+ */
+export const requestEnvelope = z.object({
+  id: z.union([z.number().int().nonnegative(), z.string().min(1).max(64)]),
+  method: z.string().min(1).max(64),
+  data: z.record(z.string(), z.unknown()).optional(),
+}).strict();
+
+const objectId = z.string().min(1).max(64);
+const loose = z.record(z.string(), z.unknown());
+
+const dtlsParameters = z.object({
+  role: z.enum(['auto', 'client', 'server']).optional(),
+  fingerprints: z.array(z.object({ algorithm: z.string().min(1).max(16), value: z.string().min(1).max(256) })).min(1).max(8),
+}).strict();
+
+const rtpCapabilities = z.object({
+  codecs: z.array(loose).max(64).optional(),
+  headerExtensions: z.array(loose).max(64).optional(),
+}).strict();
+
+const rtpParameters = z.object({
+  mid: z.string().max(32).optional(),
+  codecs: z.array(loose).min(1).max(32),
+  headerExtensions: z.array(loose).max(32).optional(),
+  encodings: z.array(loose).max(8).optional(),
+  rtcp: loose.optional(),
+  msid: z.string().max(256).optional(),
+}).strict();
+
+const empty = z.object({}).strict();
+
+/** One schema per method: a request whose data does not match is answered with bad_request. */
+export const methodSchemas = {
+  getRouterRtpCapabilities: empty,
+  join: z.object({ rtpCapabilities, displayName: z.string().max(128).optional() }).strict(),
+  createWebRtcTransport: z.object({ direction: z.enum(['send', 'recv']), forceTcp: z.boolean().optional() }).strict(),
+  connectTransport: z.object({ transportId: objectId, dtlsParameters }).strict(),
+  produce: z.object({ transportId: objectId, kind: z.enum(['audio', 'video']), rtpParameters, appData: loose.optional() }).strict(),
+  consume: z.object({ transportId: objectId, producerId: objectId, rtpCapabilities: rtpCapabilities.optional() }).strict(),
+  pause: z.union([z.object({ consumerId: objectId }).strict(), z.object({ producerId: objectId }).strict()]),
+  resume: z.union([z.object({ consumerId: objectId }).strict(), z.object({ producerId: objectId }).strict()]),
+  closeProducer: z.object({ producerId: objectId }).strict(),
+  leave: empty,
+} as const;
+
+export type Method = keyof typeof methodSchemas;
+export type MethodData<M extends Method> = z.infer<(typeof methodSchemas)[M]>;
+
+export function isMethod(name: string): name is Method {
+  return Object.prototype.hasOwnProperty.call(methodSchemas, name);
+}
+
+export type ErrorCode = 'bad_request' | 'unknown_method' | 'not_found' | 'forbidden' | 'not_joined' | 'conflict' | 'unavailable' | 'internal';
+
+/** An error meant for the client: its code and message are sent as they are. */
+export class SignalingError extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'SignalingError';
+  }
+}
+
+/** WebSocket close codes the server uses (4000-4999 are application codes). */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  tooBig: 1009,
+  malformed: 4400,
+  replaced: 4409,
+  rateLimited: 4429,
+} as const;
+
+/** Renders a zod error as one short line: "data.dtlsParameters.fingerprints: Too small ...". */
+export function describeZodError(err: z.ZodError, prefix: string): string {
+  return err.issues.slice(0, 3).map((i) => `${[prefix, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
+}
