@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { describe, it } from 'node:test';
+import jwt from 'jsonwebtoken';
+import { verifyToken } from '../../../server/auth.js';
+import type { JwtConfig } from '../../../server/config.js';
+
+const secret = 'unit-test-secret-0123456789abcdef0123456789';
+const hs: JwtConfig = { algorithm: 'HS256', key: secret, clockToleranceSec: 0, issuer: undefined, audience: undefined };
+const sign = (claims: object, opts: jwt.SignOptions = {}, key: jwt.Secret = secret, expires = true) =>
+  jwt.sign(claims, key, { algorithm: 'HS256', ...(expires ? { expiresIn: 60 } : {}), ...opts });
+const unsigned = (claims: object) =>
+  `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`;
+const peer = { sub: 'alice', room: 'standup' };
+
+describe('JWT verification before the upgrade', () => {
+  const cases: [string, string | undefined, string | undefined, string][] = [
+    ['no token', undefined, undefined, 'missing'],
+    ['garbage', 'not-a-jwt', undefined, 'malformed'],
+    ['wrong secret', sign(peer, {}, 'another-secret-0123456789abcdef012345'), undefined, 'bad_signature'],
+    ['expired', sign({ ...peer, exp: Math.floor(Date.now() / 1000) - 10 }, {}, secret, false), undefined, 'expired'],
+    ['not yet valid', sign(peer, { notBefore: 600 }), undefined, 'not_before'],
+    ['alg none', unsigned({ ...peer, exp: Math.floor(Date.now() / 1000) + 60 }), undefined, 'alg_not_allowed'],
+    ['no expiry', sign(peer, {}, secret, false), undefined, 'bad_claims'],
+    ['no sub', sign({ room: 'standup' }), undefined, 'bad_claims'],
+    ['no room', sign({ sub: 'alice' }), undefined, 'bad_claims'],
+    ['room with spaces', sign({ sub: 'alice', room: 'a b' }), undefined, 'bad_claims'],
+    ['another room than asked for', sign(peer), 'board-meeting', 'wrong_room'],
+  ];
+  for (const [name, token, room, reason] of cases) {
+    it(`refuses ${name} (${reason})`, () => {
+      assert.deepEqual(verifyToken(token, hs, room), { ok: false, reason });
+    });
+  }
+
+  it('accepts a valid token and returns its claims', () => {
+    assert.deepEqual(verifyToken(sign({ ...peer, role: 'host' }), hs, 'standup'), { ok: true, claims: { sub: 'alice', room: 'standup', role: 'host' } });
+  });
+
+  it('tolerates configured clock skew', () => {
+    const late = sign({ ...peer, exp: Math.floor(Date.now() / 1000) - 5 }, {}, secret, false);
+    assert.equal(verifyToken(late, { ...hs, clockToleranceSec: 30 }).ok, true);
+  });
+
+  describe('with an RS256 public key', () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const rs: JwtConfig = { ...hs, algorithm: 'RS256', key: pem };
+    it('accepts a token signed by the private key', () => {
+      const t = jwt.sign(peer, privateKey, { algorithm: 'RS256', expiresIn: 60 });
+      assert.equal(verifyToken(t, rs).ok, true);
+    });
+    it('refuses an HS256 token signed with the public key as secret (algorithm confusion)', () => {
+      const forged = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ ...peer, exp: 9999999999 })).toString('base64url')}`;
+      const t = `${forged}.${createHmac('sha256', pem).update(forged).digest('base64url')}`;
+      assert.deepEqual(verifyToken(t, rs), { ok: false, reason: 'alg_not_allowed' });
+    });
+  });
+});
