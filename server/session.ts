@@ -28,7 +28,8 @@ export function serveSession(ws: WebSocket, room: Room, peer: Peer, deps: Sessio
   const bucket = new TokenBucket(cfg.limits.messagesPerSecond, cfg.limits.messageBurst);
   let malformed = 0;
   let queue: Promise<void> = Promise.resolve();
-  const ctx: SessionContext = { room, peer, cfg, leave: () => ws.close(CloseCode.normal, 'left') };
+  // Closed on the next turn, after the reply to "leave" has been sent.
+  const ctx: SessionContext = { room, peer, cfg, leave: () => setImmediate(() => ws.close(CloseCode.normal, 'left')) };
   const plog = log.child({ room: room.id, peer: peer.id });
 
   const reject = (id: string | number | null, code: string, message: string) => {

@@ -62,7 +62,7 @@ export async function startTestServer(overrides: Record<string, string | undefin
 }
 
 export function token(claims: Record<string, unknown>, opts: jwt.SignOptions = {}, secret: jwt.Secret = JWT_SECRET): string {
-  return jwt.sign(claims, secret, { algorithm: 'HS256', expiresIn: 300, ...opts });
+  return jwt.sign(claims, secret, { algorithm: 'HS256', ...(claims['exp'] === undefined ? { expiresIn: 300 } : {}), ...opts });
 }
 
 type Response = { id: number; ok: boolean; data?: unknown; error?: { code: string; message: string } };
@@ -92,7 +92,11 @@ export class SignalingClient {
         this.pending.delete(msg.id);
       }
     });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
+      for (const settle of this.pending.values()) settle({ id: -1, ok: false, error: { code: 'closed', message: `socket closed (${code})` } });
+      this.pending.clear();
+      resolve({ code, reason: reason.toString() });
+    }));
   }
 
   static connect(url: string, opts: WebSocket.ClientOptions = {}): Promise<SignalingClient> {
