@@ -1,0 +1,113 @@
+import type { PathSegment } from './errors.js';
+import { hasSshRule, mediaPorts, planFirewall } from './firewall-plan.js';
+import type { ResolvedHost } from './resolve.js';
+
+export interface HostIssue {
+  path: PathSegment[];
+  message: string;
+}
+
+interface PortClaim {
+  path: PathSegment[];
+  label: string;
+  proto: 'tcp' | 'udp';
+  min: number;
+  max: number;
+}
+
+const range = (min: number, max: number) => (min === max ? String(min) : `${min}-${max}`);
+
+/** Ports the host binds or opens; two claims on the same protocol must not overlap. */
+function portClaims(h: ResolvedHost): PortClaim[] {
+  const one = (path: PathSegment[], label: string, proto: 'tcp' | 'udp', port: number): PortClaim => ({ path, label, proto, min: port, max: port });
+  const media = mediaPorts(h);
+  const mediaPath: PathSegment[] = h.mediasoup.webRtcServerPort === undefined ? ['mediasoup', 'rtcPorts'] : ['mediasoup', 'webRtcServerPort'];
+  const claims: PortClaim[] = [
+    one(['ssh', 'port'], 'ssh.port', 'tcp', h.ssh.port),
+    one([], 'http (80)', 'tcp', 80),
+    one([], 'https (443)', 'tcp', 443),
+    one(['app', 'port'], 'app.port', 'tcp', h.app.port),
+    one(['turn', 'port'], 'turn.port', 'udp', h.turn.port),
+    one(['turn', 'port'], 'turn.port', 'tcp', h.turn.port),
+    one(['turn', 'tlsPort'], 'turn.tlsPort', 'tcp', h.turn.tlsPort),
+    { path: ['turn', 'relayPorts'], label: 'turn.relayPorts', proto: 'udp', ...h.turn.relayPorts },
+    { path: mediaPath, label: mediaPath.join('.'), proto: 'udp', ...media },
+    { path: mediaPath, label: mediaPath.join('.'), proto: 'tcp', ...media },
+  ];
+  if (h.nodeExporter.enabled) claims.push(one(['nodeExporter', 'port'], 'nodeExporter.port', 'tcp', h.nodeExporter.port));
+  return claims;
+}
+
+function overlaps(claims: PortClaim[]): HostIssue[] {
+  const issues: HostIssue[] = [];
+  const seen = new Set<string>();
+  for (const [i, a] of claims.entries()) {
+    for (const b of claims.slice(0, i)) {
+      if (a.proto !== b.proto || a.max < b.min || b.max < a.min || a.label === b.label) continue;
+      const key = `${a.label}|${b.label}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      issues.push({
+        path: a.path.length > 0 ? a.path : b.path,
+        message: `${range(a.min, a.max)}/${a.proto} overlaps ${b.label} ${range(b.min, b.max)}/${b.proto}`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** Rules that span several keys; each issue points at the key to change. */
+export function crossCheck(h: ResolvedHost): HostIssue[] {
+  const issues: HostIssue[] = [];
+  const problem = (path: PathSegment[], message: string) => issues.push({ path, message });
+
+  const pins = [h.ssh.hostKey, h.ssh.fingerprint, h.ssh.knownHostsFile].filter((v) => v !== undefined).length;
+  if (pins === 0) problem(['ssh'], 'pin the host key: set one of hostKey, fingerprint or knownHostsFile');
+  if (pins > 1) problem(['ssh'], 'set only one of hostKey, fingerprint or knownHostsFile');
+  if (h.ssh.user !== 'root' && !h.ssh.sudo) problem(['ssh', 'sudo'], `must be true when connecting as "${h.ssh.user}" (only root needs no sudo)`);
+
+  let rangesValid = true;
+  for (const path of [['mediasoup', 'rtcPorts'], ['turn', 'relayPorts']] as const) {
+    const r = path[0] === 'mediasoup' ? h.mediasoup.rtcPorts : h.turn.relayPorts;
+    if (r.min >= r.max) {
+      problem([...path], `min ${r.min} must be < max ${r.max}`);
+      rangesValid = false;
+    }
+  }
+  const base = h.mediasoup.webRtcServerPort;
+  if (base !== undefined && base + h.app.numWorkers - 1 > 65535) {
+    problem(['mediasoup', 'webRtcServerPort'], `${base} + ${h.app.numWorkers} workers runs past port 65535`);
+    rangesValid = false;
+  }
+  if (rangesValid) issues.push(...overlaps(portClaims(h)));
+
+  if (h.mediasoup.announcedIp === '0.0.0.0' || h.mediasoup.announcedIp === '::') {
+    problem(['mediasoup', 'announcedIp'], 'must be the address clients reach, not an unspecified address');
+  }
+
+  if (!h.sshd.allowUsers.includes(h.ssh.user)) {
+    problem(['sshd', 'allowUsers'], `must include the deploy user "${h.ssh.user}" (ssh.user), or rtcops locks itself out`);
+  }
+  if (h.ssh.user === 'root' && h.ssh.sudo) problem(['ssh', 'sudo'], 'must be false when connecting as root');
+
+  if (h.pm2.killTimeoutMs <= h.app.drainTimeoutMs) {
+    problem(['pm2', 'killTimeoutMs'], `${h.pm2.killTimeoutMs} must be greater than app.drainTimeoutMs ${h.app.drainTimeoutMs}, or PM2 kills the server mid-drain`);
+  }
+
+  for (const [i, rule] of h.firewall.extraRules.entries()) {
+    if (rule.proto === 'tcp' && rule.port === h.ssh.port) {
+      problem(['firewall', 'extraRules', i, 'port'], `${rule.port}/tcp is SSH: it is opened to adminCidrs only`);
+    }
+  }
+  if (h.adminCidrs.length > 0 && !hasSshRule(planFirewall(h), h.ssh.port)) {
+    problem(['adminCidrs'], 'the firewall plan has no SSH rule');
+  }
+
+  if (h.alerts.slack && h.secrets.slackWebhookUrl === undefined) problem(['secrets', 'slackWebhookUrl'], 'is required when alerts.slack is true');
+  for (const [name, ref] of Object.entries(h.secrets)) {
+    if (ref === undefined || typeof ref === 'string') continue;
+    if ((ref.env === undefined) === (ref.key === undefined)) problem(['secrets', name], 'set exactly one of env or key');
+    else if (ref.key !== undefined && h.secrets.file === undefined) problem(['secrets', name, 'key'], 'needs secrets.file to read the key from');
+  }
+  return issues;
+}

@@ -1,0 +1,194 @@
+import { readFileSync } from 'node:fs';
+import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { closest, didYouMean } from './checks.js';
+import { crossCheck } from './cross-checks.js';
+import { formatPath, InventoryError, type InventoryIssue, type PathSegment } from './errors.js';
+import { resolveHost, type ResolvedHost } from './resolve.js';
+import { hostSettingsSchema, NAME_PATTERN, TOP_LEVEL_KEYS } from './schema.js';
+
+export interface Inventory {
+  file: string;
+  hosts: Record<string, ResolvedHost>;
+}
+
+type Schema = z.ZodType;
+type Plain = Record<string, unknown>;
+
+/** Strip wrappers that only make a key optional or give it a default. */
+function unwrap(schema: Schema): Schema {
+  const def = schema.def as { type: string; innerType?: Schema };
+  return (def.type === 'default' || def.type === 'prefault' || def.type === 'optional') && def.innerType ? unwrap(def.innerType) : schema;
+}
+
+function shapeOf(schema: Schema): Record<string, Schema> | undefined {
+  const inner = unwrap(schema);
+  return inner instanceof z.ZodObject ? (inner.shape as Record<string, Schema>) : undefined;
+}
+
+/** An object whose keys are all plain optional (a secret reference) is kept whole, with its own messages. */
+function isLeafObject(shape: Record<string, Schema>): boolean {
+  return Object.values(shape).every((s) => (s.def as { type: string }).type === 'optional');
+}
+
+/**
+ * The same keys and types with nothing required and no defaults: what a defaults, group or host layer
+ * may hold. Defaults are applied once, after the layers merge, so a default never hides a group's value.
+ */
+function layerOf(schema: Schema): Schema {
+  const shape = shapeOf(schema);
+  if (shape === undefined || isLeafObject(shape)) return unwrap(schema).optional();
+  return z.strictObject(Object.fromEntries(Object.entries(shape).map(([k, s]) => [k, layerOf(s)]))).optional();
+}
+
+const settingsLayer = layerOf(hostSettingsSchema);
+const groupsKey = z.array(z.string().min(1)).optional();
+const hostLayer = z.strictObject({ ...(shapeOf(settingsLayer) ?? {}), groups: groupsKey });
+
+const fileSchema = z.strictObject({
+  defaults: settingsLayer,
+  groups: z.record(NAME_PATTERN, settingsLayer).optional(),
+  hosts: z.record(NAME_PATTERN, hostLayer),
+});
+
+/** Keys the schema knows at a path of the file, for "did you mean". */
+function knownKeys(path: readonly PathSegment[]): string[] {
+  if (path.length === 0) return [...TOP_LEVEL_KEYS];
+  const [top, , ...rest] = path;
+  let schema: Schema | undefined = hostSettingsSchema;
+  const within = top === 'defaults' ? path.slice(1) : rest;
+  for (const segment of within) schema = typeof segment === 'number' ? schema : shapeOf(schema ?? hostSettingsSchema)?.[segment];
+  const keys = Object.keys(shapeOf(schema ?? z.never()) ?? {});
+  return top === 'hosts' && path.length === 2 ? [...keys, 'groups'] : keys;
+}
+
+const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v);
+
+/** zod's issues, reworded for someone editing YAML. Values of secret keys are never echoed. */
+function toIssues(error: z.ZodError, prefix: PathSegment[] = []): { path: PathSegment[]; message: string }[] {
+  const out: { path: PathSegment[]; message: string }[] = [];
+  for (const issue of error.issues) {
+    const path = [...prefix, ...(issue.path as PathSegment[])];
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        for (const key of issue.keys) out.push({ path: [...path, key], message: `unknown key${didYouMean(key, knownKeys(path))}` });
+        break;
+      case 'invalid_type':
+        out.push({ path, message: issue.input === undefined ? 'is required' : issue.message.startsWith('Invalid input') ? `expected ${issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : issue.expected}, got ${typeName(issue.input)}` : issue.message });
+        break;
+      case 'invalid_value': {
+        const values = issue.values.map(String);
+        const hint = typeof issue.input === 'string' ? didYouMean(issue.input, values) : '';
+        out.push({ path, message: `must be one of ${values.join(', ')}${hint}` });
+        break;
+      }
+      case 'too_small':
+        out.push({ path, message: issue.message.startsWith('Too small') ? (issue.origin === 'string' ? 'must not be empty' : `must be at least ${String(issue.minimum)}`) : issue.message });
+        break;
+      case 'too_big':
+        out.push({ path, message: issue.message.startsWith('Too big') ? `must be at most ${String(issue.maximum)}` : issue.message });
+        break;
+      case 'invalid_key':
+        out.push({ path, message: `"${String(path.at(-1))}" is not a valid name: use lower case letters, digits and dashes` });
+        break;
+      case 'invalid_format':
+        out.push({ path, message: issue.message.startsWith('Invalid string') ? `"${String(issue.input)}" has the wrong format` : issue.message });
+        break;
+      default:
+        out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function isPlain(v: unknown): v is Plain {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Later layers win; mappings merge key by key, lists and scalars are replaced whole. */
+function deepMerge(...layers: unknown[]): Plain {
+  const out: Plain = {};
+  for (const layer of layers) {
+    if (!isPlain(layer)) continue;
+    for (const [k, v] of Object.entries(layer)) out[k] = isPlain(v) && isPlain(out[k]) ? deepMerge(out[k], v) : v;
+  }
+  return out;
+}
+
+function lineOf(doc: Document, counter: LineCounter, candidates: PathSegment[][]): number | undefined {
+  for (const path of candidates) {
+    for (let n = path.length; n > 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) return counter.linePos(node.range[0]).line;
+      if (n < path.length && doc.hasIn(path.slice(0, n))) break;
+    }
+  }
+  return undefined;
+}
+
+/** Read, validate and resolve a whole inventory; throws InventoryError listing every problem. */
+export function loadInventory(file: string): Inventory {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InventoryError(file, [{ path: '', message: `cannot read the inventory: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }]);
+  }
+  return parseInventory(text, file);
+}
+
+export function parseInventory(text: string, file: string): Inventory {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new InventoryError(file, doc.errors.map((e) => ({ path: '', line: e.linePos?.[0].line, message: `YAML: ${e.message.split('\n')[0] ?? ''}` })));
+  }
+  if (!isMap(doc.contents)) throw new InventoryError(file, [{ path: '', message: 'expected a mapping with hosts (and optionally defaults and groups)' }]);
+
+  const issues: InventoryIssue[] = [];
+  const report = (path: PathSegment[], message: string, candidates: PathSegment[][] = [path]) =>
+    issues.push({ path: formatPath(path), message, line: lineOf(doc, counter, candidates) });
+
+  const raw: unknown = doc.toJS();
+  const structure = fileSchema.safeParse(raw, { reportInput: true });
+  if (!structure.success) {
+    for (const i of toIssues(structure.error)) report(i.path, i.message);
+    throw new InventoryError(file, issues);
+  }
+
+  const { defaults, groups = {}, hosts } = structure.data as { defaults?: Plain; groups?: Record<string, Plain>; hosts: Record<string, Plain & { groups?: string[] }> };
+  const resolved: Record<string, ResolvedHost> = {};
+  if (Object.keys(hosts).length === 0) report(['hosts'], 'lists no host');
+
+  for (const [name, entry] of Object.entries(hosts)) {
+    const { groups: memberOf = [], ...own } = entry;
+    const unknown = memberOf.map((g, i) => [g, i] as const).filter(([g]) => groups[g] === undefined);
+    for (const [g, i] of unknown) report(['hosts', name, 'groups', i], `unknown group "${g}"${didYouMean(g, Object.keys(groups))}`);
+    if (unknown.length > 0) continue;
+
+    const merged = deepMerge(defaults, ...memberOf.map((g) => groups[g]), own);
+    const sources = (path: PathSegment[]) => [['hosts', name, ...path], ...memberOf.map((g) => ['groups', g, ...path]).reverse(), ['defaults', ...path], ['hosts', name]];
+    const settings = hostSettingsSchema.safeParse(merged, { reportInput: true });
+    if (!settings.success) {
+      for (const i of toIssues(settings.error)) report(['hosts', name, ...i.path], i.message, sources(i.path));
+      continue;
+    }
+    const host = resolveHost(name, memberOf, settings.data, file);
+    const problems = crossCheck(host);
+    for (const p of problems) report(['hosts', name, ...p.path], p.message, sources(p.path));
+    if (problems.length === 0) resolved[name] = host;
+  }
+  if (issues.length > 0) throw new InventoryError(file, issues);
+  return { file, hosts: resolved };
+}
+
+/** The named host, or an error that lists the hosts there are. */
+export function selectHost(inventory: Inventory, name: string): ResolvedHost {
+  const host = inventory.hosts[name];
+  if (host !== undefined) return host;
+  const names = Object.keys(inventory.hosts);
+  const suggestion = closest(name, names);
+  throw new InventoryError(inventory.file, [
+    { path: 'hosts', message: `no host "${name}"${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}; hosts: ${names.join(', ')}` },
+  ]);
+}

@@ -1,0 +1,113 @@
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import type { HostSettings } from './schema.js';
+
+/** A host with every default and derived value filled in: what templates and steps read. */
+export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' | 'sshd' | 'fail2ban' | 'pm2' | 'acme' | 'secrets'> {
+  name: string;
+  groups: string[];
+  ssh: HostSettings['ssh'] & { keyPath: string; knownHostsFile: string | undefined };
+  acme: HostSettings['acme'] & { caBundle: string | undefined };
+  app: HostSettings['app'] & {
+    root: string;
+    releasesDir: string;
+    currentDir: string;
+    sharedDir: string;
+    logDir: string;
+    /** The server's output log: PM2 out_file, and the file the signaling fail2ban jail reads. */
+    outLog: string;
+    errorLog: string;
+    envFile: string;
+    ecosystemFile: string;
+    script: string;
+    daemonDir: string;
+    daemonEnvFile: string;
+    daemonConfigFile: string;
+  };
+  tls: {
+    certName: string;
+    /** Every name on the certificate: app.domains then turn.domain. */
+    names: string[];
+    fullchain: string;
+    privkey: string;
+    webroot: string;
+  };
+  turn: HostSettings['turn'] & { realm: string; externalIp: string; allowedPeerIps: string[]; urls: string[]; pidFile: string; userDbFile: string; logFile: string };
+  sshd: HostSettings['sshd'] & { permitRootLogin: 'no' | 'prohibit-password' };
+  fail2ban: HostSettings['fail2ban'] & { sshdBackend: 'systemd' | 'auth.log' };
+  pm2: HostSettings['pm2'] & { killTimeoutMs: number };
+  nginx: HostSettings['nginx'] & { logDir: string };
+  secrets: HostSettings['secrets'] & { file: string | undefined };
+}
+
+/** `~/x` against the operator's home, relative paths against the inventory's folder. */
+export function expandPath(path: string, inventoryFile: string): string {
+  if (path === '~' || path.startsWith('~/')) return resolvePath(homedir(), path.slice(2));
+  return isAbsolute(path) ? path : resolvePath(dirname(inventoryFile), path);
+}
+
+function optionalPath(path: string | undefined, inventoryFile: string): string | undefined {
+  return path === undefined ? undefined : expandPath(path, inventoryFile);
+}
+
+/** Fill values derived from other keys. The only place besides schema.ts that decides a default. */
+export function resolveHost(name: string, groups: string[], s: HostSettings, inventoryFile: string): ResolvedHost {
+  const root = s.app.root ?? `/srv/${s.app.name}`;
+  const sharedDir = `${root}/shared`;
+  const logDir = `${sharedDir}/logs`;
+  const certName = s.app.domains[0] ?? '';
+  const announced = s.mediasoup.announcedIp;
+  return {
+    ...s,
+    name,
+    groups,
+    ssh: { ...s.ssh, keyPath: expandPath(s.ssh.keyPath, inventoryFile), knownHostsFile: optionalPath(s.ssh.knownHostsFile, inventoryFile) },
+    acme: { ...s.acme, caBundle: optionalPath(s.acme.caBundle, inventoryFile) },
+    app: {
+      ...s.app,
+      root,
+      releasesDir: `${root}/releases`,
+      currentDir: `${root}/current`,
+      sharedDir,
+      logDir,
+      outLog: `${logDir}/${s.app.name}.out.log`,
+      errorLog: `${logDir}/${s.app.name}.error.log`,
+      envFile: `${sharedDir}/${s.app.name}.env`,
+      ecosystemFile: `${sharedDir}/ecosystem.config.cjs`,
+      script: `${root}/current/dist/server/main.js`,
+      daemonDir: `${root}/daemon`,
+      daemonEnvFile: `${sharedDir}/${s.app.name}-daemon.env`,
+      daemonConfigFile: `${sharedDir}/${s.app.name}-daemon.json`,
+    },
+    tls: {
+      certName,
+      names: [...new Set([...s.app.domains, s.turn.domain])],
+      fullchain: `/etc/letsencrypt/live/${certName}/fullchain.pem`,
+      privkey: `/etc/letsencrypt/live/${certName}/privkey.pem`,
+      webroot: `/var/www/${s.app.name}-acme`,
+    },
+    turn: {
+      ...s.turn,
+      realm: s.turn.realm ?? s.turn.domain,
+      externalIp: s.turn.externalIp ?? announced,
+      allowedPeerIps: s.turn.allowedPeerIps ?? [announced],
+      urls: [
+        `turn:${s.turn.domain}:${s.turn.port}?transport=udp`,
+        `turn:${s.turn.domain}:${s.turn.port}?transport=tcp`,
+        `turns:${s.turn.domain}:${s.turn.tlsPort}?transport=tcp`,
+      ],
+      pidFile: '/run/turnserver/turnserver.pid',
+      userDbFile: '/var/lib/turn/turndb',
+      logFile: s.turn.log === 'syslog' ? 'syslog' : '/var/log/turnserver/turnserver.log',
+    },
+    sshd: {
+      ...s.sshd,
+      allowUsers: s.sshd.allowUsers.length > 0 ? s.sshd.allowUsers : [s.ssh.user],
+      permitRootLogin: s.ssh.user === 'root' ? 'prohibit-password' : 'no',
+    },
+    fail2ban: { ...s.fail2ban, sshdBackend: s.fail2ban.sshdBackend ?? (s.os === 'debian-12' ? 'systemd' : 'auth.log') },
+    pm2: { ...s.pm2, killTimeoutMs: s.pm2.killTimeoutMs ?? s.app.drainTimeoutMs + 5000 },
+    nginx: { ...s.nginx, logDir: '/var/log/nginx' },
+    secrets: { ...s.secrets, file: optionalPath(s.secrets.file, inventoryFile) },
+  };
+}

@@ -1,0 +1,232 @@
+import { z } from 'zod';
+import { isCidr, isHostname, isIpAddress } from './checks.js';
+
+/**
+ * The settings of one host, as the inventory spells them. Every key is documented here (docs/inventory.md
+ * is generated from these descriptions) and every default is filled here; values derived from other
+ * keys (paths under app.root, the TURN realm...) are filled in resolve.ts.
+ */
+
+const port = z.number().int().min(1).max(65535);
+
+const portRange = (min: number, max: number, what: string) =>
+  z
+    .strictObject({
+      min: port.describe('First port of the range.'),
+      max: port.describe('Last port of the range (inclusive).'),
+    })
+    .default({ min, max })
+    .describe(what);
+
+const hostname = z.string().refine(isHostname, { error: (iss) => `"${String(iss.input)}" is not a valid hostname (like rtc.example.com)` });
+const ipAddress = z.string().refine(isIpAddress, { error: (iss) => `"${String(iss.input)}" is not an IP address` });
+const cidr = z.string().refine(isCidr, { error: (iss) => `"${String(iss.input)}" is not a CIDR (like 203.0.113.0/24 or 2001:db8::/32)` });
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: (iss) => `"${String(iss.input)}" is not an environment variable name` });
+const path = z.string().min(1);
+const absolutePath = z.string().regex(/^\//, { error: 'must be an absolute path' });
+const duration = z.number().int().positive();
+const size = z.string().regex(/^\d+[KMG]?$/, { error: (iss) => `"${String(iss.input)}" is not a size (like 512M or 1G)` });
+
+/** Where a secret comes from: never its value. */
+const secretRef = z
+  .strictObject(
+    {
+      env: envName.optional().describe('Name of the environment variable that holds the value on the operator machine.'),
+      key: z.string().min(1).optional().describe('Key in secrets.file that holds the value.'),
+    },
+    {
+      error: (iss) =>
+        iss.code === 'invalid_type'
+          ? 'secrets are never written in the inventory: name where the value comes from, { env: VARIABLE } or { key: name-in-secrets-file }'
+          : undefined,
+    },
+  )
+  .describe('Where the secret comes from: `{ env: VARIABLE }` or `{ key: name }` (a key of `secrets.file`).');
+
+export const OS_VALUES = ['debian-12', 'ubuntu-22.04', 'ubuntu-24.04'] as const;
+
+export const hostSettingsSchema = z.strictObject({
+  os: z
+    .enum(OS_VALUES)
+    .default('debian-12')
+    .describe('Operating system of the host. Decides OS-specific choices (the fail2ban sshd backend: systemd journal on Debian 12, auth.log on Ubuntu).'),
+
+  ssh: z
+    .strictObject({
+      address: z.string().min(1).describe('Address rtcops connects to: IP address or DNS name.'),
+      port: port.default(22).describe('SSH port. Also the port the firewall and sshd allow.'),
+      user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).describe('User rtcops connects as (the deploy user). sshd AllowUsers always includes it.'),
+      keyPath: path.describe('Private key file on the operator machine. `~/` is expanded.'),
+      hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+$/, { error: 'must be a public key line like "ssh-ed25519 AAAA..."' }).optional().describe('Pinned host public key ("ssh-ed25519 AAAA..."). One of hostKey, fingerprint or knownHostsFile is required.'),
+      fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, { error: 'must be an OpenSSH SHA256 fingerprint like "SHA256:..." (ssh-keygen -lf)' }).optional().describe('Pinned host key fingerprint ("SHA256:...", as printed by `ssh-keygen -lf`).'),
+      knownHostsFile: path.optional().describe('known_hosts file that pins the host key. `~/` is expanded.'),
+      sudo: z.boolean().default(true).describe('Run privileged steps with sudo (passwordless). Set false only when connecting as root.'),
+      connectTimeoutMs: duration.default(10_000).describe('Give up connecting after this many milliseconds.'),
+    })
+    .describe('How rtcops reaches the host.'),
+
+  adminCidrs: z
+    .array(cidr)
+    .min(1, { error: 'must list at least one CIDR: SSH, /status, /metrics and node_exporter are reachable only from these' })
+    .describe('Networks allowed to reach SSH, /status, /metrics and node_exporter.'),
+
+  app: z
+    .strictObject({
+      name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { error: 'must be lower case letters, digits and dashes, starting with a letter' }).default('rtcops').describe('Application name: PM2 process name, file names, paths (/srv/<name>).'),
+      user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default('rtcops').describe('System user the server and the health daemon run as.'),
+      root: absolutePath.optional().describe('Application root on the host. Default: /srv/<app.name>.'),
+      domains: z.array(hostname).min(1, { error: 'must list at least one domain' }).describe('Domain names of the signaling server. The first one names the TLS certificate.'),
+      port: port.default(3000).describe('Port the server listens on, on 127.0.0.1, behind nginx.'),
+      logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Server log level (LOG_LEVEL).'),
+      drainTimeoutMs: duration.default(30_000).describe('How long the server drains sessions on SIGTERM (DRAIN_TIMEOUT_MS).'),
+      numWorkers: z.number().int().min(1).max(64).default(1).describe('mediasoup workers (NUM_WORKERS); one per core is usual.'),
+      mediasoupWorkerBin: absolutePath.optional().describe('Path of a prebuilt mediasoup-worker binary (MEDIASOUP_WORKER_BIN).'),
+    })
+    .describe('The signaling/SFU server.'),
+
+  mediasoup: z
+    .strictObject({
+      listenIp: ipAddress.default('0.0.0.0').describe('Address mediasoup binds RTC sockets to (LISTEN_IP).'),
+      announcedIp: ipAddress.describe('Public address announced in ICE candidates (ANNOUNCED_IP).'),
+      rtcPorts: portRange(40000, 49999, 'Per-transport RTC port range, udp and tcp (RTC_MIN_PORT, RTC_MAX_PORT). Opened in the firewall unless webRtcServerPort is set.'),
+      webRtcServerPort: port.optional().describe('WebRtcServer mode: worker i listens on this port + i, udp and tcp (WEBRTC_SERVER_PORT). Only these ports are opened in the firewall.'),
+    })
+    .describe('Media ports and addresses.'),
+
+  turn: z
+    .strictObject({
+      domain: hostname.describe('Domain name of the TURN server (turn: and turns: URLs). Covered by the same certificate as app.domains.'),
+      realm: z.string().min(1).optional().describe('TURN realm. Default: turn.domain.'),
+      port: port.default(3478).describe('STUN/TURN port, udp and tcp.'),
+      tlsPort: port.default(5349).describe('TURN over TLS port (tcp).'),
+      relayPorts: portRange(50000, 59999, 'Relay port range (udp).'),
+      listeningIps: z.array(ipAddress).default([]).describe('Addresses coturn listens on. Empty: all.'),
+      relayIp: ipAddress.optional().describe('Address coturn relays from (the private address on NAT clouds). Default: coturn chooses.'),
+      externalIp: ipAddress.optional().describe('Public address coturn advertises. Default: mediasoup.announcedIp.'),
+      allowedPeerIps: z.array(ipAddress).optional().describe('Peers allowed despite the denied private ranges. Default: [mediasoup.announcedIp], so clients can relay to the SFU.'),
+      credentialTtlSec: z.number().int().min(60).max(7 * 86400).default(86_400).describe('Lifetime of TURN REST credentials the server mints (TURN_TTL).'),
+      userQuota: z.number().int().min(0).default(12).describe('Maximum concurrent allocations per user (0: unlimited).'),
+      totalQuota: z.number().int().min(0).default(1200).describe('Maximum concurrent allocations in total (0: unlimited).'),
+      maxBps: z.number().int().min(0).default(500_000).describe('Maximum bytes per second per session (0: unlimited).'),
+      log: z.enum(['syslog', 'file']).default('syslog').describe('Where coturn logs: syslog (the journal) or /var/log/turnserver/turnserver.log.'),
+    })
+    .describe('coturn.'),
+
+  acme: z
+    .strictObject({
+      email: z.email({ error: 'must be an email address' }).describe('Contact address registered with the ACME server.'),
+      directoryUrl: z.url({ protocol: /^https$/, error: 'must be an https URL' }).default('https://acme-v02.api.letsencrypt.org/directory').describe('ACME directory. Let\'s Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory; a test server such as pebble for the sandbox.'),
+      caBundle: path.optional().describe('CA bundle on the operator machine to trust for the ACME server (a test server). `~/` is expanded.'),
+    })
+    .describe('TLS certificates (certbot).'),
+
+  nginx: z
+    .strictObject({
+      hsts: z.boolean().default(false).describe('Send Strict-Transport-Security. Leave off until the certificate is proven.'),
+      hstsMaxAgeSec: z.number().int().min(0).default(31_536_000).describe('HSTS max-age.'),
+      clientMaxBodySize: size.default('64k').describe('Largest request body accepted.'),
+      requestsPerSecond: z.number().int().min(1).default(10).describe('Per-IP request rate limit on the proxied paths.'),
+      burst: z.number().int().min(0).default(20).describe('Requests above the rate accepted in a burst.'),
+      signalingReadTimeoutSec: z.number().int().min(30).default(3600).describe('How long an idle signaling WebSocket stays open.'),
+    })
+    .prefault({})
+    .describe('The nginx site in front of the server.'),
+
+  firewall: z
+    .strictObject({
+      extraRules: z
+        .array(
+          z.strictObject({
+            port: port.describe('Port to allow.'),
+            proto: z.enum(['tcp', 'udp']).describe('Protocol.'),
+            from: cidr.optional().describe('Source network. Default: anywhere.'),
+            comment: z.string().regex(/^[\w .:/-]{1,60}$/, { error: 'must be up to 60 letters, digits, spaces or . : / -' }).describe('Why the port is open.'),
+          }),
+        )
+        .default([])
+        .describe('Additional ports to allow (the plan always has SSH, HTTP(S), TURN, media and node_exporter).'),
+    })
+    .prefault({})
+    .describe('UFW rule plan.'),
+
+  sshd: z
+    .strictObject({
+      allowUsers: z.array(z.string().min(1)).default([]).describe('AllowUsers. Empty: only ssh.user. When set, it must include ssh.user.'),
+      allowGroups: z.array(z.string().min(1)).default([]).describe('AllowGroups (optional).'),
+      maxAuthTries: z.number().int().min(1).max(10).default(3).describe('MaxAuthTries.'),
+      loginGraceTimeSec: z.number().int().min(5).max(600).default(30).describe('LoginGraceTime.'),
+      allowTcpForwarding: z.boolean().default(false).describe('AllowTcpForwarding.'),
+    })
+    .prefault({})
+    .describe('sshd hardening drop-in.'),
+
+  fail2ban: z
+    .strictObject({
+      sshdBackend: z.enum(['systemd', 'auth.log']).optional().describe('Where the sshd jail reads failures. Default: systemd on Debian 12 (no auth.log), auth.log on Ubuntu.'),
+      bantimeSec: duration.default(3600).describe('How long an address stays banned.'),
+      findtimeSec: duration.default(600).describe('Window in which failures are counted.'),
+      maxRetry: z.number().int().min(1).default(5).describe('Failures within findtime that ban an address (sshd, nginx).'),
+      authMaxRetry: z.number().int().min(1).default(10).describe('Rejected signaling tokens within findtime that ban an address.'),
+    })
+    .prefault({})
+    .describe('fail2ban jails.'),
+
+  nodeExporter: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('Run prometheus-node-exporter.'),
+      port: port.default(9100).describe('node_exporter port, reachable from adminCidrs only.'),
+    })
+    .prefault({})
+    .describe('Host metrics.'),
+
+  pm2: z
+    .strictObject({
+      maxMemoryRestart: size.default('1G').describe('Restart the server when its memory exceeds this.'),
+      listenTimeoutMs: duration.default(15_000).describe('How long PM2 waits for the server\'s ready signal.'),
+      killTimeoutMs: duration.optional().describe('How long PM2 waits after SIGTERM before SIGKILL; must exceed app.drainTimeoutMs. Default: drainTimeoutMs + 5000.'),
+      logMaxSize: size.default('50M').describe('pm2-logrotate max_size.'),
+      logRetain: z.number().int().min(1).default(14).describe('pm2-logrotate retain (rotated files kept).'),
+      logCompress: z.boolean().default(true).describe('pm2-logrotate compress.'),
+    })
+    .prefault({})
+    .describe('PM2 process manager.'),
+
+  daemon: z
+    .strictObject({
+      intervalSec: z.number().int().min(10).default(60).describe('How often the health daemon runs its checks.'),
+      failureThreshold: z.number().int().min(1).default(3).describe('Consecutive failures before alerting.'),
+      successThreshold: z.number().int().min(1).default(2).describe('Consecutive successes before resolving.'),
+      reminderIntervalMin: z.number().int().min(0).default(60).describe('Re-send an open alert this often (0: never).'),
+      cpuPercent: z.number().min(1).max(100).default(80).describe('CPU usage alert threshold.'),
+      memoryPercent: z.number().min(1).max(100).default(85).describe('Memory usage alert threshold.'),
+      diskPercent: z.number().min(1).max(100).default(80).describe('Disk usage alert threshold.'),
+      certExpiryDays: z.number().int().min(1).default(14).describe('Alert when the certificate expires within this many days.'),
+    })
+    .prefault({})
+    .describe('Health daemon schedule and thresholds.'),
+
+  alerts: z
+    .strictObject({
+      slack: z.boolean().default(false).describe('Send alerts to Slack (needs secrets.slackWebhookUrl).'),
+    })
+    .prefault({})
+    .describe('Alert destinations.'),
+
+  secrets: z
+    .strictObject({
+      file: path.optional().describe('YAML file of secret values (mode 0600, git-ignored) for `{ key: ... }` references. `~/` is expanded; relative to the inventory.'),
+      jwtSecret: secretRef.describe('HS256 secret that verifies signaling tokens (JWT_SECRET), at least 32 characters.'),
+      adminToken: secretRef.describe('Bearer token for /status (ADMIN_TOKEN), at least 32 characters.'),
+      turnSecret: secretRef.describe('coturn static-auth-secret shared with the server (TURN_SECRET), at least 32 characters.'),
+      slackWebhookUrl: secretRef.optional().describe('Slack incoming webhook URL for alerts.'),
+    })
+    .describe('Where secret values come from. Values are never written in the inventory.'),
+});
+
+export type HostSettings = z.output<typeof hostSettingsSchema>;
+
+const name = z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must be lower case letters, digits and dashes' });
+
+/** Inventory file layout; each layer is checked against a deep-partial view of hostSettingsSchema in load.ts. */
+export const TOP_LEVEL_KEYS = ['defaults', 'groups', 'hosts'] as const;
+export const NAME_PATTERN = name;

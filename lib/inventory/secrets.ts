@@ -1,0 +1,121 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { inspect } from 'node:util';
+import { parse } from 'yaml';
+import { InventoryError, type InventoryIssue } from './errors.js';
+import type { ResolvedHost } from './resolve.js';
+
+const REDACTED = '[secret]';
+
+/** A secret value that prints as [secret] in logs, JSON and errors; reveal() is the one way out. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return REDACTED;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  [inspect.custom](): string {
+    return REDACTED;
+  }
+}
+
+export interface HostSecrets {
+  jwtSecret: Secret;
+  adminToken: Secret;
+  turnSecret: Secret;
+  slackWebhookUrl: Secret | undefined;
+}
+
+type Env = Record<string, string | undefined>;
+const MIN_LENGTH = 32;
+
+/** Git refuses to track the file? Outside a work tree there is nothing to check. */
+function isGitIgnored(file: string): boolean {
+  try {
+    execFileSync('git', ['check-ignore', '-q', file], { cwd: dirname(file), stdio: 'ignore' });
+    return true;
+  } catch (error) {
+    return (error as { status?: number }).status !== 1;
+  }
+}
+
+function readSecretsFile(file: string, report: (path: string, message: string) => void): Record<string, unknown> | undefined {
+  let mode: number;
+  try {
+    mode = statSync(file).mode & 0o777;
+  } catch {
+    report('secrets.file', `${file} does not exist`);
+    return undefined;
+  }
+  if ((mode & 0o077) !== 0) {
+    report('secrets.file', `${file} must be mode 0600 (it is 0${mode.toString(8)}): chmod 600 ${file}`);
+    return undefined;
+  }
+  if (!isGitIgnored(file)) {
+    report('secrets.file', `${file} is not git-ignored: add it to .gitignore before putting secrets in it`);
+    return undefined;
+  }
+  let values: unknown;
+  try {
+    values = parse(readFileSync(file, 'utf8'));
+  } catch {
+    report('secrets.file', `${file} is not valid YAML`);
+    return undefined;
+  }
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    report('secrets.file', `${file} must be a mapping of key: value`);
+    return undefined;
+  }
+  return values as Record<string, unknown>;
+}
+
+/**
+ * Look up every secret a host needs, from the operator's environment or the secrets file. Reports all
+ * missing or unusable secrets at once, naming the variable or key, never the value.
+ */
+export function resolveSecrets(host: ResolvedHost, inventoryFile: string, env: Env = process.env): HostSecrets {
+  const issues: InventoryIssue[] = [];
+  const report = (path: string, message: string) => issues.push({ path: `hosts.${host.name}.${path}`, message });
+  const needsFile = Object.values(host.secrets).some((ref) => typeof ref === 'object' && ref.key !== undefined);
+  const fileValues = needsFile && host.secrets.file !== undefined ? readSecretsFile(host.secrets.file, report) : undefined;
+
+  const lookup = (name: keyof HostSecrets, check: (value: string) => string | undefined): Secret | undefined => {
+    const ref = host.secrets[name];
+    if (ref === undefined) return undefined;
+    const source = ref.env !== undefined ? `environment variable ${ref.env}` : `key "${ref.key ?? ''}" of ${host.secrets.file ?? 'secrets.file'}`;
+    if (ref.key !== undefined && fileValues === undefined) return undefined;
+    const value = ref.env !== undefined ? env[ref.env] : fileValues?.[ref.key ?? ''];
+    if (value === undefined || value === '') {
+      report(`secrets.${name}`, `${source} is not set`);
+      return undefined;
+    }
+    if (typeof value !== 'string') {
+      report(`secrets.${name}`, `${source} must be a string`);
+      return undefined;
+    }
+    const problem = /[\s'"\\]/.test(value) ? 'must not contain spaces, quotes or backslashes' : check(value);
+    if (problem !== undefined) report(`secrets.${name}`, `${source} ${problem}`);
+    return new Secret(value);
+  };
+  const longEnough = (value: string) => (value.length < MIN_LENGTH ? `is too short (${value.length} characters; use at least ${MIN_LENGTH}, e.g. openssl rand -hex 32)` : undefined);
+  const httpsUrl = (value: string) => (/^https:\/\/[^\s]+$/.test(value) ? undefined : 'must be an https URL');
+
+  const secrets = {
+    jwtSecret: lookup('jwtSecret', longEnough),
+    adminToken: lookup('adminToken', longEnough),
+    turnSecret: lookup('turnSecret', longEnough),
+    slackWebhookUrl: lookup('slackWebhookUrl', httpsUrl),
+  };
+  const { jwtSecret, adminToken, turnSecret } = secrets;
+  if (issues.length > 0 || jwtSecret === undefined || adminToken === undefined || turnSecret === undefined) throw new InventoryError(inventoryFile, issues);
+  return { jwtSecret, adminToken, turnSecret, slackWebhookUrl: secrets.slackWebhookUrl };
+}
