@@ -1,0 +1,18 @@
+// The sandbox's public API: a disposable Debian 12 target host for rehearsals and end-to-end tests.
+export {
+  sandboxUp,
+  sandboxDown,
+  sandboxStatus,
+  sandboxTarget,
+  sandboxProbe,
+  type SandboxOptions,
+  type SandboxInfo,
+  type SandboxUpResult,
+  type SandboxDownResult,
+  type SandboxStatus,
+} from './instance.js';
+export { runInGuest, connectGuest, sshArgv, type SshTarget, type CommandResult } from './ssh.js';
+export type { Probe } from './network.js';
+export { SandboxConfigError, SandboxFailure, SandboxAborted } from './errors.js';
+export { DEFAULT_NAME, defaultStateDir } from './layout.js';
+export { streamProgress, silentProgress, type Progress } from './progress.js';
