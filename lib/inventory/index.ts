@@ -2,6 +2,6 @@
 export { InventoryError, formatIssue, type InventoryIssue } from './errors.js';
 export { loadInventory, parseInventory, selectHost, type Inventory } from './load.js';
 export { expandPath, type ResolvedHost } from './resolve.js';
-export { resolveSecrets, Secret, type HostSecrets } from './secrets.js';
+export { isGitIgnored, resolveSecrets, Secret, type HostSecrets } from './secrets.js';
 export { planFirewall, ufwCommands, mediaPorts, type FirewallPlan, type FirewallRule } from './firewall-plan.js';
 export { hostSettingsSchema, type HostSettings } from './schema.js';

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { inspect } from 'node:util';
 import { parse } from 'yaml';
@@ -38,10 +38,12 @@ export interface HostSecrets {
 type Env = Record<string, string | undefined>;
 const MIN_LENGTH = 32;
 
-/** Git refuses to track the file? Outside a work tree there is nothing to check. */
-function isGitIgnored(file: string): boolean {
+/** Git refuses to track the path? Outside a work tree there is nothing to check. */
+export function isGitIgnored(path: string): boolean {
+  let cwd = dirname(path);
+  while (!existsSync(cwd)) cwd = dirname(cwd);
   try {
-    execFileSync('git', ['check-ignore', '-q', file], { cwd: dirname(file), stdio: 'ignore' });
+    execFileSync('git', ['check-ignore', '-q', '--no-index', path], { cwd, stdio: 'ignore' });
     return true;
   } catch (error) {
     return (error as { status?: number }).status !== 1;

@@ -1,0 +1,91 @@
+import { basename } from 'node:path';
+import { planFirewall, ufwCommands, type FirewallPlan, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
+import { renderTemplate } from './engine.js';
+import { daemonConfig, daemonSecretEnv, ecosystem, pm2LogrotateCommands, serverSecretEnv } from './server-env.js';
+
+/** One file as it lands on the host. `content` of a secret-bearing file must never be printed. */
+export interface RenderedFile {
+  id: string;
+  template: string;
+  path: string;
+  mode: string;
+  owner: string;
+  group: string;
+  /** The program that reads the file, and validates it in tests. */
+  validator: string;
+  secret: boolean;
+  content: string;
+}
+
+export interface RenderResult {
+  host: string;
+  files: RenderedFile[];
+  firewall: FirewallPlan;
+  ufw: string[][];
+  pm2Logrotate: string[][];
+}
+
+export interface RenderOptions {
+  /** Inventory file name shown in each file's banner. */
+  inventoryName?: string;
+}
+
+/** Loopback, private, shared (CGNAT), link-local (cloud metadata), documentation and reserved ranges. */
+export const DENIED_PEER_RANGES = [
+  '0.0.0.0-0.255.255.255',
+  '10.0.0.0-10.255.255.255',
+  '100.64.0.0-100.127.255.255',
+  '127.0.0.0-127.255.255.255',
+  '169.254.0.0-169.254.255.255',
+  '172.16.0.0-172.31.255.255',
+  '192.0.0.0-192.0.0.255',
+  '192.0.2.0-192.0.2.255',
+  '192.88.99.0-192.88.99.255',
+  '192.168.0.0-192.168.255.255',
+  '198.18.0.0-198.19.255.255',
+  '198.51.100.0-198.51.100.255',
+  '203.0.113.0-203.0.113.255',
+  '240.0.0.0-255.255.255.255',
+  '::1',
+  '::ffff:0.0.0.0-::ffff:255.255.255.255',
+  '64:ff9b::-64:ff9b::ffff:ffff',
+  'fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+  'fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+  '2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff',
+];
+
+type FileSpec = Omit<RenderedFile, 'content'> & { context?: object };
+
+/** Every file rtcops puts on a host, with where it goes, who owns it and what reads it. */
+function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
+  const app = host.app.name;
+  const root = { owner: 'root', group: 'root' };
+  const appOwned = { owner: host.app.user, group: host.app.user };
+  return [
+    { id: 'nginx-site', template: 'nginx/site.conf.njk', path: `/etc/nginx/sites-available/${app}.conf`, mode: '0644', ...root, validator: 'nginx -t', secret: false, context: { firstBoot: false } },
+    { id: 'nginx-site-first-boot', template: 'nginx/site.conf.njk', path: `/etc/nginx/sites-available/${app}-first-boot.conf`, mode: '0644', ...root, validator: 'nginx -t', secret: false, context: { firstBoot: true } },
+    { id: 'turnserver', template: 'coturn/turnserver.conf.njk', path: '/etc/turnserver.conf', mode: '0640', owner: 'root', group: 'turnserver', validator: 'turnserver', secret: true, context: { secrets: { turnSecret: secrets.turnSecret.reveal() }, deniedPeerRanges: DENIED_PEER_RANGES } },
+    { id: 'fail2ban-jail', template: 'fail2ban/jail.local.njk', path: '/etc/fail2ban/jail.local', mode: '0644', ...root, validator: 'fail2ban-client -t', secret: false },
+    { id: 'fail2ban-filter-signaling-auth', template: 'fail2ban/filter.d/rtcops-signaling-auth.conf', path: '/etc/fail2ban/filter.d/rtcops-signaling-auth.conf', mode: '0644', ...root, validator: 'fail2ban-regex', secret: false },
+    { id: 'sshd-hardening', template: 'ssh/sshd-hardening.conf.njk', path: `/etc/ssh/sshd_config.d/10-${app}-hardening.conf`, mode: '0644', ...root, validator: 'sshd -t', secret: false },
+    { id: 'pm2-ecosystem', template: 'pm2/ecosystem.config.cjs.njk', path: host.app.ecosystemFile, mode: '0644', ...appOwned, validator: 'node', secret: false, context: { ecosystem: ecosystem(host) } },
+    { id: 'server-env', template: 'app/server.env.njk', path: host.app.envFile, mode: '0600', ...appOwned, validator: 'node --env-file', secret: true, context: { env: serverSecretEnv(secrets) } },
+    { id: 'certbot-deploy-hook', template: 'certbot/deploy-hook.sh.njk', path: `/etc/letsencrypt/renewal-hooks/deploy/${app}.sh`, mode: '0755', ...root, validator: 'sh -n', secret: false },
+    { id: 'unattended-upgrades', template: 'apt/50unattended-upgrades.njk', path: '/etc/apt/apt.conf.d/50unattended-upgrades', mode: '0644', ...root, validator: 'apt-config', secret: false },
+    { id: 'auto-upgrades', template: 'apt/20auto-upgrades.njk', path: '/etc/apt/apt.conf.d/20auto-upgrades', mode: '0644', ...root, validator: 'apt-config', secret: false },
+    { id: 'health-daemon-unit', template: 'systemd/health-daemon.service.njk', path: `/etc/systemd/system/${app}-health.service`, mode: '0644', ...root, validator: 'systemd-analyze verify', secret: false },
+    { id: 'health-daemon-env', template: 'daemon/daemon.env.njk', path: host.app.daemonEnvFile, mode: '0600', ...root, validator: 'systemd EnvironmentFile', secret: true, context: { env: daemonSecretEnv(secrets) } },
+    { id: 'health-daemon-config', template: 'daemon/daemon.json.njk', path: host.app.daemonConfigFile, mode: '0644', ...root, validator: 'JSON.parse', secret: false, context: { config: daemonConfig(host) } },
+  ];
+}
+
+/** Render every file for one validated host. Pure: writes nothing. */
+export function renderHost(host: ResolvedHost, secrets: HostSecrets, options: RenderOptions = {}): RenderResult {
+  const banner = `Rendered by rtcops from ${basename(options.inventoryName ?? 'inventory.yaml')} for host ${host.name}. Changes made on the host are overwritten.`;
+  const files = fileSpecs(host, secrets).map(({ context, ...spec }) => ({
+    ...spec,
+    content: renderTemplate(spec.template, { host, banner, ...context }),
+  }));
+  const firewall = planFirewall(host);
+  return { host: host.name, files, firewall, ufw: ufwCommands(firewall), pm2Logrotate: pm2LogrotateCommands(host) };
+}
