@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createHmac, createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { verifyToken } from '../../../server/auth.js';
 import type { JwtConfig } from '../../../server/config.js';
 
 const secret = 'unit-test-secret-0123456789abcdef0123456789';
-const hs: JwtConfig = { algorithm: 'HS256', key: secret, clockToleranceSec: 0, issuer: undefined, audience: undefined };
+const hs: JwtConfig = { algorithm: 'HS256', key: createSecretKey(Buffer.from(secret)), clockToleranceSec: 0, issuer: undefined, audience: undefined };
 const sign = (claims: object, opts: jwt.SignOptions = {}, key: jwt.Secret = secret, expires = true) =>
   jwt.sign(claims, key, { algorithm: 'HS256', ...(expires ? { expiresIn: 60 } : {}), ...opts });
 const unsigned = (claims: object) =>
@@ -45,7 +45,7 @@ describe('JWT verification before the upgrade', () => {
   describe('with an RS256 public key', () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const rs: JwtConfig = { ...hs, algorithm: 'RS256', key: pem };
+    const rs: JwtConfig = { ...hs, algorithm: 'RS256', key: publicKey };
     it('accepts a token signed by the private key', () => {
       const t = jwt.sign(peer, privateKey, { algorithm: 'RS256', expiresIn: 60 });
       assert.equal(verifyToken(t, rs).ok, true);

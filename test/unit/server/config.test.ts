@@ -53,6 +53,21 @@ describe('server configuration from the environment', () => {
     });
   }
 
+  it('loads an RS256 public key file, and refuses one that is not RSA', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/rtcops-jwt-');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' });
+    writeFileSync(`${dir}/rsa.pem`, rsa);
+    writeFileSync(`${dir}/ec.pem`, ec);
+    writeFileSync(`${dir}/junk.pem`, 'hello');
+    const env = (file: string) => ({ ADMIN_TOKEN: S, ANNOUNCED_IP: '1.2.3.4', JWT_ALGORITHM: 'RS256', JWT_PUBLIC_KEY_FILE: `${dir}/${file}` });
+    assert.equal(loadConfig(env('rsa.pem')).jwt.key.asymmetricKeyType, 'rsa');
+    assert.throws(() => loadConfig(env('ec.pem')), /JWT_PUBLIC_KEY_FILE: ".*ec\.pem" is a ec key; RS256 needs an RSA public key/);
+    assert.throws(() => loadConfig(env('junk.pem')), /JWT_PUBLIC_KEY_FILE: ".*junk\.pem" is not a PEM public key/);
+  });
+
   it('never echoes a secret value in its error', () => {
     const secret = 'short-secret-value';
     assert.throws(() => loadConfig({ ...base, JWT_SECRET: secret }), (err: Error) => !err.message.includes(secret));

@@ -1,0 +1,84 @@
+// Shared by the sandbox integration tests: the real CLI as a subprocess, and what a sandbox may leave on the host.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultStateDir } from '../../../lib/sandbox/index.js';
+
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const stateDir = defaultStateDir();
+
+// scripts/sandbox.mjs imports the compiled code: build it once so the tests run what operators run.
+export function buildOnce(): void {
+  try {
+    execFileSync(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: repo, stdio: 'pipe' });
+  } catch {
+    // a type error elsewhere in the tree still emits; the check below is what matters
+  }
+  if (!fs.existsSync(path.join(repo, 'dist/lib/sandbox/cli.js'))) throw new Error('npm run build did not produce dist/lib/sandbox/cli.js');
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function startCli(args: string[]): ChildProcess {
+  return spawn(process.execPath, [path.join(repo, 'node_modules/zx/build/cli.js'), path.join(repo, 'scripts/sandbox.mjs'), ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function cli(args: string[], onStderr?: (text: string, child: ChildProcess) => void): Promise<CliRun> {
+  const child = startCli(args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    process.stderr.write(chunk);
+    onStderr?.(stderr, child);
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+export interface HostSnapshot {
+  links: string[];
+  mounts: string[];
+  processes: string[];
+  namespaces: string[];
+}
+
+// Everything a sandbox could leave behind: interfaces, mounts, processes and network namespaces.
+export function hostSnapshot(): HostSnapshot {
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.split(': ')[1]?.split('@')[0] ?? '')
+    .filter((name) => /^(rtcops-|vb-|rtsb)/.test(name));
+  const mounts = fs
+    .readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(stateDir) || line.includes('rtcops'));
+  const processes = fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map((pid) => {
+      try {
+        return `${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')}`;
+      } catch {
+        return '';
+      }
+    })
+    .filter((line) => /systemd-nspawn|apt-cacher-ng|mmdebstrap/.test(line) || line.includes(`${stateDir}/`));
+  const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((name) => name.startsWith('rtcops-'));
+  return { links: links.sort(), mounts: mounts.sort(), processes: processes.sort(), namespaces: namespaces.sort() };
+}
+
+export function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? '';
+}

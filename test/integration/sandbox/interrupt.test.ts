@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sandboxDown, sandboxStatus } from '../../../lib/sandbox/index.js';
+import { buildOnce, cli, hostSnapshot, type HostSnapshot, stateDir } from './harness.js';
+
+const name = 'itest';
+
+describe('sandbox: Ctrl-C during up leaves nothing behind', { timeout: 15 * 60_000 }, () => {
+  let clean: HostSnapshot;
+
+  before(async () => {
+    buildOnce();
+    await sandboxDown({ name, stateDir });
+    clean = hostSnapshot();
+  });
+  after(() => sandboxDown({ name, stateDir }));
+
+  // Interrupt points: right after the bridge exists, after the apt proxy started, and while the guest boots.
+  const points: [string, RegExp][] = [
+    ['with only the bridge created', /network: bridge rtcops-sb\d+ [\d.]+\/24: done/],
+    ['with the bridge and the apt proxy up', /apt proxy on [\d.:]+: done/],
+    ['while the guest boots', /boot 10\.77\.\d+\.2 \(systemd-nspawn\) and wait for SSH \.\.\./],
+  ];
+  for (const [when, line] of points) {
+    it(`SIGINT ${when}: exit 130, no interface, mount, namespace or process left`, async () => {
+      let sent = false;
+      const run = await cli(['up', '--name', name], (stderr, child) => {
+        if (!sent && line.test(stderr)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      assert.ok(sent, `never saw ${line} in:\n${run.stderr}`);
+      assert.equal(run.code, 130, run.stderr);
+      assert.match(run.stderr, /sandbox: interrupted: sandbox "itest" was not started and nothing of it was left behind/);
+      assert.deepEqual(hostSnapshot(), clean);
+      assert.equal((await sandboxStatus({ name, stateDir })).running, false);
+    });
+  }
+
+  it('a usage error changes nothing and exits 2 with the fix', async () => {
+    const run = await cli(['start']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /unknown command "start" \(expected one of: up, down, reset, status, ssh\)/);
+    assert.deepEqual(hostSnapshot(), clean);
+  });
+
+  it('ssh to a sandbox that is not running fails with how to start it (exit 1)', async () => {
+    const run = await cli(['ssh', '--name', name, '--', 'true']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /sandbox "itest" is not running: start it with "npx zx scripts\/sandbox.mjs up"/);
+  });
+});

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { ResolvedHost } from '../../../lib/inventory/index.js';
+import { exampleHost } from '../../fixtures/inventories/hosts.js';
+import { freePort, rendered, run, selfSignedCert, tempDir, tool, writeFile } from './tools.js';
+
+/** The host with every path nginx opens moved into dir. */
+function hostIn(dir: string, name: 'sandbox' | 'prod', appPort?: number): ResolvedHost {
+  const host = exampleHost(name);
+  const { cert, key } = selfSignedCert(dir, host.tls.certName);
+  host.tls.fullchain = cert;
+  host.tls.privkey = key;
+  host.tls.webroot = join(dir, 'acme');
+  host.nginx.logDir = dir;
+  if (appPort !== undefined) host.app.port = appPort;
+  return host;
+}
+
+/** A main nginx.conf that keeps pid, logs and temp files in dir and includes the site like Debian's does. */
+function mainConf(dir: string, site: string): string {
+  writeFile(join(dir, 'site.conf'), site);
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`).join(' ');
+  return writeFile(
+    join(dir, 'nginx.conf'),
+    `daemon off;\npid ${dir}/nginx.pid;\nerror_log stderr;\nevents {}\nhttp {\n  include /etc/nginx/mime.types;\n  ${temp}\n  include ${dir}/site.conf;\n}\n`,
+  );
+}
+
+async function nginxTest(dir: string, site: string) {
+  const conf = mainConf(dir, site);
+  return run(tool('nginx', 'nginx'), ['-t', '-e', 'stderr', '-p', `${dir}/`, '-c', conf]);
+}
+
+describe('nginx site: nginx -t accepts every variant', () => {
+  const cases = [
+    { name: 'sandbox site', host: 'sandbox', id: 'nginx-site' },
+    { name: 'sandbox first boot (no certificate yet)', host: 'sandbox', id: 'nginx-site-first-boot' },
+    { name: 'prod site with HSTS', host: 'prod', id: 'nginx-site' },
+  ] as const;
+  for (const c of cases) {
+    test(c.name, async (t) => {
+      const dir = tempDir(t, 'nginx');
+      const { exitCode, output } = await nginxTest(dir, rendered(hostIn(dir, c.host), c.id).content);
+      assert.equal(exitCode, 0, output);
+      assert.match(output, /test is successful/);
+    });
+  }
+
+  test('a broken site is rejected (the check can fail)', async (t) => {
+    const dir = tempDir(t, 'nginx');
+    const site = rendered(hostIn(dir, 'sandbox'), 'nginx-site').content.replace('proxy_http_version 1.1;', 'proxy_http_version;');
+    const { exitCode, output } = await nginxTest(dir, site);
+    assert.notEqual(exitCode, 0);
+    assert.match(output, /invalid number of arguments in "proxy_http_version"/);
+  });
+});
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+  const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host: 'rtc.sandbox.test', ...headers }, rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The rendered site served by a real nginx on loopback test ports, in front of a stand-in app. */
+async function liveSite(t: TestContext) {
+  const dir = tempDir(t, 'nginx-live');
+  // nginx workers run as nobody and must read the ACME webroot.
+  chmodSync(dir, 0o755);
+  const [appPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+  const seen: IncomingHttpHeaders[] = [];
+  const app = createServer((req, res) => {
+    seen.push(req.headers);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ path: req.url, filler: 'x'.repeat(1000) }));
+  });
+  const wss = new WebSocketServer({ server: app });
+  wss.on('connection', (socket) => socket.on('message', (data) => socket.send(`echo:${data.toString()}`)));
+  await new Promise<void>((resolve) => app.listen(appPort, '127.0.0.1', resolve));
+  t.after(() => app.close());
+
+  const host = hostIn(dir, 'sandbox', appPort);
+  host.adminCidrs = ['127.0.0.1/32'];
+  // The only change for the test: listen on loopback test ports instead of 80 and 443.
+  const site = rendered(host, 'nginx-site')
+    .content.replace('listen 80;', `listen 127.0.0.1:${httpPort};`)
+    .replace('listen 443 ssl;', `listen 127.0.0.1:${httpsPort} ssl;`)
+    .replace(/\n\s*listen \[::\]:(80|443)( ssl)?;/g, '');
+  writeFile(join(host.tls.webroot, '.well-known/acme-challenge/token-1'), 'token-1.thumbprint');
+  const conf = mainConf(dir, site);
+  const nginx = spawn(tool('nginx', 'nginx'), ['-e', 'stderr', '-p', `${dir}/`, '-c', conf], { stdio: 'ignore' });
+  t.after(() => nginx.kill('SIGQUIT'));
+  for (let i = 0; i < 50; i++) {
+    if (await get(`http://127.0.0.1:${httpPort}/`).then(() => true, () => false)) break;
+    await sleep(50);
+  }
+  return { http: `http://127.0.0.1:${httpPort}`, https: `https://127.0.0.1:${httpsPort}`, httpsPort, seen };
+}
+
+describe('nginx site: served by a real nginx', () => {
+  test('HTTP answers ACME challenges and redirects everything else to HTTPS', async (t) => {
+    const site = await liveSite(t);
+    const challenge = await get(`${site.http}/.well-known/acme-challenge/token-1`);
+    assert.equal(challenge.status, 200);
+    assert.equal(challenge.body, 'token-1.thumbprint');
+    const other = await get(`${site.http}/signaling?x=1`);
+    assert.equal(other.status, 301);
+    assert.equal(other.headers.location, 'https://rtc.sandbox.test/signaling?x=1');
+  });
+
+  test('HTTPS proxies to the app with the client address nginx saw, not a forged one', async (t) => {
+    const site = await liveSite(t);
+    const reply = await get(`${site.https}/healthz`, { 'x-forwarded-for': '198.51.100.66', 'x-real-ip': '198.51.100.66' });
+    assert.equal(reply.status, 200);
+    const headers = site.seen.at(-1);
+    assert.equal(headers?.['x-real-ip'], '127.0.0.1');
+    assert.equal(headers?.['x-forwarded-for'], '127.0.0.1');
+    assert.equal(headers?.['x-forwarded-proto'], 'https');
+  });
+
+  test('JSON is gzipped; unknown paths are 404', async (t) => {
+    const site = await liveSite(t);
+    assert.equal((await get(`${site.https}/turn-credentials`, { 'accept-encoding': 'gzip' })).headers['content-encoding'], 'gzip');
+    assert.equal((await get(`${site.https}/index.html`)).status, 404);
+  });
+
+  test('/status and /metrics reach the app only from admin CIDRs', async (t) => {
+    const site = await liveSite(t);
+    assert.equal((await get(`${site.https}/status`)).status, 200, '127.0.0.1 is an admin address here');
+    const dir = tempDir(t, 'nginx-deny');
+    const host = hostIn(dir, 'sandbox');
+    host.adminCidrs = ['10.77.0.0/24'];
+    const content = rendered(host, 'nginx-site').content;
+    assert.match(content, /location = \/metrics \{\n\s+allow 10\.77\.0\.0\/24;\n\s+deny all;/);
+  });
+
+  test('/signaling carries a WebSocket through TLS to the app', async (t) => {
+    const site = await liveSite(t);
+    const ws = new WebSocket(`wss://127.0.0.1:${site.httpsPort}/signaling`, { rejectUnauthorized: false, headers: { host: 'rtc.sandbox.test' } });
+    t.after(() => ws.close());
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send('hello');
+    const [answer] = (await new Promise((resolve) => ws.once('message', (...args) => resolve(args)))) as [Buffer];
+    assert.equal(answer.toString(), 'echo:hello');
+  });
+});
