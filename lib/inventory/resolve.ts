@@ -34,7 +34,7 @@ export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' 
   };
   turn: HostSettings['turn'] & { realm: string; externalIp: string; allowedPeerIps: string[]; urls: string[]; pidFile: string; userDbFile: string; logFile: string };
   sshd: HostSettings['sshd'] & { permitRootLogin: 'no' | 'prohibit-password' };
-  fail2ban: HostSettings['fail2ban'] & { sshdBackend: 'systemd' | 'auth.log' };
+  fail2ban: HostSettings['fail2ban'] & { sshdBackend: 'systemd' | 'auth.log'; authLog: string };
   pm2: HostSettings['pm2'] & { killTimeoutMs: number };
   nginx: HostSettings['nginx'] & { logDir: string };
   secrets: HostSettings['secrets'] & { file: string | undefined };
@@ -105,7 +105,7 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
       allowUsers: s.sshd.allowUsers.length > 0 ? s.sshd.allowUsers : [s.ssh.user],
       permitRootLogin: s.ssh.user === 'root' ? 'prohibit-password' : 'no',
     },
-    fail2ban: { ...s.fail2ban, sshdBackend: s.fail2ban.sshdBackend ?? (s.os === 'debian-12' ? 'systemd' : 'auth.log') },
+    fail2ban: { ...s.fail2ban, sshdBackend: s.fail2ban.sshdBackend ?? (s.os === 'debian-12' ? 'systemd' : 'auth.log'), authLog: '/var/log/auth.log' },
     pm2: { ...s.pm2, killTimeoutMs: s.pm2.killTimeoutMs ?? s.app.drainTimeoutMs + 5000 },
     nginx: { ...s.nginx, logDir: '/var/log/nginx' },
     secrets: { ...s.secrets, file: optionalPath(s.secrets.file, inventoryFile) },
