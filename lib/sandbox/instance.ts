@@ -8,7 +8,18 @@ import { DEFAULT_NAME, defaultStateDir, GUEST_UID, layoutFor, nameProblem, PROXY
 import { bytesUsed, mountLayers, mountsUnder, removeTree, unmountAll } from './mounts.js';
 import { bridgeDown, bridgeUp, chooseLayout, probeArgvs, removeProbes, type Probe } from './network.js';
 import { checkPrerequisites } from './prerequisites.js';
-import { type Argv, isAlive, processesMentioning, run, spawnDetached, tail, terminate } from './processes.js';
+import {
+  type Argv,
+  containerProcesses,
+  isAlive,
+  processesMentioning,
+  run,
+  signalAll,
+  spawnDetached,
+  tail,
+  terminate,
+  waitForExit,
+} from './processes.js';
 import { type Progress, silentProgress } from './progress.js';
 import { type SshTarget, waitForSsh, writeKnownHosts } from './ssh.js';
 
@@ -262,7 +273,7 @@ export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxUp
       writeState(layout, state);
     } catch (error) {
       await progress.step('roll back (nothing of this sandbox is left)', () => teardown(layout, state));
-      if (signal?.aborted) throw new SandboxAborted(`interrupted: sandbox "${name}" was not started and nothing was left behind`);
+      if (signal?.aborted) throw new SandboxAborted(`sandbox "${name}" was not started and nothing of it was left behind`);
       throw error;
     }
     return {
@@ -276,18 +287,38 @@ export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxUp
   });
 }
 
+// Powers the guest off through nspawn; escalates to nspawn's immediate stop, then kills what is left of the container.
+async function stopGuest(layout: SandboxLayout, supervisorPid: number | undefined): Promise<boolean> {
+  const supervisor = supervisorPid !== undefined && isAlive(supervisorPid) ? [supervisorPid] : [];
+  const upper = path.join(layout.layerDir, 'upper');
+  if (supervisor.length === 0 && containerProcesses(upper).length === 0) return false;
+  signalAll(supervisor, 'SIGTERM');
+  if (await waitForExit(supervisor, STOP_GRACE_MS)) return true;
+  // A second SIGTERM makes nspawn terminate the container at once (a guest stuck in boot or shutdown).
+  signalAll(processesMentioning(`--directory=${layout.rootDir}`), 'SIGTERM');
+  if (await waitForExit(supervisor, 5_000)) return true;
+  signalAll(containerProcesses(upper), 'SIGKILL');
+  await terminate(supervisor, 5_000);
+  return true;
+}
+
 // Undoes everything an instance may have created, in reverse order; safe to run on a half-started one.
 async function teardown(layout: SandboxLayout, state: InstanceState | undefined): Promise<string[]> {
   const removed: string[] = [];
-  const guest = state?.guestPid !== undefined && isAlive(state.guestPid) ? [state.guestPid] : [];
-  if (guest.length > 0) {
-    await terminate(guest, STOP_GRACE_MS);
-    removed.push('guest');
+  if (await stopGuest(layout, state?.guestPid)) removed.push('guest');
+  const proxy = processesMentioning(layout.proxyConfDir);
+  if (proxy.length > 0) {
+    await terminate(proxy, 5_000);
+    removed.push('apt proxy');
   }
+  // Whatever a crashed or killed earlier run left: a container without its nspawn, a stray process.
+  const orphans = containerProcesses(path.join(layout.layerDir, 'upper'));
   const strays = processesMentioning(layout.instanceDir + '/');
-  if (strays.length > 0) {
+  if (orphans.length + strays.length > 0) {
+    signalAll(orphans, 'SIGKILL');
     await terminate(strays, 5_000);
-    removed.push(`${strays.length} process(es)`);
+    await waitForExit(orphans, 5_000);
+    removed.push(`${orphans.length + strays.length} leftover process(es)`);
   }
   if (mountsUnder(layout.instanceDir).length > 0) {
     await unmountAll(layout.instanceDir);

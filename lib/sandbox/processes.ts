@@ -87,25 +87,69 @@ export function processesMentioning(marker: string): number[] {
     .filter((pid) => pid !== process.pid && (commandLine(pid)?.includes(marker) ?? false));
 }
 
-// SIGTERM, wait up to graceMs for the processes to exit, then SIGKILL their process groups.
-export async function terminate(pids: number[], graceMs: number): Promise<void> {
-  const signal = (pid: number, sig: NodeJS.Signals) => {
+export function signalAll(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
     try {
-      process.kill(pid, sig);
+      process.kill(pid, signal);
     } catch {
       // already gone
     }
-  };
-  pids.forEach((pid) => signal(pid, 'SIGTERM'));
-  const deadline = Date.now() + graceMs;
-  while (pids.some(isAlive) && Date.now() < deadline) await sleep(50);
+  }
+}
+
+// Waits until none of the processes is alive; false when the deadline passed first.
+export async function waitForExit(pids: number[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(isAlive)) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+// SIGTERM, wait up to graceMs for the processes to exit, then SIGKILL them and their process groups.
+export async function terminate(pids: number[], graceMs: number): Promise<void> {
+  signalAll(pids, 'SIGTERM');
+  if (await waitForExit(pids, graceMs)) return;
   const left = pids.filter(isAlive);
-  left.forEach((pid) => {
-    signal(-pid, 'SIGKILL');
-    signal(pid, 'SIGKILL');
-  });
-  const killDeadline = Date.now() + 5_000;
-  while (left.some(isAlive) && Date.now() < killDeadline) await sleep(50);
+  signalAll(left.map((pid) => -pid), 'SIGKILL');
+  signalAll(left, 'SIGKILL');
+  await waitForExit(left, 5_000);
+}
+
+// Processes inside a container whose root is an overlay with this upper directory (they live in their own
+// PID and mount namespaces, so neither their command line nor their root path shows it from the host).
+export function containerProcesses(upperDir: string): number[] {
+  const own = nsOf('self');
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && entry !== '1')
+    .filter((pid) => {
+      const ns = nsOf(pid);
+      return ns !== undefined && own !== undefined && ns !== own && rootMountIsOverlay(pid, upperDir);
+    })
+    .map(Number);
+}
+
+// True when the process's own "/" (mountinfo field 5) is the overlay with this upper directory.
+export function rootMountIsOverlay(pid: string, upperDir: string, mountinfo?: string): boolean {
+  let text = mountinfo;
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
+    } catch {
+      return false;
+    }
+  }
+  return text.split('\n').some((line) => line.split(' ')[4] === '/' && line.includes(` overlay `) && line.includes(`upperdir=${upperDir},`));
+}
+
+function nsOf(pid: string): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
 }
 
 export function tail(file: string, lines = 20): string {

@@ -4,6 +4,7 @@ import { proxyArgv, proxyConfig } from '../../../lib/sandbox/apt-proxy.js';
 import { guestFiles, nspawnArgv } from '../../../lib/sandbox/instance.js';
 import { layoutFor } from '../../../lib/sandbox/layout.js';
 import { mountsUnder, overlayMountArgv } from '../../../lib/sandbox/mounts.js';
+import { rootMountIsOverlay } from '../../../lib/sandbox/processes.js';
 
 const layout = layoutFor('sandbox', '/state', 0);
 
@@ -58,4 +59,18 @@ describe('sandbox guest', () => {
     assert.equal(proxyArgv(layout, 'x64')[0], '/state/image/lib64/ld-linux-x86-64.so.2');
     assert.throws(() => proxyArgv(layout, 'riscv64'), /x64 and arm64/);
   });
+});
+
+describe('finding a container from the host', () => {
+  const overlay = (point: string) =>
+    `104 82 0:40 / ${point} rw,relatime shared:1 - overlay rtcops-sandbox rw,lowerdir=/state/image,upperdir=/state/instances/sandbox/layer/upper,workdir=/state/instances/sandbox/layer/work,uuid=on`;
+  const cases: [string, string, boolean][] = [
+    ['a guest process: its own "/" is the overlay', overlay('/'), true],
+    ['a host process that merely sees the overlay mounted', `22 1 254:0 / / rw - ext4 /dev/vda rw\n${overlay('/state/instances/sandbox/root')}`, false],
+    ['another sandbox', overlay('/').replaceAll('instances/sandbox/', 'instances/other/'), false],
+  ];
+  for (const [name, mountinfo, expected] of cases) {
+    it(`${expected ? 'recognizes' : 'ignores'} ${name}`, () =>
+      assert.equal(rootMountIsOverlay('0', '/state/instances/sandbox/layer/upper', mountinfo), expected));
+  }
 });
