@@ -1,3 +1,4 @@
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -26,8 +27,8 @@ export interface ServerConfig {
 
 export interface JwtConfig {
   algorithm: 'HS256' | 'RS256';
-  /** HS256 secret or RS256 public key (PEM). */
-  key: string;
+  /** HS256 secret or RS256 public key, as a key object built once (jsonwebtoken would rebuild it per token). */
+  key: KeyObject;
   clockToleranceSec: number;
   issuer: string | undefined;
   audience: string | undefined;
@@ -112,17 +113,24 @@ function parseJwt(env: Env): JwtConfig {
     audience: str(env, 'JWT_AUDIENCE'),
   };
   if (algorithm === 'HS256') {
-    return { algorithm, key: secret(env, 'JWT_SECRET', 'set it to the HS256 secret your auth service signs tokens with'), ...common };
+    const key = createSecretKey(Buffer.from(secret(env, 'JWT_SECRET', 'set it to the HS256 secret your auth service signs tokens with')));
+    return { algorithm, key, ...common };
   }
   if (algorithm === 'RS256') {
     const file = required(env, 'JWT_PUBLIC_KEY_FILE', 'with JWT_ALGORITHM=RS256, point it at the PEM public key that verifies tokens');
-    let key: string;
+    let pem: string;
     try {
-      key = readFileSync(file, 'utf8');
+      pem = readFileSync(file, 'utf8');
     } catch (err) {
       throw new ConfigError('JWT_PUBLIC_KEY_FILE', `cannot read "${file}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    if (!key.includes('PUBLIC KEY')) throw new ConfigError('JWT_PUBLIC_KEY_FILE', `"${file}" is not a PEM public key`);
+    let key: KeyObject;
+    try {
+      key = createPublicKey(pem);
+    } catch {
+      throw new ConfigError('JWT_PUBLIC_KEY_FILE', `"${file}" is not a PEM public key`);
+    }
+    if (key.asymmetricKeyType !== 'rsa') throw new ConfigError('JWT_PUBLIC_KEY_FILE', `"${file}" is a ${key.asymmetricKeyType ?? 'non-RSA'} key; RS256 needs an RSA public key`);
     return { algorithm, key, ...common };
   }
   throw new ConfigError('JWT_ALGORITHM', `must be HS256 or RS256, got "${algorithm}"`);

@@ -34,8 +34,12 @@ export class Peer {
 export class Room {
   readonly peers = new Map<string, Peer>();
   readonly createdAt = Date.now();
+  /** Read once: mediasoup's getter deep-clones them on every access, and every joining peer asks. */
+  readonly rtpCapabilities: types.RtpCapabilities;
 
-  private constructor(readonly id: string, readonly router: types.Router, readonly slot: WorkerSlot) {}
+  private constructor(readonly id: string, readonly router: types.Router, readonly slot: WorkerSlot) {
+    this.rtpCapabilities = router.rtpCapabilities;
+  }
 
   static async create(id: string, slot: WorkerSlot): Promise<Room> {
     const router = await slot.worker.createRouter({ mediaCodecs, appData: { room: id } });

@@ -58,7 +58,7 @@ async function clientInput<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 /** One handler per request method; each may touch only the requesting peer's own objects. */
 export const handlers: { [M in Method]: Handler<M> } = {
-  getRouterRtpCapabilities: ({ room }) => room.router.rtpCapabilities,
+  getRouterRtpCapabilities: ({ room }) => room.rtpCapabilities,
 
   join: ({ room, peer }, data) => {
     if (peer.joined) throw new SignalingError('conflict', 'already joined');
