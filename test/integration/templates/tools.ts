@@ -20,7 +20,8 @@ export function tool(name: string, debianPackage: string): string {
   assert.fail(`${name} is not installed: apt-get install ${debianPackage} (.ci/run installs it)`);
 }
 
-export function tempDir(t: TestContext, prefix: string): string {
+/** A fresh directory, removed when the test (or whoever registers `after`) ends. */
+export function tempDir(t: Pick<TestContext, 'after'> | { after: (fn: () => void) => void }, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `rtcops-${prefix}-`));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;

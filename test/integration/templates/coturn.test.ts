@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect } from 'node:tls';
+import type { RenderedFile } from '../../../lib/render/files.js';
+import { exampleHost } from '../../fixtures/inventories/hosts.js';
+import { freePort, rendered, selfSignedCert, tempDir, tool, writeFile } from './tools.js';
+
+const MAGIC_COOKIE = 0x2112a442;
+
+interface StunMessage {
+  type: number;
+  transactionId: Buffer;
+  attributes: Map<number, Buffer>;
+}
+
+function stunRequest(type: number, attributes: [number, Buffer][] = []): { packet: Buffer; transactionId: Buffer } {
+  const body = Buffer.concat(
+    attributes.map(([attr, value]) => {
+      const header = Buffer.alloc(4);
+      header.writeUInt16BE(attr, 0);
+      header.writeUInt16BE(value.length, 2);
+      return Buffer.concat([header, value, Buffer.alloc((4 - (value.length % 4)) % 4)]);
+    }),
+  );
+  const transactionId = randomBytes(12);
+  const header = Buffer.alloc(8);
+  header.writeUInt16BE(type, 0);
+  header.writeUInt16BE(body.length, 2);
+  header.writeUInt32BE(MAGIC_COOKIE, 4);
+  return { packet: Buffer.concat([header, transactionId, body]), transactionId };
+}
+
+function parseStun(packet: Buffer): StunMessage {
+  const attributes = new Map<number, Buffer>();
+  for (let offset = 20; offset + 4 <= packet.length; ) {
+    const type = packet.readUInt16BE(offset);
+    const length = packet.readUInt16BE(offset + 2);
+    attributes.set(type, packet.subarray(offset + 4, offset + 4 + length));
+    offset += 4 + length + ((4 - (length % 4)) % 4);
+  }
+  return { type: packet.readUInt16BE(0), transactionId: packet.subarray(8, 20), attributes };
+}
+
+async function exchange(port: number, packet: Buffer, timeoutMs = 1000): Promise<{ reply: StunMessage; localPort: number }> {
+  const socket = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const reply = new Promise<Buffer>((resolve, reject) => {
+      socket.once('message', resolve);
+      setTimeout(() => reject(new Error(`no STUN reply within ${timeoutMs} ms`)), timeoutMs).unref();
+    });
+    socket.send(packet, port, '127.0.0.1');
+    return { reply: parseStun(await reply), localPort: socket.address().port };
+  } finally {
+    socket.close();
+  }
+}
+
+describe('coturn: turnserver runs the rendered turnserver.conf on loopback', () => {
+  let port = 0;
+  let tlsPort = 0;
+  let file: RenderedFile;
+  const cleanups: (() => void)[] = [];
+  after(() => cleanups.reverse().forEach((cleanup) => cleanup()));
+
+  before(async () => {
+    const dir = tempDir({ after: (fn) => cleanups.push(fn) }, 'coturn');
+    const host = exampleHost('sandbox');
+    const { cert, key } = selfSignedCert(dir, host.turn.domain);
+    [port, tlsPort] = [await freePort(), await freePort()];
+    // TEST variant: loopback addresses, free ports, files in the temp dir, log to stdout. Production values stay in the golden files.
+    Object.assign(host.turn, { listeningIps: ['127.0.0.1'], relayIp: '127.0.0.1', externalIp: '127.0.0.1', port, tlsPort, pidFile: join(dir, 'turnserver.pid'), userDbFile: join(dir, 'turndb'), logFile: 'stdout' });
+    Object.assign(host.tls, { fullchain: cert, privkey: key });
+    file = rendered(host, 'turnserver');
+    const config = writeFile(join(dir, 'turnserver.conf'), file.content);
+    const turnserver = spawn(tool('turnserver', 'coturn'), ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    turnserver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    turnserver.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    cleanups.push(() => turnserver.kill('SIGTERM'));
+    for (let i = 0; i < 40; i++) {
+      if (await exchange(port, stunRequest(0x0001).packet, 100).then(() => true, () => false)) return;
+      if (turnserver.exitCode !== null) break;
+      await sleep(50);
+    }
+    assert.fail(`turnserver did not answer STUN on 127.0.0.1:${port}:\n${output}`);
+  });
+
+  test('the rendered file is marked secret-bearing and holds the shared secret', () => {
+    assert.equal(file.secret, true);
+    assert.match(file.content, /^static-auth-secret=test-turn-secret-not-real-0+$/m);
+  });
+
+  test('answers a STUN Binding request with our address (XOR-MAPPED-ADDRESS)', async () => {
+    const { packet, transactionId } = stunRequest(0x0001);
+    const { reply, localPort } = await exchange(port, packet);
+    assert.equal(reply.type, 0x0101, 'Binding Success Response');
+    assert.deepEqual(reply.transactionId, transactionId);
+    const mapped = reply.attributes.get(0x0020);
+    assert.ok(mapped, 'XOR-MAPPED-ADDRESS present');
+    assert.equal(mapped.readUInt16BE(2) ^ (MAGIC_COOKIE >>> 16), localPort);
+    assert.equal([...mapped.subarray(4, 8)].map((b, i) => b ^ ((MAGIC_COOKIE >>> (24 - 8 * i)) & 0xff)).join('.'), '127.0.0.1');
+    assert.ok(reply.attributes.has(0x8028), 'FINGERPRINT (fingerprint)');
+    assert.ok(!reply.attributes.has(0x8022), 'no SOFTWARE attribute (no-software-attribute)');
+  });
+
+  test('refuses an Allocate without credentials: 401 with the inventory realm', async () => {
+    const udp = Buffer.from([17, 0, 0, 0]);
+    const { reply } = await exchange(port, stunRequest(0x0003, [[0x0019, udp]]).packet);
+    assert.equal(reply.type, 0x0113, 'Allocate Error Response');
+    const error = reply.attributes.get(0x0009);
+    assert.ok(error);
+    assert.equal(error[2]! * 100 + error[3]!, 401);
+    assert.equal(reply.attributes.get(0x0014)?.toString(), 'turn.sandbox.test');
+  });
+
+  test('serves TLS on the TURN TLS port with the configured certificate', async () => {
+    const socket = connect({ host: '127.0.0.1', port: tlsPort, rejectUnauthorized: false, servername: 'turn.sandbox.test' });
+    try {
+      await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      assert.match(socket.getProtocol() ?? '', /^TLSv1\.[23]$/);
+      assert.equal(socket.getPeerCertificate().subject.CN, 'turn.sandbox.test');
+    } finally {
+      socket.destroy();
+    }
+  });
+});
