@@ -9,6 +9,8 @@ export interface ServerProcess {
   port: number;
   /** Log lines from stdout so far (JSON; anything else as { raw }). */
   logs: Record<string, unknown>[];
+  /** The same lines exactly as written. */
+  lines: string[];
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   waitForLog: (event: string, timeoutMs?: number) => Promise<Record<string, unknown>>;
@@ -33,6 +35,7 @@ export function spawnServer(env: Record<string, string | undefined>, args: strin
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
+  const lines: string[] = [];
   let err = '';
   let buf = '';
   const waiters: { event: string; resolve: (l: Record<string, unknown>) => void }[] = [];
@@ -43,6 +46,7 @@ export function spawnServer(env: Record<string, string | undefined>, args: strin
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (line.trim() === '') continue;
+      lines.push(line);
       let parsed: Record<string, unknown>;
       try {
         parsed = JSON.parse(line) as Record<string, unknown>;
@@ -56,7 +60,7 @@ export function spawnServer(env: Record<string, string | undefined>, args: strin
   child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return {
-    child, port: Number(env['PORT'] ?? 0), logs, exited,
+    child, port: Number(env['PORT'] ?? 0), logs, lines, exited,
     stderr: () => err,
     waitForLog: (event, timeoutMs = 10000) => {
       const seen = logs.find((l) => l['event'] === event);
