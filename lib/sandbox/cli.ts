@@ -1,7 +1,7 @@
 // The "sandbox" command: argument parsing (pure) and running a subcommand with human or JSON output.
 import { spawn } from 'node:child_process';
-import { minimist } from 'zx';
-import { SandboxConfigError, SandboxFailure } from './errors.js';
+import { helpText, type Io, parseCli, processIo, UsageError } from '../cli.js';
+import { SandboxConfigError } from './errors.js';
 import { type SandboxOptions, sandboxDown, sandboxStatus, sandboxTarget, sandboxUp, type SandboxUpResult } from './instance.js';
 import { DEFAULT_NAME, nameProblem } from './layout.js';
 import { streamProgress } from './progress.js';
@@ -10,25 +10,33 @@ import { runInGuest, sshArgv } from './ssh.js';
 export const SUBCOMMANDS = ['up', 'down', 'reset', 'status', 'ssh'] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
-export const USAGE = `Usage: npx zx scripts/sandbox.mjs <command> [options]
-
-A disposable Debian 12 host (systemd, sshd, its own address) to rehearse provisioning and deploys on.
+const SPEC = {
+  usage: 'sandbox.mjs <up|down|reset|status|ssh> [options] [-- command]',
+  description: `A disposable Debian 12 host (systemd, sshd, its own address) to rehearse provisioning and deploys on.
 
 Commands:
   up             build the image once (cached), boot a fresh instance, wait for SSH
   down           stop it and remove its network, mounts and changes
   reset          down, then up
   status         running or not, address, uptime, disk used
-  ssh [cmd...]   interactive ssh as the sandbox user (or run cmd), host key pinned
+  ssh [cmd...]   interactive ssh as the sandbox user (or run cmd; put "--" before a cmd with options)
 
-Options:
-  --name NAME        which sandbox (default "${DEFAULT_NAME}" at 10.77.0.2; other names get another 10.77.N.0/24)
-  --state-dir DIR    state directory (default $RTCOPS_SANDBOX_DIR or ~/.cache/rtcops/sandbox)
-  --install-deps     apt-get install missing host packages first (up, reset)
-  --json             print the result as JSON on stdout (progress stays on stderr)
-  -h, --help         this help
+The default sandbox is at 10.77.0.2 (host side 10.77.0.1); another --name gets another free 10.77.N.0/24.
+State (operator key, known_hosts, image, apt cache) lives in --state-dir, default $RTCOPS_SANDBOX_DIR or
+~/.cache/rtcops/sandbox. Exit 130 when interrupted (everything it had started is removed).`,
+  options: {
+    name: { type: 'string', default: DEFAULT_NAME },
+    'state-dir': { type: 'string' },
+    'install-deps': { type: 'boolean', default: false },
+  },
+  help: {
+    name: `which sandbox (default "${DEFAULT_NAME}")`,
+    'state-dir': 'state directory',
+    'install-deps': 'apt-get install missing host packages first (up, reset)',
+  },
+} as const;
 
-Exit codes: 0 ok, 1 failed, 2 usage or machine problem, 130 interrupted.`;
+export const USAGE = helpText(SPEC);
 
 export interface ParsedArgs {
   command: Subcommand | 'help';
@@ -39,55 +47,31 @@ export interface ParsedArgs {
   remoteCommand: string[];
 }
 
-const PARSE_OPTIONS = {
-  string: ['name', 'state-dir'],
-  boolean: ['json', 'install-deps', 'help'],
-  alias: { h: 'help' },
-  stopEarly: true,
-};
+const quiet: Io = { out: () => {}, err: () => {} };
 
-// Options may come before or after the command; for ssh, everything from the first non-option on is the remote command.
+// The shared conventions of lib/cli.ts (--json, --help, exit 2 on usage errors) plus the subcommand.
 export function parseArgs(argv: string[]): ParsedArgs {
-  const unknown: string[] = [];
-  const parse = (args: string[]) =>
-    minimist(args, {
-      ...PARSE_OPTIONS,
-      unknown: (arg: string) => {
-        if (arg.startsWith('-')) unknown.push(arg);
-        return !arg.startsWith('-');
-      },
-    });
-  const first = parse(argv);
-  const [command, ...rest] = first._.map(String);
-  const second = parse(rest);
-  if (unknown.length > 0) throw new SandboxConfigError(`unknown option ${unknown.join(', ')}\n\n${USAGE}`);
-  const pick = (key: string): unknown => second[key] ?? first[key];
-  const json = Boolean(second.json || first.json);
-  const help = Boolean(second.help || first.help);
-  const installDeps = Boolean(second['install-deps'] || first['install-deps']);
-  const name = pick('name');
-  const stateDir = pick('state-dir');
-  for (const [flag, value] of [['--name', name], ['--state-dir', stateDir]] as const) {
-    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new SandboxConfigError(`${flag} needs a value\n\n${USAGE}`);
-  }
-  const base = {
-    name: typeof name === 'string' ? name : DEFAULT_NAME,
-    ...(typeof stateDir === 'string' ? { stateDir } : {}),
-    json,
-    installDeps,
-  };
-  if (help) return { ...base, command: 'help', remoteCommand: [] };
-  if (command === undefined) throw new SandboxConfigError(`missing command\n\n${USAGE}`);
+  const parsed = parseCli(SPEC, argv, quiet);
+  if (!parsed) return { command: 'help', name: DEFAULT_NAME, json: false, installDeps: false, remoteCommand: [] };
+  const [command, ...remoteCommand] = parsed.positionals;
+  const name = String(parsed.values.name);
+  const stateDir = parsed.values['state-dir'];
+  if (command === undefined) throw new UsageError(`missing command (one of: ${SUBCOMMANDS.join(', ')})`);
   if (!(SUBCOMMANDS as readonly string[]).includes(command)) {
-    throw new SandboxConfigError(`unknown command "${command}" (expected one of: ${SUBCOMMANDS.join(', ')})\n\n${USAGE}`);
+    throw new UsageError(`unknown command "${command}" (expected one of: ${SUBCOMMANDS.join(', ')})`);
   }
-  const remoteCommand = second._.map(String);
-  if (command !== 'ssh' && remoteCommand.length > 0) {
-    throw new SandboxConfigError(`"${command}" takes no arguments, got: ${remoteCommand.join(' ')}\n\n${USAGE}`);
-  }
-  const problem = nameProblem(base.name);
-  if (problem) throw new SandboxConfigError(problem);
-  return { ...base, command: command as Subcommand, remoteCommand };
+  if (command !== 'ssh' && remoteCommand.length > 0) throw new UsageError(`"${command}" takes no arguments, got: ${remoteCommand.join(' ')}`);
+  if (typeof stateDir === 'string' && stateDir === '') throw new UsageError('--state-dir needs a directory');
+  const problem = nameProblem(name);
+  if (problem) throw new UsageError(problem);
+  return {
+    command: command as Subcommand,
+    name,
+    ...(typeof stateDir === 'string' ? { stateDir } : {}),
+    json: parsed.json,
+    installDeps: parsed.values['install-deps'] === true,
+    remoteCommand,
+  };
 }
 
 function mib(bytes: number | undefined): string {
@@ -167,13 +151,21 @@ async function execute(args: ParsedArgs, signal: AbortSignal): Promise<{ result:
   }
 }
 
+function failure(error: unknown, aborted: boolean): { exitCode: number; kind: string; message: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  if (aborted) return { exitCode: 130, kind: 'interrupted', message };
+  if (error instanceof UsageError) return { exitCode: 2, kind: 'usage', message: `${message}\nRun with --help for usage.` };
+  if (error instanceof SandboxConfigError) return { exitCode: 2, kind: 'config', message };
+  return { exitCode: 1, kind: 'failed', message };
+}
+
 // Runs the command; returns the exit code (0 ok, 1 failed, 2 usage or machine problem, 130 interrupted).
-export async function runSandboxCli(argv: string[]): Promise<number> {
+export async function runSandboxCli(argv: string[], io: Io = processIo): Promise<number> {
   let args: ParsedArgs | undefined;
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (args?.command === 'ssh') return;
-    if (!controller.signal.aborted) process.stderr.write(`\nsandbox: ${signal}: cleaning up, please wait\n`);
+    if (!controller.signal.aborted) io.err(`sandbox: ${signal}: cleaning up, please wait`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -181,19 +173,14 @@ export async function runSandboxCli(argv: string[]): Promise<number> {
   try {
     args = parseArgs(argv);
     const { result, text, exitCode } = await execute(args, controller.signal);
-    if (args.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-    else if (text) process.stdout.write(text + '\n');
+    if (args.json) io.out(JSON.stringify(result, null, 2));
+    else if (text) io.out(text);
     return exitCode;
   } catch (error) {
-    const exitCode = controller.signal.aborted
-      ? 130
-      : error instanceof SandboxConfigError || error instanceof SandboxFailure
-        ? error.exitCode
-        : 1;
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`sandbox: ${exitCode === 130 ? 'interrupted' : 'error'}: ${message}\n`);
-    if (process.env.RTCOPS_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-    if (args?.json) process.stdout.write(JSON.stringify({ ok: false, exitCode, error: message }, null, 2) + '\n');
+    const { exitCode, kind, message } = failure(error, controller.signal.aborted);
+    io.err(`sandbox: ${kind === 'interrupted' ? 'interrupted' : 'error'}: ${message}`);
+    if (process.env.RTCOPS_DEBUG && error instanceof Error && error.stack) io.err(error.stack);
+    if (args?.json || argv.includes('--json')) io.out(JSON.stringify({ ok: false, error: kind, message }));
     return exitCode;
   } finally {
     process.off('SIGINT', onSignal);

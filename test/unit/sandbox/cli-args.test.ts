@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArgs } from '../../../lib/sandbox/cli.js';
-import { SandboxConfigError } from '../../../lib/sandbox/errors.js';
+import { UsageError } from '../../../lib/cli.js';
 
 describe('sandbox command line', () => {
   const ok: [string, Partial<ReturnType<typeof parseArgs>>][] = [
@@ -12,7 +12,8 @@ describe('sandbox command line', () => {
     ['down --name=itest --state-dir /tmp/sb', { command: 'down', name: 'itest', stateDir: '/tmp/sb' }],
     ['reset', { command: 'reset' }],
     ['ssh', { command: 'ssh', remoteCommand: [] }],
-    ['ssh uname -a', { command: 'ssh', remoteCommand: ['uname', '-a'] }],
+    ['ssh uname', { command: 'ssh', remoteCommand: ['uname'] }],
+    ['ssh -- uname -a', { command: 'ssh', remoteCommand: ['uname', '-a'] }],
     ['ssh --name itest -- ls -la /', { command: 'ssh', name: 'itest', remoteCommand: ['ls', '-la', '/'] }],
     ['ssh --json systemctl is-system-running', { command: 'ssh', json: true, remoteCommand: ['systemctl', 'is-system-running'] }],
     ['--help', { command: 'help' }],
@@ -26,18 +27,19 @@ describe('sandbox command line', () => {
   }
 
   const bad: [string, RegExp][] = [
-    ['', /missing command/],
+    ['', /missing command \(one of: up, down, reset, status, ssh\)/],
     ['start', /unknown command "start" \(expected one of: up, down, reset, status, ssh\)/],
-    ['up --force', /unknown option --force/],
+    ['up --force', /Unknown option '--force'/],
+    ['ssh uname -a', /Unknown option '-a'/],
     ['up extra', /"up" takes no arguments/],
-    ['up --name', /--name needs a value/],
+    ['up --name', /--name/],
     ['up --name Prod', /sandbox name "Prod" must be/],
   ];
   for (const [line, message] of bad) {
     it(`rejects "${line}" as a usage error (exit 2)`, () => {
       assert.throws(
         () => parseArgs(line === '' ? [] : line.split(' ')),
-        (error: unknown) => error instanceof SandboxConfigError && error.exitCode === 2 && message.test(error.message),
+        (error: unknown) => error instanceof UsageError && message.test(error.message),
       );
     });
   }
