@@ -24,8 +24,8 @@ function portClaims(h: ResolvedHost): PortClaim[] {
   const mediaPath: PathSegment[] = h.mediasoup.webRtcServerPort === undefined ? ['mediasoup', 'rtcPorts'] : ['mediasoup', 'webRtcServerPort'];
   const claims: PortClaim[] = [
     one(['ssh', 'port'], 'ssh.port', 'tcp', h.ssh.port),
-    one([], 'http (80)', 'tcp', 80),
-    one([], 'https (443)', 'tcp', 443),
+    one([], 'nginx http', 'tcp', 80),
+    one([], 'nginx https', 'tcp', 443),
     one(['app', 'port'], 'app.port', 'tcp', h.app.port),
     one(['turn', 'port'], 'turn.port', 'udp', h.turn.port),
     one(['turn', 'port'], 'turn.port', 'tcp', h.turn.port),
@@ -41,14 +41,16 @@ function portClaims(h: ResolvedHost): PortClaim[] {
 function overlaps(claims: PortClaim[]): HostIssue[] {
   const issues: HostIssue[] = [];
   const seen = new Set<string>();
-  for (const [i, a] of claims.entries()) {
-    for (const b of claims.slice(0, i)) {
+  for (const [i, later] of claims.entries()) {
+    for (const earlier of claims.slice(0, i)) {
+      // Report on the key the operator can change: a fixed port (80, 443) has no key.
+      const [a, b] = later.path.length > 0 ? [later, earlier] : [earlier, later];
       if (a.proto !== b.proto || a.max < b.min || b.max < a.min || a.label === b.label) continue;
       const key = `${a.label}|${b.label}`;
       if (seen.has(key)) continue;
       seen.add(key);
       issues.push({
-        path: a.path.length > 0 ? a.path : b.path,
+        path: a.path,
         message: `${range(a.min, a.max)}/${a.proto} overlaps ${b.label} ${range(b.min, b.max)}/${b.proto}`,
       });
     }

@@ -141,9 +141,14 @@ export function parseInventory(text: string, file: string): Inventory {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new InventoryError(file, doc.errors.map((e) => ({ path: '', line: e.linePos?.[0].line, message: `YAML: ${e.message.split('\n')[0] ?? ''}` })));
+    // Later YAML errors are usually echoes of the first.
+    const [first] = doc.errors;
+    throw new InventoryError(file, [{ path: '', line: first && counter.linePos(first.pos[0]).line, message: `YAML: ${first?.message.split('\n')[0] ?? ''}` }]);
   }
-  if (!isMap(doc.contents)) throw new InventoryError(file, [{ path: '', message: 'expected a mapping with hosts (and optionally defaults and groups)' }]);
+  if (!isMap(doc.contents)) {
+    const line = doc.contents?.range ? counter.linePos(doc.contents.range[0]).line : undefined;
+    throw new InventoryError(file, [{ path: '', line, message: 'expected a mapping with hosts (and optionally defaults and groups)' }]);
+  }
 
   const issues: InventoryIssue[] = [];
   const report = (path: PathSegment[], message: string, candidates: PathSegment[][] = [path]) =>
