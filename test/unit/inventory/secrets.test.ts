@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { inspect } from 'node:util';
+import { InventoryError, resolveSecrets, Secret, type ResolvedHost } from '../../../lib/inventory/index.js';
+import { EXAMPLE_INVENTORY, exampleHost, FAKE_SECRET_ENV } from '../../fixtures/inventories/hosts.js';
+
+const sandboxEnv = {
+  RTCOPS_SANDBOX_JWT_SECRET: FAKE_SECRET_ENV.RTCOPS_SANDBOX_JWT_SECRET,
+  RTCOPS_SANDBOX_ADMIN_TOKEN: FAKE_SECRET_ENV.RTCOPS_SANDBOX_ADMIN_TOKEN,
+  RTCOPS_SANDBOX_TURN_SECRET: FAKE_SECRET_ENV.RTCOPS_SANDBOX_TURN_SECRET,
+};
+
+function problems(host: ResolvedHost, env: Record<string, string>): string[] {
+  try {
+    resolveSecrets(host, EXAMPLE_INVENTORY, env);
+  } catch (error) {
+    assert.ok(error instanceof InventoryError);
+    return error.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  assert.fail('expected missing or bad secrets to be reported');
+}
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rtcops-secrets-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('secrets from the environment', () => {
+  test('all present: values come back wrapped', () => {
+    const secrets = resolveSecrets(exampleHost('sandbox'), EXAMPLE_INVENTORY, sandboxEnv);
+    assert.equal(secrets.turnSecret.reveal(), sandboxEnv.RTCOPS_SANDBOX_TURN_SECRET);
+    assert.equal(secrets.slackWebhookUrl, undefined);
+  });
+
+  test('every missing variable is named, at once', () => {
+    assert.deepEqual(problems(exampleHost('sandbox'), { RTCOPS_SANDBOX_ADMIN_TOKEN: sandboxEnv.RTCOPS_SANDBOX_ADMIN_TOKEN }), [
+      'hosts.sandbox.secrets.jwtSecret: environment variable RTCOPS_SANDBOX_JWT_SECRET is not set',
+      'hosts.sandbox.secrets.turnSecret: environment variable RTCOPS_SANDBOX_TURN_SECRET is not set',
+    ]);
+  });
+
+  test('an empty variable counts as missing', () => {
+    assert.deepEqual(problems(exampleHost('sandbox'), { ...sandboxEnv, RTCOPS_SANDBOX_JWT_SECRET: '' }), [
+      'hosts.sandbox.secrets.jwtSecret: environment variable RTCOPS_SANDBOX_JWT_SECRET is not set',
+    ]);
+  });
+
+  test('unusable values are reported without the value', () => {
+    const env = { ...sandboxEnv, RTCOPS_SANDBOX_JWT_SECRET: 'short-secret-value', RTCOPS_SANDBOX_TURN_SECRET: "has'quote-0000000000000000000000000000" };
+    const messages = problems(exampleHost('sandbox'), env);
+    assert.deepEqual(messages, [
+      'hosts.sandbox.secrets.jwtSecret: environment variable RTCOPS_SANDBOX_JWT_SECRET is too short (18 characters; use at least 32, e.g. openssl rand -hex 32)',
+      'hosts.sandbox.secrets.turnSecret: environment variable RTCOPS_SANDBOX_TURN_SECRET must not contain spaces, quotes or backslashes',
+    ]);
+    assert.ok(!messages.join('\n').includes('short-secret-value'));
+  });
+
+  test('a Slack webhook must be an https URL', () => {
+    const host = exampleHost('sandbox');
+    host.secrets.slackWebhookUrl = { env: 'HOOK' };
+    assert.deepEqual(problems(host, { ...sandboxEnv, HOOK: 'http://hooks.slack.invalid/x' }), ['hosts.sandbox.secrets.slackWebhookUrl: environment variable HOOK must be an https URL']);
+  });
+});
+
+describe('secrets from a secrets file', () => {
+  function fileHost(file: string): ResolvedHost {
+    const host = exampleHost('sandbox');
+    host.secrets = { file, jwtSecret: { key: 'jwt' }, adminToken: { key: 'admin' }, turnSecret: { env: 'RTCOPS_SANDBOX_TURN_SECRET' }, slackWebhookUrl: undefined };
+    return host;
+  }
+  const values = `jwt: ${sandboxEnv.RTCOPS_SANDBOX_JWT_SECRET}\nadmin: ${sandboxEnv.RTCOPS_SANDBOX_ADMIN_TOKEN}\n`;
+
+  test('a 0600 file outside git is read', (t) => {
+    const file = join(tempDir(t), 'prod.secrets.yaml');
+    writeFileSync(file, values, { mode: 0o600 });
+    const secrets = resolveSecrets(fileHost(file), EXAMPLE_INVENTORY, sandboxEnv);
+    assert.equal(secrets.jwtSecret.reveal(), sandboxEnv.RTCOPS_SANDBOX_JWT_SECRET);
+  });
+
+  test('a file others can read is refused', (t) => {
+    const file = join(tempDir(t), 'prod.secrets.yaml');
+    writeFileSync(file, values);
+    chmodSync(file, 0o644);
+    assert.deepEqual(problems(fileHost(file), sandboxEnv), [`hosts.sandbox.secrets.file: ${file} must be mode 0600 (it is 0644): chmod 600 ${file}`]);
+  });
+
+  test('a file git would track is refused; once ignored it is read', (t) => {
+    const dir = tempDir(t);
+    execFileSync('git', ['init', '-q', dir]);
+    const file = join(dir, 'prod.secrets.yaml');
+    writeFileSync(file, values, { mode: 0o600 });
+    assert.deepEqual(problems(fileHost(file), sandboxEnv), [`hosts.sandbox.secrets.file: ${file} is not git-ignored: add it to .gitignore before putting secrets in it`]);
+    writeFileSync(join(dir, '.gitignore'), '*.secrets.yaml\n');
+    assert.equal(resolveSecrets(fileHost(file), EXAMPLE_INVENTORY, sandboxEnv).adminToken.reveal(), sandboxEnv.RTCOPS_SANDBOX_ADMIN_TOKEN);
+  });
+
+  test('a missing key is named', (t) => {
+    const file = join(tempDir(t), 'prod.secrets.yaml');
+    writeFileSync(file, `jwt: ${sandboxEnv.RTCOPS_SANDBOX_JWT_SECRET}\n`, { mode: 0o600 });
+    assert.deepEqual(problems(fileHost(file), sandboxEnv), [`hosts.sandbox.secrets.adminToken: key "admin" of ${file} is not set`]);
+  });
+});
+
+describe('Secret never prints its value', () => {
+  const secret = new Secret('test-jwt-secret-not-real-0000000000000000');
+  const renderings: [string, string][] = [
+    ['String()', String(secret)],
+    ['template literal', `${secret}`],
+    ['JSON.stringify', JSON.stringify({ secret })],
+    ['util.inspect', inspect({ secret })],
+  ];
+  for (const [how, text] of renderings) test(how, () => assert.ok(!text.includes('not-real') && text.includes('[secret]'), text));
+});
