@@ -116,7 +116,8 @@ export async function ensureImage(
   try {
     await progress.step('image: mmdebstrap (download, unpack, configure)', async () => {
       await run(mmdebstrapArgv(layout, scriptPath), {
-        signal,
+        processGroup: true,
+        ...(signal ? { signal } : {}),
         onLine: (line) => {
           if (MMDEBSTRAP_PHASE.test(line)) progress.note(line.slice(3));
         },

@@ -11,6 +11,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   input?: string;
   onLine?: (line: string) => void;
+  // Run in a process group of its own and stop the whole group on abort (a tool that forks, like mmdebstrap).
+  processGroup?: boolean;
 }
 
 // Runs one command; a failure names the command and quotes the end of its output.
@@ -21,10 +23,20 @@ export async function run(argv: Argv, options: RunOptions = {}): Promise<string>
     all: true,
     stdin: options.input === undefined ? 'ignore' : 'pipe',
     ...(options.input === undefined ? {} : { input: options.input }),
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    ...(options.signal && !options.processGroup ? { cancelSignal: options.signal } : {}),
+    detached: options.processGroup ?? false,
     forceKillAfterDelay: 10_000,
     env: { LC_ALL: 'C.UTF-8' },
   });
+  const group = child.pid === undefined ? [] : [-child.pid];
+  const stopGroup = () => {
+    signalAll(group, 'SIGTERM');
+    setTimeout(() => signalAll(group, 'SIGKILL'), 10_000).unref();
+  };
+  if (options.processGroup) {
+    if (options.signal?.aborted) stopGroup();
+    options.signal?.addEventListener('abort', stopGroup, { once: true });
+  }
   if (options.onLine) {
     const onLine = options.onLine;
     let pending = '';
@@ -35,7 +47,8 @@ export async function run(argv: Argv, options: RunOptions = {}): Promise<string>
     });
   }
   const result = await child;
-  if (options.signal?.aborted) throw new SandboxAborted(`interrupted during: ${argv.join(' ')}`);
+  options.signal?.removeEventListener('abort', stopGroup);
+  if (options.signal?.aborted) throw new SandboxAborted(`interrupted during ${file}`);
   if (result.exitCode !== 0 || result.failed) {
     const tail = String(result.all ?? '').trim().split('\n').slice(-15).join('\n');
     throw new SandboxFailure(`command failed (${result.exitCode ?? result.signal}): ${argv.join(' ')}\n${tail}`);

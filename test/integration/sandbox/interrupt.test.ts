@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sandboxDown, sandboxStatus } from '../../../lib/sandbox/index.js';
 import { buildOnce, cli, hostSnapshot, type HostSnapshot, stateDir } from './harness.js';
@@ -37,6 +40,28 @@ describe('sandbox: Ctrl-C during up leaves nothing behind', { timeout: 15 * 60_0
       assert.equal((await sandboxStatus({ name, stateDir })).running, false);
     });
   }
+
+  it('SIGINT while mmdebstrap builds the image: its whole process tree stops, its mounts and half-built tree are gone', async () => {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rtcops-sandbox-build-'));
+    try {
+      let sent = false;
+      const run = await cli(['up', '--name', name, '--state-dir', scratch], (stderr, child) => {
+        if (!sent && /installing essential packages/.test(stderr)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      assert.ok(sent, `never saw mmdebstrap install packages:\n${run.stderr}`);
+      assert.equal(run.code, 130, run.stderr);
+      assert.match(run.stderr, /sandbox: interrupted: interrupted during mmdebstrap/);
+      assert.deepEqual(fs.readFileSync('/proc/mounts', 'utf8').split('\n').filter((line) => line.includes(scratch)), []);
+      assert.equal(fs.existsSync(path.join(scratch, 'image.build')), false);
+      assert.equal(fs.existsSync(path.join(scratch, 'image')), false);
+      assert.deepEqual(hostSnapshot(), clean);
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  });
 
   it('a usage error changes nothing and exits 2 with the fix', async () => {
     const run = await cli(['start']);
