@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { buildOnce, cli, hostSnapshot, type HostSnapshot, stateDir } from './har
 
 const name = 'itest';
 
-describe('sandbox: Ctrl-C during up leaves nothing behind', { timeout: 15 * 60_000 }, () => {
+describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeout: 15 * 60_000 }, () => {
   let clean: HostSnapshot;
 
   before(async () => {
@@ -61,6 +62,22 @@ describe('sandbox: Ctrl-C during up leaves nothing behind', { timeout: 15 * 60_0
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
+  });
+
+  it('a guest that fails to boot is rolled back: exit 1 with nspawn\'s reason, nothing left behind', async () => {
+    // nspawn names the host end of the guest's veth "vb-<name>": an interface already holding that name makes it fail.
+    execFileSync('ip', ['link', 'add', `vb-${name}`, 'type', 'bridge']);
+    try {
+      const before = hostSnapshot();
+      const run = await cli(['up', '--name', name]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /the guest stopped while booting/);
+      assert.match(run.stderr, new RegExp(`vb-${name}.*File exists`));
+      assert.deepEqual(hostSnapshot(), before);
+    } finally {
+      execFileSync('ip', ['link', 'del', `vb-${name}`]);
+    }
+    assert.deepEqual(hostSnapshot(), clean);
   });
 
   it('a usage error changes nothing and exits 2 with the fix', async () => {
