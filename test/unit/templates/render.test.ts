@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import type { ResolvedHost } from '../../../lib/inventory/index.js';
+import { MANIFEST, renderMain } from '../../../lib/render/command.js';
+import { renderHost, type RenderedFile } from '../../../lib/render/files.js';
+import { EXAMPLE_INVENTORY, exampleHost, FAKE_SECRET_ENV, fakeSecrets } from '../../fixtures/inventories/hosts.js';
+
+const SECRET_VALUES = Object.values(FAKE_SECRET_ENV);
+
+function render(host: ResolvedHost): RenderedFile[] {
+  return renderHost(host, fakeSecrets(host)).files;
+}
+
+function content(host: ResolvedHost, id: string): string {
+  const file = render(host).find((f) => f.id === id);
+  assert.ok(file, id);
+  return file.content;
+}
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rtcops-render-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('rendered files: what lands where', () => {
+  const files = render(exampleHost('sandbox'));
+
+  test('secret-bearing files are exactly the ones holding secret values', () => {
+    assert.deepEqual(files.filter((f) => f.secret).map((f) => f.path), ['/etc/turnserver.conf', '/srv/rtcops/shared/rtcops.env', '/srv/rtcops/shared/rtcops-daemon.env']);
+    for (const f of files) {
+      const holdsSecret = SECRET_VALUES.some((v) => f.content.includes(v));
+      assert.equal(holdsSecret, f.secret, `${f.path} secret=${f.secret} but holds a secret value: ${holdsSecret}`);
+    }
+  });
+
+  test('secret-bearing files are never world-readable on the host', () => {
+    for (const f of files.filter((x) => x.secret)) assert.equal(Number.parseInt(f.mode, 8) & 0o007, 0, f.path);
+  });
+
+  test('every file names its host paths once and says it is generated', () => {
+    assert.equal(new Set(files.map((f) => f.path)).size, files.length);
+    for (const f of files.filter((x) => !x.path.endsWith('.json') && !x.id.startsWith('fail2ban-filter'))) assert.match(f.content, /Rendered by rtcops from inventory\.yaml for host sandbox\./, f.path);
+  });
+});
+
+describe('nginx site', () => {
+  test('HSTS is sent only when the inventory turns it on', () => {
+    const host = exampleHost('sandbox');
+    assert.doesNotMatch(content(host, 'nginx-site'), /Strict-Transport-Security/);
+    host.nginx.hsts = true;
+    assert.match(content(host, 'nginx-site'), /add_header Strict-Transport-Security "max-age=31536000" always;/);
+  });
+
+  test('the first-boot variant serves ACME on port 80 and has no TLS server', () => {
+    const site = content(exampleHost('sandbox'), 'nginx-site-first-boot');
+    assert.match(site, /location \^~ \/\.well-known\/acme-challenge\/ \{\n\s+root \/var\/www\/rtcops-acme;/);
+    assert.doesNotMatch(site, /listen 443|ssl_certificate|proxy_pass/);
+  });
+
+  test('TLS 1.2/1.3 only, and no HTTP/2 on the WebSocket listener', () => {
+    const site = content(exampleHost('sandbox'), 'nginx-site');
+    assert.match(site, /^\s+ssl_protocols TLSv1\.2 TLSv1\.3;$/m);
+    assert.doesNotMatch(site, /http2/);
+  });
+
+  test('the app port from the inventory is the upstream everywhere', () => {
+    const host = exampleHost('sandbox');
+    host.app.port = 3999;
+    const upstreams = [...content(host, 'nginx-site').matchAll(/proxy_pass (\S+);/g)].map((m) => m[1]);
+    assert.deepEqual([...new Set(upstreams)], ['http://127.0.0.1:3999']);
+    assert.equal(upstreams.length, 5);
+  });
+});
+
+describe('turnserver.conf', () => {
+  test('relays to the server itself but never to private, metadata or loopback ranges', () => {
+    const conf = content(exampleHost('prod'), 'turnserver');
+    for (const range of ['10.0.0.0-10.255.255.255', '127.0.0.0-127.255.255.255', '169.254.0.0-169.254.255.255', '100.64.0.0-100.127.255.255', '192.168.0.0-192.168.255.255', '::1']) {
+      assert.ok(conf.includes(`\ndenied-peer-ip=${range}\n`), range);
+    }
+    assert.match(conf, /^allowed-peer-ip=198\.51\.100\.10$/m);
+    assert.doesNotMatch(conf, /allow-loopback-peers/);
+  });
+
+  test('behind NAT it advertises public/private', () => {
+    const host = exampleHost('prod');
+    host.turn.relayIp = '10.0.0.5';
+    assert.match(content(host, 'turnserver'), /^relay-ip=10\.0\.0\.5\nexternal-ip=198\.51\.100\.10\/10\.0\.0\.5$/m);
+  });
+});
+
+describe('fail2ban and sshd follow the host OS and SSH user', () => {
+  const cases: [name: string, edit: (h: ResolvedHost) => void, id: string, pattern: RegExp][] = [
+    ['Debian 12: sshd jail on the journal', () => {}, 'fail2ban-jail', /\[sshd\]\nenabled = true\nport = 22\n# .*\nbackend = systemd\n/],
+    ['Ubuntu: sshd jail on auth.log', (h) => Object.assign(h.fail2ban, { sshdBackend: 'auth.log' }), 'fail2ban-jail', /\[sshd\][^[]*backend = auto\nlogpath = \/var\/log\/auth\.log\n/],
+    ['admin networks are never banned', () => {}, 'fail2ban-jail', /^ignoreip = 127\.0\.0\.1\/8 ::1 10\.77\.0\.0\/24 127\.0\.0\.0\/8$/m],
+    ['non-root deploy user: no root login', () => {}, 'sshd-hardening', /^PermitRootLogin no$/m],
+    ['root deploy user: key-only root login', (h) => Object.assign(h.sshd, { permitRootLogin: 'prohibit-password', allowUsers: ['root'] }), 'sshd-hardening', /^PermitRootLogin prohibit-password\n[\s\S]*^AllowUsers root$/m],
+  ];
+  for (const [name, edit, id, pattern] of cases) {
+    test(name, () => {
+      const host = exampleHost('sandbox');
+      edit(host);
+      assert.match(content(host, id), pattern);
+    });
+  }
+});
+
+describe('scripts/render.mjs (renderMain)', () => {
+  async function cli(args: string[], env: Record<string, string | undefined> = FAKE_SECRET_ENV) {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    const out: string[] = [];
+    const err: string[] = [];
+    try {
+      const status = await renderMain(['-i', EXAMPLE_INVENTORY, ...args], { out: (t) => out.push(t), err: (t) => err.push(t) });
+      return { status, out: out.join('\n'), err: err.join('\n') };
+    } finally {
+      for (const key of Object.keys(env)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  }
+
+  test('the summary lists every file and marks secret-bearing ones, printing no secret', async () => {
+    const { status, out } = await cli(['sandbox']);
+    assert.equal(status, 0);
+    assert.match(out, /^\/etc\/turnserver\.conf\s+0640\s+root:turnserver\s+turnserver\s+SECRET$/m);
+    assert.match(out, /^\/etc\/nginx\/sites-available\/rtcops\.conf\s+0644\s+root:root\s+nginx -t$/m);
+    assert.ok(!SECRET_VALUES.some((v) => out.includes(v)));
+  });
+
+  test('--json gives the manifest, with no file contents', async () => {
+    const { status, out } = await cli(['sandbox', '--json']);
+    assert.equal(status, 0);
+    const result = JSON.parse(out) as { ok: boolean; files: Record<string, unknown>[]; ufw: string[][] };
+    assert.equal(result.ok, true);
+    assert.ok(result.files.every((f) => !('content' in f)));
+    assert.deepEqual(result.ufw[0], ['ufw', 'default', 'deny', 'incoming']);
+    assert.ok(!SECRET_VALUES.some((v) => out.includes(v)));
+  });
+
+  test('--out writes files at their host paths; secret-bearing ones 0600', async (t) => {
+    const dir = join(tempDir(t), 'out');
+    assert.equal((await cli(['sandbox', '--out', dir])).status, 0);
+    const mode = (p: string) => (statSync(join(dir, p)).mode & 0o777).toString(8);
+    assert.equal(mode('etc/turnserver.conf'), '600');
+    assert.equal(mode('srv/rtcops/shared/rtcops.env'), '600');
+    assert.equal(mode('etc/letsencrypt/renewal-hooks/deploy/rtcops.sh'), '755');
+    assert.equal(mode('etc/nginx/sites-available/rtcops.conf'), '644');
+    assert.ok(!SECRET_VALUES.some((v) => readFileSync(join(dir, MANIFEST), 'utf8').includes(v)));
+  });
+
+  test('a missing secret stops it with exit 2, naming the variable', async () => {
+    const error = await cli(['sandbox'], { ...FAKE_SECRET_ENV, RTCOPS_SANDBOX_TURN_SECRET: '' }).catch((e: Error) => e);
+    assert.ok(error instanceof Error);
+    assert.match(error.message, /hosts\.sandbox\.secrets\.turnSecret: environment variable RTCOPS_SANDBOX_TURN_SECRET is not set/);
+  });
+
+  test('usage errors', async () => {
+    await assert.rejects(cli([]), { name: 'UsageError', message: 'render: name the host to render (e.g. sandbox)' });
+    await assert.rejects(cli(['sandbox', 'extra']), { name: 'UsageError', message: 'render: unexpected arguments: extra' });
+    await assert.rejects(cli(['sandbox', '--bogus']), { name: 'UsageError' });
+    await assert.rejects(cli(['sandbox', '--out', join(EXAMPLE_INVENTORY, '..', 'lib', 'rendered')]), { name: 'UsageError', message: /inside a git work tree and not ignored/ });
+  });
+});
