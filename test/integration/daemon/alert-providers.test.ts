@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DeliveryError, type AlertProvider } from '../../../daemon/alerting/providers/provider.js';
+import { SlackProvider } from '../../../daemon/alerting/providers/slack.js';
+import { WebhookProvider } from '../../../daemon/alerting/providers/webhook.js';
+import type { AlertEvent } from '../../../daemon/alerting/state-machine.js';
+import { AlertReceiver } from '../../helpers/receiver.js';
+
+const event: AlertEvent = {
+  kind: 'triggered', host: 'rtc-prod-1', check: 'disk', target: '/var', severity: 'critical',
+  message: '/var is 93% full (critical at 90%)', values: { usedPercent: 93, freeBytes: 1_048_576 },
+  since: '2026-11-22T10:00:00.000Z', at: '2026-11-22T10:03:00.000Z', runbook: 'https://git.example.com/rtcops/RUNBOOK.md#disk',
+};
+
+const providers: [string, (url: string) => AlertProvider][] = [
+  ['slack', (url) => new SlackProvider(url, 2000)],
+  ['webhook', (url) => new WebhookProvider(url, 'test-bearer-token', 2000)],
+];
+
+// One suite every provider passes: delivery, refusal, unreachable destination, no secret in errors.
+for (const [name, make] of providers) {
+  describe(`alert provider: ${name}`, () => {
+    let rx: AlertReceiver;
+    before(async () => { rx = await AlertReceiver.start(); });
+    after(() => rx.down());
+
+    it('delivers one POST with a JSON body naming host, check and severity', async () => {
+      rx.received.length = 0;
+      await make(rx.url).send(event);
+      assert.equal(rx.received.length, 1);
+      const text = JSON.stringify(rx.received[0]?.body);
+      for (const s of ['rtc-prod-1', 'disk', '/var is 93% full']) assert.ok(text.includes(s), `${s} in ${text}`);
+      assert.ok(/critical/i.test(text));
+    });
+
+    it('a non-2xx answer is a DeliveryError with the status, without the URL', async () => {
+      rx.status = 500;
+      try {
+        await assert.rejects(make(rx.url).send(event), (e: Error) => e instanceof DeliveryError && e.message.includes('HTTP 500') && !e.message.includes('test-webhook-secret'));
+      } finally {
+        rx.status = 200;
+      }
+    });
+
+    it('an unreachable destination is a DeliveryError without the URL', async () => {
+      const url = rx.url;
+      await rx.down();
+      try {
+        await assert.rejects(make(url).send(event), (e: Error) => e instanceof DeliveryError && /could not deliver \((ECONNREFUSED|UND_ERR_SOCKET)\)/.test(e.message) && !e.message.includes('test-webhook-secret'));
+      } finally {
+        await rx.up();
+      }
+    });
+  });
+}
+
+describe('the Slack message reads well', () => {
+  let rx: AlertReceiver;
+  before(async () => { rx = await AlertReceiver.start(); });
+  after(() => rx.down());
+
+  it('says severity, check, host and target in its first line, then what, the measured values, since when and the runbook', async () => {
+    await new SlackProvider(rx.url).send(event);
+    const body = rx.received[0]?.body as { text: string; attachments: { color: string; text: string }[] };
+    assert.match(body.text, /CRITICAL disk on rtc-prod-1 \(\/var\)/);
+    const details = body.attachments[0]?.text ?? '';
+    assert.match(details, /What is wrong:\* \/var is 93% full \(critical at 90%\)/);
+    assert.match(details, /usedPercent=93, freeBytes=1048576/);
+    assert.match(details, /Since:\* 2026-11-22T10:00:00.000Z/);
+    assert.match(details, /<https:\/\/git.example.com\/rtcops\/RUNBOOK.md#disk\|RUNBOOK.md#disk>/);
+  });
+
+  it('a resolved alert is green and says RESOLVED', async () => {
+    rx.received.length = 0;
+    await new SlackProvider(rx.url).send({ ...event, kind: 'resolved', severity: 'ok', message: '/var is 41% full' });
+    const body = rx.received[0]?.body as { text: string; attachments: { color: string }[] };
+    assert.match(body.text, /RESOLVED disk on rtc-prod-1/);
+    assert.equal(body.attachments[0]?.color, '#2eb67d');
+  });
+
+  it('the generic webhook sends the event itself and the bearer token', async () => {
+    rx.received.length = 0;
+    await new WebhookProvider(rx.url, 'test-bearer-token').send(event);
+    assert.equal(rx.received[0]?.headers.authorization, 'Bearer test-bearer-token');
+    assert.deepEqual(rx.received[0]?.body, { source: 'rtcops-health', ...event });
+  });
+});
