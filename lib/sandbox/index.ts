@@ -13,6 +13,7 @@ export {
 } from './instance.js';
 export { runInGuest, connectGuest, sshArgv, type SshTarget, type CommandResult } from './ssh.js';
 export type { Probe } from './network.js';
+export { trustCaInGuest } from './guest-setup.js';
 export { SandboxConfigError, SandboxFailure, SandboxAborted } from './errors.js';
 export { DEFAULT_NAME, defaultStateDir } from './layout.js';
 export { streamProgress, silentProgress, type Progress } from './progress.js';

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +17,7 @@ import {
   sandboxUp,
   type SandboxInfo,
   streamProgress,
+  trustCaInGuest,
 } from '../../../lib/sandbox/index.js';
 import { buildOnce, cli, hostSnapshot, type HostSnapshot, stateDir } from './harness.js';
 
@@ -106,6 +109,31 @@ describe('sandbox lifecycle: up, use it like a VM, down leaves nothing', { timeo
     assert.equal(install.stdout, 'Hello, world!');
     const cached = execFileSync('find', [path.join(stateDir, 'apt-proxy', 'cache', name), '-name', 'hello_*.deb'], { encoding: 'utf8' });
     assert.match(cached, /hello_.*\.deb/, 'the package went through (and stays in) the proxy cache');
+  });
+
+  it('reaches a TLS service on the host side of the bridge once it trusts the test CA (what pebble needs)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtcops-ca-'));
+    const file = (f: string) => path.join(dir, f);
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem',
+      '-subj', '/CN=rtcops sandbox test CA', '-days', '1', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', `/CN=${target.hostAddress}`);
+    fs.writeFileSync(file('leaf.ext'), `subjectAltName=IP:${target.hostAddress}\n`);
+    openssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '1', '-extfile', 'leaf.ext');
+    const server = https.createServer({ key: fs.readFileSync(file('leaf.key')), cert: fs.readFileSync(file('leaf.pem')) }, (_req, res) => res.end('hello from the host'));
+    await new Promise<void>((resolve) => server.listen(0, target.hostAddress, resolve));
+    const { port } = server.address() as AddressInfo;
+    const fetchFromGuest = `python3 -c "import urllib.request; print(urllib.request.urlopen('https://${target.hostAddress}:${port}/', timeout=5).read().decode())"`;
+    try {
+      const untrusted = await runInGuest(target, fetchFromGuest);
+      assert.notEqual(untrusted.code, 0);
+      assert.match(untrusted.stderr, /CERTIFICATE_VERIFY_FAILED/);
+      await trustCaInGuest(target, fs.readFileSync(file('ca.pem'), 'utf8'));
+      assert.deepEqual(await runInGuest(target, fetchFromGuest), { code: 0, stdout: 'hello from the host', stderr: '' });
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports status with address, uptime and disk used', async () => {
