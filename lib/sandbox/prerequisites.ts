@@ -18,12 +18,18 @@ export const REQUIRED_COMMANDS: Record<string, string> = {
   du: 'coreutils',
 };
 
+// file -> package; the image is Debian, so an Ubuntu machine needs Debian's archive keys to check its packages.
+export const REQUIRED_FILES: Record<string, string> = {
+  '/usr/share/keyrings/debian-archive-keyring.gpg': 'debian-archive-keyring',
+};
+
 export interface MachineFacts {
   uid: number;
   platform: string;
   hasApt: boolean;
   overlayFs: boolean;
   commands: Record<string, boolean>;
+  files: Record<string, boolean>;
 }
 
 export function gatherFacts(): MachineFacts {
@@ -41,13 +47,15 @@ export function gatherFacts(): MachineFacts {
     hasApt: fs.existsSync('/usr/bin/apt-get') && fs.existsSync('/etc/debian_version'),
     overlayFs: /\toverlay\n/.test(filesystems),
     commands: Object.fromEntries(Object.keys(REQUIRED_COMMANDS).map((c) => [c, found(c)])),
+    files: Object.fromEntries(Object.keys(REQUIRED_FILES).map((f) => [f, fs.existsSync(f)])),
   };
 }
 
 export function missingPackages(facts: MachineFacts): string[] {
-  const packages = Object.entries(REQUIRED_COMMANDS)
-    .filter(([command]) => !facts.commands[command])
-    .map(([, pkg]) => pkg);
+  const packages = [
+    ...Object.entries(REQUIRED_COMMANDS).filter(([command]) => !facts.commands[command]),
+    ...Object.entries(REQUIRED_FILES).filter(([file]) => !facts.files[file]),
+  ].map(([, pkg]) => pkg);
   return [...new Set(packages)];
 }
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type MachineFacts, missingPackages, problems, REQUIRED_COMMANDS } from '../../../lib/sandbox/prerequisites.js';
+import { type MachineFacts, missingPackages, problems, REQUIRED_COMMANDS, REQUIRED_FILES } from '../../../lib/sandbox/prerequisites.js';
 
 const allThere = Object.fromEntries(Object.keys(REQUIRED_COMMANDS).map((c) => [c, true]));
-const ready: MachineFacts = { uid: 0, platform: 'linux', hasApt: true, overlayFs: true, commands: allThere };
+const filesThere = Object.fromEntries(Object.keys(REQUIRED_FILES).map((f) => [f, true]));
+const ready: MachineFacts = { uid: 0, platform: 'linux', hasApt: true, overlayFs: true, commands: allThere, files: filesThere };
 
 describe('sandbox prerequisites', () => {
   it('finds nothing missing on a ready machine', () => assert.deepEqual(problems(ready, { packages: true }), []));
@@ -14,6 +15,10 @@ describe('sandbox prerequisites', () => {
     assert.deepEqual(problems(facts, { packages: true }), [
       'missing packages: systemd-container openssh-client; install them with "apt-get install systemd-container openssh-client" or rerun with --install-deps',
     ]);
+  });
+
+  it('asks an Ubuntu machine for Debian\'s archive keys (the image is Debian 12)', () => {
+    assert.deepEqual(missingPackages({ ...ready, files: {} }), ['debian-archive-keyring']);
   });
 
   const cases: [string, Partial<MachineFacts>, RegExp][] = [
@@ -31,6 +36,6 @@ describe('sandbox prerequisites', () => {
   }
 
   it('does not ask for packages when a command needs none (down)', () => {
-    assert.deepEqual(problems({ ...ready, commands: {} }, { packages: false }), []);
+    assert.deepEqual(problems({ ...ready, commands: {}, files: {} }, { packages: false }), []);
   });
 });
