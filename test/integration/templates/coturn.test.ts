@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:tls';
+import { mintTurnCredentials } from '../../../lib/turn/credentials.js';
 import type { RenderedFile } from '../../../lib/render/files.js';
 import { exampleHost } from '../../fixtures/inventories/hosts.js';
 import { freePort, rendered, selfSignedCert, tempDir, tool, writeFile } from './tools.js';
@@ -18,22 +19,38 @@ interface StunMessage {
   attributes: Map<number, Buffer>;
 }
 
-function stunRequest(type: number, attributes: [number, Buffer][] = []): { packet: Buffer; transactionId: Buffer } {
-  const body = Buffer.concat(
-    attributes.map(([attr, value]) => {
-      const header = Buffer.alloc(4);
-      header.writeUInt16BE(attr, 0);
-      header.writeUInt16BE(value.length, 2);
-      return Buffer.concat([header, value, Buffer.alloc((4 - (value.length % 4)) % 4)]);
-    }),
-  );
+function attribute(type: number, value: Buffer): Buffer {
+  const header = Buffer.alloc(4);
+  header.writeUInt16BE(type, 0);
+  header.writeUInt16BE(value.length, 2);
+  return Buffer.concat([header, value, Buffer.alloc((4 - (value.length % 4)) % 4)]);
+}
+
+/** A STUN request; with a key, signed with MESSAGE-INTEGRITY (RFC 5389 15.4) as TURN long-term credentials need. */
+function stunRequest(type: number, attributes: [number, Buffer][] = [], key?: Buffer): { packet: Buffer; transactionId: Buffer } {
+  const body = Buffer.concat(attributes.map(([attr, value]) => attribute(attr, value)));
   const transactionId = randomBytes(12);
   const header = Buffer.alloc(8);
   header.writeUInt16BE(type, 0);
-  header.writeUInt16BE(body.length, 2);
+  header.writeUInt16BE(body.length + (key ? 24 : 0), 2);
   header.writeUInt32BE(MAGIC_COOKIE, 4);
-  return { packet: Buffer.concat([header, transactionId, body]), transactionId };
+  const message = Buffer.concat([header, transactionId, body]);
+  if (key === undefined) return { packet: message, transactionId };
+  return { packet: Buffer.concat([message, attribute(0x0008, createHmac('sha1', key).update(message).digest())]), transactionId };
 }
+
+function xorPeerAddress(ip: string, port: number): Buffer {
+  const value = Buffer.alloc(8);
+  value.writeUInt16BE(0x0001, 0);
+  value.writeUInt16BE(port ^ (MAGIC_COOKIE >>> 16), 2);
+  value.writeUInt32BE((ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0) ^ MAGIC_COOKIE) >>> 0, 4);
+  return value;
+}
+
+const errorCode = (m: StunMessage) => {
+  const e = m.attributes.get(0x0009);
+  return e === undefined ? undefined : (e[2] ?? 0) * 100 + (e[3] ?? 0);
+};
 
 function parseStun(packet: Buffer): StunMessage {
   const attributes = new Map<number, Buffer>();
@@ -59,6 +76,25 @@ async function exchange(port: number, packet: Buffer, timeoutMs = 1000): Promise
   } finally {
     socket.close();
   }
+}
+
+/** One UDP client socket, so an allocation and its permissions share a 5-tuple. */
+async function client() {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return {
+    request(port: number, packet: Buffer): Promise<StunMessage> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no TURN reply within 1 s')), 1000);
+        socket.once('message', (data) => {
+          clearTimeout(timer);
+          resolve(parseStun(data));
+        });
+        socket.send(packet, port, '127.0.0.1');
+      });
+    },
+    close: () => socket.close(),
+  };
 }
 
 describe('coturn: turnserver runs the rendered turnserver.conf on loopback', () => {
@@ -113,9 +149,7 @@ describe('coturn: turnserver runs the rendered turnserver.conf on loopback', () 
     const udp = Buffer.from([17, 0, 0, 0]);
     const { reply } = await exchange(port, stunRequest(0x0003, [[0x0019, udp]]).packet);
     assert.equal(reply.type, 0x0113, 'Allocate Error Response');
-    const error = reply.attributes.get(0x0009);
-    assert.ok(error);
-    assert.equal(error[2]! * 100 + error[3]!, 401);
+    assert.equal(errorCode(reply), 401);
     assert.equal(reply.attributes.get(0x0014)?.toString(), 'turn.sandbox.test');
   });
 
@@ -127,6 +161,37 @@ describe('coturn: turnserver runs the rendered turnserver.conf on loopback', () 
       assert.equal(socket.getPeerCertificate().subject.CN, 'turn.sandbox.test');
     } finally {
       socket.destroy();
+    }
+  });
+
+  test('relays only to allowed peers: the server itself yes; private, loopback, link-local (metadata) and CGNAT no', async () => {
+    const { username, password } = mintTurnCredentials('test-turn-secret-not-real-000000000000000', 'probe', 600);
+    const turn = await client();
+    try {
+      const transport: [number, Buffer] = [0x0019, Buffer.from([17, 0, 0, 0])];
+      const challenge = await turn.request(port, stunRequest(0x0003, [transport]).packet);
+      assert.equal(errorCode(challenge), 401);
+      const realm = challenge.attributes.get(0x0014) ?? Buffer.alloc(0);
+      const nonce = challenge.attributes.get(0x0015) ?? Buffer.alloc(0);
+      const key = createHash('md5').update(`${username}:${realm.toString()}:${password}`).digest();
+      const auth: [number, Buffer][] = [[0x0006, Buffer.from(username)], [0x0014, realm], [0x0015, nonce]];
+
+      const allocation = await turn.request(port, stunRequest(0x0003, [transport, ...auth], key).packet);
+      assert.equal(allocation.type, 0x0103, `Allocate succeeds with REST credentials (error ${errorCode(allocation)})`);
+
+      const permission = async (ip: string) => errorCode(await turn.request(port, stunRequest(0x0008, [[0x0012, xorPeerAddress(ip, 9)], ...auth], key).packet)) ?? 200;
+      const cases: [ip: string, status: number][] = [
+        ['10.77.0.2', 200],
+        ['169.254.169.254', 403],
+        ['10.0.0.1', 403],
+        ['127.0.0.1', 403],
+        ['192.168.1.1', 403],
+        ['100.64.0.1', 403],
+        ['172.16.0.1', 403],
+      ];
+      for (const [ip, status] of cases) assert.equal(await permission(ip), status, ip);
+    } finally {
+      turn.close();
     }
   });
 });
