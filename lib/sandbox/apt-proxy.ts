@@ -1,12 +1,12 @@
 // apt-cacher-ng on the bridge address: the guest's only way to Debian's mirrors, with a cache that outlives the guest.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROXY_PORT, type SandboxLayout } from './layout.js';
 import { type Argv, isAlive, spawnDetached, tail } from './processes.js';
 import { proxyBinary } from './image.js';
 import { SandboxFailure } from './errors.js';
+import { portOpen } from './network.js';
 
 const MULTIARCH: Record<string, { triplet: string; loader: string }> = {
   x64: { triplet: 'x86_64-linux-gnu', loader: 'lib64/ld-linux-x86-64.so.2' },
@@ -60,17 +60,4 @@ export async function startProxy(layout: SandboxLayout): Promise<number> {
     await sleep(50);
   }
   throw new SandboxFailure(`apt-cacher-ng did not listen on ${layout.hostAddress}:${PROXY_PORT}\n${tail(layout.proxyLogPath)}`);
-}
-
-export function portOpen(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }

@@ -1,12 +1,12 @@
 // One sandbox's life: up (image, bridge, apt proxy, overlay, nspawn, SSH), down (undo all of it), status.
 import fs from 'node:fs';
 import path from 'node:path';
-import { portOpen, startProxy } from './apt-proxy.js';
+import { startProxy } from './apt-proxy.js';
 import { SandboxAborted, SandboxConfigError, SandboxFailure } from './errors.js';
 import { ensureImage, hostKeys, readStamp } from './image.js';
 import { DEFAULT_NAME, defaultStateDir, GUEST_UID, layoutFor, nameProblem, PROXY_PORT, type SandboxLayout } from './layout.js';
 import { bytesUsed, mountLayers, mountsUnder, removeTree, unmountAll } from './mounts.js';
-import { bridgeDown, bridgeUp, chooseLayout, probeArgvs, removeProbes, type Probe } from './network.js';
+import { bridgeDown, bridgeUp, chooseLayout, portOpen, probeArgvs, removeProbes, type Probe } from './network.js';
 import { checkPrerequisites } from './prerequisites.js';
 import {
   type Argv,
@@ -155,8 +155,14 @@ function writeState(layout: SandboxLayout, state: InstanceState): void {
   fs.renameSync(layout.statePath + '.tmp', layout.statePath);
 }
 
+// Running means booted to SSH by an "up" that finished; a guest whose "up" died half-way is cleaned up, not reused.
 function guestRunning(layout: SandboxLayout, state: InstanceState | undefined): boolean {
-  return state?.guestPid !== undefined && isAlive(state.guestPid) && processesMentioning(layout.rootDir).includes(state.guestPid);
+  return (
+    state?.phase === 'running' &&
+    state.guestPid !== undefined &&
+    isAlive(state.guestPid) &&
+    processesMentioning(layout.rootDir).includes(state.guestPid)
+  );
 }
 
 export function infoFor(layout: SandboxLayout): SandboxInfo {
@@ -222,6 +228,7 @@ export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxUp
       await progress.step('clean up what a previous run left behind', () => teardown(layout, previous));
     }
 
+    // The operator key and the image do not depend on the subnet.
     const shared = layoutFor(name, stateDir, 0);
     const publicKey = await ensureOperatorKey(shared);
     const imageStart = Date.now();

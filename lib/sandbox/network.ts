@@ -1,4 +1,5 @@
 // The sandbox's own network: a bridge holding the host address, plus optional "probe" namespaces on it.
+import net from 'node:net';
 import { candidateIndexes, cidrsOverlap, layoutFor, PREFIX_LENGTH, subnetOf, type SandboxLayout } from './layout.js';
 import { type Argv, probe, run } from './processes.js';
 import { SandboxConfigError } from './errors.js';
@@ -108,4 +109,18 @@ export async function removeProbes(layout: SandboxLayout): Promise<string[]> {
   const namespaces = await probeNamespaces(layout);
   for (const namespace of namespaces) await run(['ip', 'netns', 'del', namespace]);
   return namespaces;
+}
+
+// Whether a TCP port accepts connections (readiness of sshd and the apt proxy).
+export function portOpen(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeSSH } from 'node-ssh';
-import { portOpen } from './apt-proxy.js';
+import { portOpen } from './network.js';
 import { SandboxAborted, SandboxFailure } from './errors.js';
 
 export interface SshTarget {
