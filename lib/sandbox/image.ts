@@ -114,11 +114,15 @@ export async function ensureImage(
   const scriptPath = path.join(layout.stateDir, 'configure-image.sh');
   fs.writeFileSync(scriptPath, configureScript());
   try {
+    const logPath = path.join(layout.stateDir, 'image-build.log');
+    fs.writeFileSync(logPath, '');
+    progress.note(`full output in ${logPath}`);
     await progress.step('image: mmdebstrap (download, unpack, configure)', async () => {
       await run(mmdebstrapArgv(layout, scriptPath), {
         processGroup: true,
         ...(signal ? { signal } : {}),
         onLine: (line) => {
+          fs.appendFileSync(logPath, line + '\n');
           if (MMDEBSTRAP_PHASE.test(line)) progress.note(line.slice(3));
         },
       });
