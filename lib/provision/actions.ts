@@ -1,0 +1,45 @@
+/** A run action that prints this line changed nothing (e.g. a refresh that found no upgrades). */
+export const UNCHANGED = 'RTCOPS_UNCHANGED';
+
+/** What a step asks the engine to do. Steps only return the actions the facts say are needed. */
+export type Action = RunAction | FileAction | LinkAction;
+
+export interface RunAction {
+  kind: 'run';
+  /** One line for the operator: what changes. */
+  summary: string;
+  script: string;
+  /** Handlers to run once, at the end, when this action ran. */
+  notify?: string[];
+  /** Behind the lockout guard (lockout-guard.ts): `prepare` saves what `revert` puts back. */
+  guard?: 'ssh-access';
+  prepare?: string;
+  revert?: string;
+}
+
+export interface FileAction {
+  kind: 'file';
+  summary: string;
+  path: string;
+  content: string;
+  mode: string;
+  owner: string;
+  group: string;
+  /** Never print the content or a diff of it. */
+  secret: boolean;
+  /** Shell run on the host after the new file is in place; non-zero puts the old file back. */
+  validate?: string;
+  notify?: string[];
+  guard?: 'ssh-access';
+  /** Content currently on the host, when known (for --diff); undefined when absent or secret. */
+  previous?: string;
+}
+
+export interface LinkAction {
+  kind: 'link';
+  summary: string;
+  path: string;
+  target: string;
+  validate?: string;
+  notify?: string[];
+}

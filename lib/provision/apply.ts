@@ -1,0 +1,64 @@
+import { shQuote } from '../runner/quote.js';
+import type { FileAction, LinkAction } from './actions.js';
+
+/** Backups live outside config directories: certbot runs every file in its hooks dir, apt reads apt.conf.d. */
+export const BACKUP_DIR = '/var/backups/rtcops';
+
+export function backupPath(path: string): string {
+  return `${BACKUP_DIR}${path}.prev`;
+}
+
+/**
+ * Installs one file atomically: write beside it, fix mode and owner, keep the old one in BACKUP_DIR, rename over,
+ * validate in place, and put the old file back if validation fails (exit 3 with the validator's output).
+ */
+export function fileInstallScript(a: FileAction): string {
+  const dst = shQuote(a.path);
+  const bak = shQuote(backupPath(a.path));
+  return [
+    `dst=${dst}; bak=${bak}; new="$dst.rtcops-new"`,
+    'install -d -m 0755 "$(dirname "$dst")" "$(dirname "$bak")"',
+    'umask 077',
+    `base64 -d > "$new" <<'RTCOPS_EOF'`,
+    Buffer.from(a.content).toString('base64').replace(/.{1,76}/g, '$&\n').trimEnd(),
+    'RTCOPS_EOF',
+    `chown ${shQuote(`${a.owner}:${a.group}`)} "$new" && chmod ${a.mode} "$new"`,
+    'had=0; if [ -e "$dst" ]; then cp -a "$dst" "$bak"; had=1; fi',
+    'mv -f "$new" "$dst"',
+    validateAndRevert(a.validate),
+  ].join('\n');
+}
+
+export function linkScript(a: LinkAction): string {
+  return [
+    `dst=${shQuote(a.path)}; bak=${shQuote(backupPath(a.path))}`,
+    'install -d -m 0755 "$(dirname "$bak")"',
+    'had=0; if [ -e "$dst" ] || [ -L "$dst" ]; then cp -a "$dst" "$bak"; had=1; fi',
+    `ln -sfn ${shQuote(a.target)} "$dst.rtcops-new" && mv -Tf "$dst.rtcops-new" "$dst"`,
+    validateAndRevert(a.validate),
+  ].join('\n');
+}
+
+function validateAndRevert(validate: string | undefined): string {
+  if (validate === undefined) return 'true';
+  return [
+    `if ! out=$(RTCOPS_FILE="$dst"; export RTCOPS_FILE; { ${validate} ; } 2>&1); then`,
+    '  if [ "$had" = 1 ]; then mv -Tf "$bak" "$dst"; else rm -f "$dst"; fi',
+    '  printf "validation failed, previous file kept:\\n%s\\n" "$out" >&2; exit 3',
+    'fi',
+  ].join('\n');
+}
+
+/** Restores a file (or removes it when it had no previous version) — the lockout guard's revert. */
+export function restoreScript(path: string, hadPrevious: boolean): string {
+  return hadPrevious ? `mv -Tf ${shQuote(backupPath(path))} ${shQuote(path)}` : `rm -f ${shQuote(path)}`;
+}
+
+/** Handlers: run once at the end of a host's run (also when a later step failed), in this order. */
+export const HANDLERS: Record<string, string> = {
+  'systemd daemon-reload': 'systemctl daemon-reload',
+  'reload ssh': 'if systemctl is-active --quiet ssh.socket; then :; else systemctl reload ssh; fi',
+  'restart fail2ban': 'systemctl restart fail2ban && sleep 1 && systemctl is-active --quiet fail2ban',
+  'restart coturn': 'systemctl restart coturn && sleep 0.5 && systemctl is-active --quiet coturn',
+  'reload nginx': 'if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl restart nginx; fi',
+};

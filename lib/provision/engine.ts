@@ -1,0 +1,224 @@
+import { hostname, userInfo } from 'node:os';
+import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
+import { renderHost } from '../render/files.js';
+import { RemoteError } from '../runner/errors.js';
+import { SshTarget, type SshConnection } from '../runner/ssh-target.js';
+import { shQuote } from '../runner/quote.js';
+import { UNCHANGED, type Action } from './actions.js';
+import { HANDLERS, fileInstallScript, linkScript, restoreScript } from './apply.js';
+import { factsScript, mergeRequests, parseFacts, type Facts } from './facts.js';
+import { assertAdminAccess, revertUnitName, withAccessGuard } from './lockout-guard.js';
+import type { Step, StepContext } from './step.js';
+import { appUserStep } from './steps/app-user.js';
+import { configFilesStep } from './steps/config-files.js';
+import { firewallStep } from './steps/firewall.js';
+import { packagesStep } from './steps/packages.js';
+import { servicesStep } from './steps/services.js';
+import { sshdStep } from './steps/sshd.js';
+
+/** The fixed order of a provisioning run. */
+export const STEPS: Step[] = [packagesStep, appUserStep, configFilesStep, sshdStep, firewallStep, servicesStep];
+export const AUDIT_LOG = '/var/log/rtcops/provision.log';
+
+export type StepStatus = 'ok' | 'changed' | 'failed' | 'skipped';
+
+export interface StepReport {
+  step: string;
+  status: StepStatus;
+  /** What changed (or, with --check, what would change). */
+  changes: string[];
+  ms: number;
+  error?: string;
+  hint?: string;
+}
+
+export interface HostReport {
+  host: string;
+  status: 'ok' | 'changed' | 'failed';
+  check: boolean;
+  steps: StepReport[];
+  handlers: string[];
+  ms: number;
+  error?: string;
+  hint?: string;
+  /** Unified diffs (--diff), secret-bearing files excluded. */
+  diffs: { path: string; diff: string }[];
+}
+
+export interface ProvisionOptions {
+  check?: boolean;
+  diff?: boolean;
+  only?: string[];
+  skip?: string[];
+  onProgress?: (e: { host: string; step: string; phase: 'start' | 'done'; status?: StepStatus; ms?: number; detail?: string }) => void;
+}
+
+export function connectionOf(host: ResolvedHost): SshConnection {
+  return {
+    name: host.name, address: host.ssh.address, port: host.ssh.port, user: host.ssh.user, keyPath: host.ssh.keyPath,
+    hostKey: host.ssh.hostKey, fingerprint: host.ssh.fingerprint, knownHostsFile: host.ssh.knownHostsFile,
+    sudo: host.ssh.sudo, connectTimeoutMs: host.ssh.connectTimeoutMs,
+  };
+}
+
+export function selectSteps(only: string[] = [], skip: string[] = []): Step[] {
+  const names = STEPS.map((s) => s.name);
+  for (const n of [...only, ...skip]) {
+    if (!names.includes(n)) throw new RemoteError('-', `unknown step "${n}"; steps are: ${names.join(', ')}`);
+  }
+  return STEPS.filter((s) => (only.length === 0 || only.includes(s.name)) && !skip.includes(s.name));
+}
+
+async function gatherFacts(target: SshTarget, steps: Step[], ctx: StepContext): Promise<Facts> {
+  const clientIp = (await target.exec(['sh', '-c', 'echo "${SSH_CONNECTION%% *}"'], { summary: 'read the SSH client address' })).stdout.trim();
+  const script = factsScript(mergeRequests(steps.map((s) => s.facts(ctx))));
+  return parseFacts((await target.script(script, { root: true, summary: 'gather facts' })).stdout, clientIp);
+}
+
+function unifiedDiff(path: string, before: string, after: string): string {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  const out = [`--- ${path} (host)`, `+++ ${path} (rendered)`];
+  // A plain LCS diff: config files are small.
+  const m = a.length;
+  const n = b.length;
+  const lcs = Array.from({ length: m + 1 }, () => new Array<number>(n + 1).fill(0));
+  for (let i = m - 1; i >= 0; i--) for (let j = n - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  let i = 0;
+  let j = 0;
+  while (i < m || j < n) {
+    if (i < m && j < n && a[i] === b[j]) { i++; j++; continue; }
+    if (j < n && (i === m || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) out.push(`+${b[j++]}`);
+    else out.push(`-${a[i++]}`);
+  }
+  return out.join('\n');
+}
+
+/** Provisions one host: facts in one round trip, then each step's needed actions, handlers at the end no matter what. */
+export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, opts: ProvisionOptions = {}): Promise<HostReport> {
+  const t0 = Date.now();
+  const report: HostReport = { host: host.name, status: 'ok', check: opts.check === true, steps: [], handlers: [], ms: 0, diffs: [] };
+  const steps = selectSteps(opts.only, opts.skip);
+  const ctx: StepContext = { host, secrets, rendered: renderHost(host, secrets) };
+  const progress = opts.onProgress ?? (() => undefined);
+  const pending = new Set<string>();
+  let target: SshTarget | undefined;
+  try {
+    progress({ host: host.name, step: 'connect', phase: 'start' });
+    target = await SshTarget.connect(connectionOf(host));
+    progress({ host: host.name, step: 'facts', phase: 'start' });
+    const tf = Date.now();
+    const facts = await gatherFacts(target, steps, ctx);
+    progress({ host: host.name, step: 'facts', phase: 'done', ms: Date.now() - tf, detail: `${facts.os.id} ${facts.os.versionId}${facts.os.virt !== 'none' ? ` (${facts.os.virt})` : ''}` });
+
+    const plans = steps.map((s) => ({ step: s, actions: s.plan(ctx, facts) }));
+    if (plans.some((p) => p.actions.some((a) => a.kind !== 'link' && a.guard === 'ssh-access'))) assertAdminAccess(host, facts.clientIp);
+
+    for (const { step, actions } of plans) {
+      const ts = Date.now();
+      const sr: StepReport = { step: step.name, status: actions.length === 0 ? 'ok' : 'changed', changes: [], ms: 0 };
+      report.steps.push(sr);
+      if (report.status === 'failed') { sr.status = 'skipped'; continue; }
+      progress({ host: host.name, step: step.name, phase: 'start' });
+      try {
+        for (const action of actions) {
+          if (opts.check === true) {
+            sr.changes.push(action.summary);
+            if (opts.diff === true && action.kind === 'file') report.diffs.push({ path: action.path, diff: await diffFor(target, action, facts) });
+            continue;
+          }
+          const changed = await runAction(target, host, action, facts);
+          if (changed) {
+            sr.changes.push(action.summary);
+            for (const h of action.notify ?? []) pending.add(h);
+          }
+        }
+        if (sr.changes.length === 0) sr.status = 'ok';
+      } catch (err) {
+        sr.status = 'failed';
+        sr.error = (err as Error).message;
+        if (err instanceof RemoteError && err.hint !== undefined) sr.hint = err.hint;
+        report.status = 'failed';
+        report.error = `step ${step.name}: ${sr.error}`;
+        if (sr.hint !== undefined) report.hint = sr.hint;
+      }
+      sr.ms = Date.now() - ts;
+      progress({ host: host.name, step: step.name, phase: 'done', status: sr.status, ms: sr.ms, ...(sr.error !== undefined ? { detail: sr.error } : {}) });
+    }
+  } catch (err) {
+    report.status = 'failed';
+    report.error = (err as Error).message;
+    if (err instanceof RemoteError && err.hint !== undefined) report.hint = err.hint;
+  } finally {
+    if (target !== undefined) {
+      // A changed config must never be left un-reloaded, even when a later step failed.
+      for (const name of Object.keys(HANDLERS).filter((h) => pending.has(h))) {
+        const r = await target.script(HANDLERS[name] ?? 'true', { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
+        report.handlers.push(name);
+        if (r.code !== 0) {
+          report.status = 'failed';
+          report.error = `${report.error !== undefined ? `${report.error}; ` : ''}handler "${name}" failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`;
+        }
+      }
+      if (report.status !== 'failed') report.status = report.steps.some((s) => s.status === 'changed') ? 'changed' : 'ok';
+      report.ms = Date.now() - t0;
+      if (opts.check !== true) await audit(target, report).catch(() => undefined);
+      target.close();
+    }
+    report.ms = Date.now() - t0;
+  }
+  return report;
+}
+
+/** Runs one action; false when it turned out to change nothing. */
+async function runAction(target: SshTarget, host: ResolvedHost, action: Action, facts: Facts): Promise<boolean> {
+  const reconnect = () => SshTarget.connect(connectionOf(host));
+  if (action.kind === 'file') {
+    const install = () => target.script(fileInstallScript(action), { root: true, summary: action.summary }).then(() => undefined);
+    if (action.guard !== 'ssh-access') {
+      await install();
+      return true;
+    }
+    const had = facts.files.get(action.path)?.exists === true;
+    await withAccessGuard({
+      target, reconnect, unit: revertUnitName('sshd'),
+      revertScript: `${restoreScript(action.path, had)}\n${HANDLERS['reload ssh']}`,
+      // Reloaded now, not at the end: the new connection must see the new config.
+      apply: async () => { await install(); await target.script(HANDLERS['reload ssh'] ?? 'true', { root: true, summary: 'reload ssh' }); },
+    });
+    return true;
+  }
+  if (action.kind === 'link') {
+    await target.script(linkScript(action), { root: true, summary: action.summary });
+    return true;
+  }
+  if (action.guard === 'ssh-access') {
+    if (action.prepare !== undefined) await target.script(action.prepare, { root: true, summary: `save state before: ${action.summary}` });
+    await withAccessGuard({
+      target, reconnect, unit: revertUnitName(action.summary.includes('ufw') ? 'firewall' : 'change'),
+      revertScript: action.revert ?? 'true',
+      apply: () => target.script(action.script, { root: true, summary: action.summary }).then(() => undefined),
+    });
+    return true;
+  }
+  const r = await target.script(action.script, { root: true, summary: action.summary });
+  return !r.stdout.includes(UNCHANGED);
+}
+
+async function diffFor(target: SshTarget, action: Extract<Action, { kind: 'file' }>, facts: Facts): Promise<string> {
+  if (action.secret) return `(secret-bearing file ${action.path}: diff not shown)`;
+  const before = facts.files.get(action.path)?.exists === true
+    ? (await target.exec(['cat', action.path], { root: true, allowFailure: true })).stdout
+    : '';
+  return unifiedDiff(action.path, before, action.content.replace(/\n$/, ''));
+}
+
+/** One JSON line per run on the host, so the next operator can see what ran, when, by whom, and how it ended. */
+async function audit(target: SshTarget, report: HostReport): Promise<void> {
+  const line = JSON.stringify({
+    time: new Date().toISOString(), by: `${userInfo().username}@${hostname()}`, host: report.host, status: report.status, ms: report.ms,
+    changed: report.steps.filter((s) => s.status === 'changed').map((s) => ({ step: s.step, changes: s.changes })),
+    failed: report.steps.filter((s) => s.status === 'failed').map((s) => ({ step: s.step, error: s.error })),
+  });
+  await target.script(`install -d -m 0750 /var/log/rtcops\nprintf '%s\\n' ${shQuote(line)} >> ${AUDIT_LOG}`, { root: true, summary: 'write the audit log' });
+}

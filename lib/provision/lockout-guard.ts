@@ -1,0 +1,71 @@
+import { BlockList, isIPv4 } from 'node:net';
+import type { ResolvedHost } from '../inventory/index.js';
+import { RemoteError } from '../runner/errors.js';
+import type { SshTarget } from '../runner/ssh-target.js';
+
+/** How long the host waits for rtcops to confirm it can still log in before it reverts by itself. */
+export const REVERT_AFTER_SEC = 90;
+
+/** Refuse before changing anything when the admin CIDRs (the only SSH sources the firewall allows) exclude us. */
+export function assertAdminAccess(host: ResolvedHost, clientIp: string): void {
+  const allowed = new BlockList();
+  for (const cidr of host.adminCidrs) {
+    const [net, bits] = cidr.split('/');
+    allowed.addSubnet(net ?? '', Number(bits), isIPv4(net ?? '') ? 'ipv4' : 'ipv6');
+  }
+  const ip = clientIp.replace(/^::ffff:/, '');
+  if (ip === '' || !allowed.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6')) {
+    throw new RemoteError(host.name, `refusing to apply SSH or firewall changes: this run connects from ${ip || 'an unknown address'}, which is outside adminCidrs (${host.adminCidrs.join(', ')}) — the new firewall would lock you out`,
+      `add your address to hosts.${host.name}.adminCidrs (or its group's), then run again`);
+  }
+}
+
+/**
+ * Applies a change that could cut SSH access: arms a revert on the host (a systemd timer), applies, proves that a
+ * NEW connection with the inventory's key still works, then disarms. If the new connection fails, it reverts at
+ * once over the old connection; if that is gone too, the timer reverts on its own.
+ */
+export async function withAccessGuard(opts: {
+  target: SshTarget;
+  reconnect: () => Promise<SshTarget>;
+  unit: string;
+  revertScript: string;
+  apply: () => Promise<void>;
+}): Promise<void> {
+  const { target, unit } = opts;
+  const revertFile = `/var/lib/rtcops/${unit}.sh`;
+  await target.script([
+    'mkdir -p /var/lib/rtcops',
+    `cat > ${revertFile} <<'RTCOPS_EOF'\n${opts.revertScript}\nRTCOPS_EOF`,
+    `systemctl stop ${unit}.timer ${unit}.service 2>/dev/null || true`,
+    `systemctl reset-failed ${unit}.timer ${unit}.service 2>/dev/null || true`,
+    `systemd-run --quiet --unit=${unit} --on-active=${REVERT_AFTER_SEC} /bin/sh ${revertFile}`,
+  ].join('\n'), { root: true, summary: 'arm the automatic revert' });
+  const disarm = () => target.script(`systemctl stop ${unit}.timer 2>/dev/null || true\nrm -f ${revertFile}`, { root: true, summary: 'disarm the automatic revert' });
+  try {
+    await opts.apply();
+  } catch (err) {
+    await target.script(`sh ${revertFile}`, { root: true, summary: 'revert', allowFailure: true });
+    await disarm();
+    throw err;
+  }
+  try {
+    const probe = await opts.reconnect();
+    try {
+      await probe.exec(['true'], { summary: 'a command over the new connection' });
+    } finally {
+      probe.close();
+    }
+  } catch (err) {
+    const reverted = await target.script(`sh ${revertFile}`, { root: true, summary: 'revert', allowFailure: true }).then((r) => r.code === 0, () => false);
+    if (reverted) await disarm().catch(() => undefined);
+    throw new RemoteError(target.name, `a new SSH connection failed after the change (${(err as Error).message}); ${reverted ? 'it was reverted' : `the host reverts by itself within ${REVERT_AFTER_SEC}s`}`,
+      'nothing else was changed; check the sshd drop-in / firewall plan in the inventory');
+  }
+  await disarm();
+}
+
+export function revertUnitName(step: string): string {
+  return `rtcops-revert-${step}`;
+}
+

@@ -1,0 +1,18 @@
+import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
+import type { RenderResult } from '../render/files.js';
+import type { Action } from './actions.js';
+import type { FactRequest, Facts } from './facts.js';
+
+export interface StepContext {
+  host: ResolvedHost;
+  secrets: HostSecrets;
+  rendered: RenderResult;
+}
+
+/** A step reads facts and returns only the actions needed to reach the desired state (pyinfra-style). */
+export interface Step {
+  name: string;
+  title: string;
+  facts(ctx: StepContext): FactRequest;
+  plan(ctx: StepContext, facts: Facts): Action[];
+}

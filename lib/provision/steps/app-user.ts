@@ -1,0 +1,37 @@
+import { shQuote } from '../../runner/quote.js';
+import type { Action } from '../actions.js';
+import type { Step } from '../step.js';
+
+/** The non-root app user and the release layout: /srv/<app>/{releases,shared,shared/logs}. */
+export const appUserStep: Step = {
+  name: 'app-user',
+  title: 'app user and directories',
+  facts: ({ host }) => ({
+    users: [host.app.user],
+    dirs: [host.app.root, host.app.releasesDir, host.app.sharedDir, host.app.logDir],
+    files: [host.app.outLog, host.app.errorLog],
+  }),
+  plan: ({ host }, facts) => {
+    const u = host.app.user;
+    const actions: Action[] = [];
+    if (!facts.users.has(u)) {
+      actions.push({ kind: 'run', summary: `create user ${u}`, script: `useradd --system --create-home --home-dir /home/${shQuote(u)} --shell /bin/bash --user-group ${shQuote(u)}` });
+    }
+    const wrongDirs = [host.app.root, host.app.releasesDir, host.app.sharedDir, host.app.logDir].filter((d) => {
+      const f = facts.files.get(d);
+      return f?.exists !== true || f.mode !== '0750' || f.owner !== u || f.group !== u;
+    });
+    if (wrongDirs.length > 0) {
+      actions.push({ kind: 'run', summary: `directories ${wrongDirs.join(' ')}`, script: `install -d -m 0750 -o ${shQuote(u)} -g ${shQuote(u)} ${wrongDirs.map(shQuote).join(' ')}` });
+    }
+    // fail2ban's signaling jail reads the server's log: it must exist before the jail starts.
+    const wrongLogs = [host.app.outLog, host.app.errorLog].filter((l) => {
+      const f = facts.files.get(l);
+      return f?.exists !== true || f.owner !== u || f.mode !== '0640';
+    });
+    if (wrongLogs.length > 0) {
+      actions.push({ kind: 'run', summary: `log files ${wrongLogs.join(' ')}`, script: wrongLogs.map((l) => `touch ${shQuote(l)} && chown ${shQuote(u)}:${shQuote(u)} ${shQuote(l)} && chmod 0640 ${shQuote(l)}`).join('\n') });
+    }
+    return actions;
+  },
+};
