@@ -18,6 +18,9 @@ export interface CheckResult {
 
 export type Finding = Pick<CheckResult, 'status' | 'message' | 'values'>;
 
+/** What a check's run() returns per target; the runner adds timing. */
+export type Outcome = Omit<CheckResult, 'durationMs' | 'at'>;
+
 const RANK: Record<Status, number> = { skipped: 0, ok: 1, warn: 2, critical: 3 };
 
 export function worst(a: Status, b: Status): Status {
@@ -50,7 +53,7 @@ export interface Check {
   /** The targets it reports on, known from the config, so a timeout still lands on the right alerts. */
   readonly targets: readonly string[];
   /** One result per target. */
-  run(signal: AbortSignal): Promise<Omit<CheckResult, 'durationMs' | 'at'>[]>;
+  run(signal: AbortSignal): Promise<Outcome[]>;
 }
 
 /** Run a check with a deadline; a timeout or a thrown error is itself a critical result. */
@@ -64,7 +67,7 @@ export async function runCheck(check: Check, timeoutMs: number): Promise<CheckRe
       reject(new Error(`timed out after ${timeoutMs} ms`));
     }, timeoutMs);
   });
-  let results: Omit<CheckResult, 'durationMs' | 'at'>[];
+  let results: Outcome[];
   try {
     results = await Promise.race([check.run(controller.signal), timeout]);
   } catch (error) {

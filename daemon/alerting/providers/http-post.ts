@@ -8,6 +8,7 @@ export async function postJson(provider: string, url: string, body: unknown, tim
   try {
     const res = await request(url, {
       method: 'POST',
+      reset: true,
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
       headersTimeout: timeoutMs,

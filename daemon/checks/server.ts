@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import jwt from 'jsonwebtoken';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { combine, type Check, type Finding, type Outcome } from './result.js';
+
+export interface ServerCheckOptions {
+  /** The server's own HTTP address, e.g. http://127.0.0.1:3000. */
+  url: string;
+  /** Signaling endpoint as callers reach it: wss://<domain>/signaling through nginx (ws:// on loopback in tests). */
+  signalingUrl: string;
+  adminToken: string;
+  jwtSecret: string;
+  /** Worker CPU use (percent of one core, since the previous run) that warns / is critical. */
+  workerCpuWarnPercent: number;
+  workerCpuCriticalPercent: number;
+  /** CA bundle for a wss:// signaling URL served by a test CA. */
+  caFile?: string | undefined;
+  requestTimeoutMs: number;
+}
+
+interface WorkerStatus { index: number; pid: number; alive: boolean; rooms: number; peers: number; cpuSeconds: number | null }
+interface Status { rooms: number; peers: number; draining: boolean; workers: WorkerStatus[] }
+
+async function get(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+  const res = await request(url, { headers, reset: true, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.body.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON: keep the text for the message.
+  }
+  return { status: res.statusCode, body };
+}
+
+const reason = (error: unknown) => (error as { code?: string }).code ?? (error as Error).message;
+
+/** The signaling path a caller takes: a token, the WebSocket upgrade, then requests answered by a worker. */
+export async function signalingProbe(o: Pick<ServerCheckOptions, 'signalingUrl' | 'jwtSecret' | 'caFile' | 'requestTimeoutMs'>): Promise<{ ms: number }> {
+  const t0 = performance.now();
+  const token = jwt.sign({ sub: 'rtcops-health', room: `rtcops-health-${randomBytes(4).toString('hex')}` }, o.jwtSecret, { algorithm: 'HS256', expiresIn: 60 });
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(`${o.signalingUrl}?token=${token}`, { handshakeTimeout: o.requestTimeoutMs, ...(o.caFile === undefined ? {} : { ca: readFileSync(o.caFile) }) });
+  } catch {
+    // The library's message would carry the token.
+    throw new Error(`invalid signaling URL ${o.signalingUrl}`);
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket upgrade answered HTTP ${res.statusCode}`)));
+      ws.once('error', (err) => reject(new Error(`WebSocket: ${reason(err)}`)));
+    });
+    let nextId = 1;
+    const call = (method: string, data: Record<string, unknown>) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const id = nextId++;
+        const timer = setTimeout(() => reject(new Error(`${method}: no answer within ${o.requestTimeoutMs} ms`)), o.requestTimeoutMs);
+        const onMessage = (raw: WebSocket.RawData) => {
+          const msg = JSON.parse(raw.toString()) as { id?: number; ok?: boolean; data?: Record<string, unknown>; error?: { code: string; message: string } };
+          if (msg.id !== id) return;
+          clearTimeout(timer);
+          ws.off('message', onMessage);
+          if (msg.ok === true) resolve(msg.data ?? {});
+          else reject(new Error(`${method}: ${msg.error?.code ?? 'error'}: ${msg.error?.message ?? ''}`));
+        };
+        ws.on('message', onMessage);
+        ws.once('close', (code) => { clearTimeout(timer); reject(new Error(`${method}: socket closed (${code})`)); });
+        ws.send(JSON.stringify({ id, method, data }));
+      });
+    const caps = await call('getRouterRtpCapabilities', {});
+    await call('join', { rtpCapabilities: { codecs: caps['codecs'] ?? [], headerExtensions: [] } });
+    await call('createWebRtcTransport', { direction: 'recv' });
+    await call('leave', {});
+    return { ms: Math.round(performance.now() - t0) };
+  } finally {
+    ws.terminate();
+  }
+}
+
+/** /healthz, /readyz, /status (workers alive, rooms, peers, worker CPU) and a real signaling round trip. */
+export class ServerCheck implements Check {
+  readonly name = 'server';
+  readonly targets: string[];
+  private readonly lastCpu = new Map<number, { seconds: number; at: number }>();
+
+  constructor(private readonly o: ServerCheckOptions) {
+    this.targets = [o.url];
+  }
+
+  private async health(): Promise<Finding[]> {
+    const t = this.o.requestTimeoutMs;
+    const findings: Finding[] = [];
+    try {
+      const h = await get(`${this.o.url}/healthz`, t);
+      findings.push(h.status === 200 ? { status: 'ok', message: '', values: { healthz: 200 } } : { status: 'critical', message: `/healthz answered HTTP ${h.status}`, values: { healthz: h.status } });
+    } catch (error) {
+      return [{ status: 'critical', message: `the server does not answer on ${this.o.url} (${reason(error)})`, values: { healthz: null } }];
+    }
+    const r = await get(`${this.o.url}/readyz`, t);
+    const body = r.body as { status?: string; reason?: string };
+    if (r.status === 200) findings.push({ status: 'ok', message: '', values: { readyz: 200 } });
+    else if (body.status === 'draining') findings.push({ status: 'warn', message: 'the server is draining (shutting down)', values: { readyz: r.status } });
+    else findings.push({ status: 'critical', message: `not ready: ${body.reason ?? `HTTP ${r.status}`}`, values: { readyz: r.status } });
+
+    const s = await get(`${this.o.url}/status`, t, { authorization: `Bearer ${this.o.adminToken}` });
+    if (s.status === 401) return [...findings, { status: 'critical', message: '/status refused the admin token: ADMIN_TOKEN differs from the server\'s', values: {} }];
+    if (s.status !== 200) return [...findings, { status: 'critical', message: `/status answered HTTP ${s.status}`, values: {} }];
+    findings.push(...this.gradeStatus(s.body as Status));
+    return findings;
+  }
+
+  private gradeStatus(st: Status): Finding[] {
+    const now = Date.now();
+    const dead = st.workers.filter((w) => !w.alive);
+    const findings: Finding[] = [{
+      status: dead.length > 0 ? 'critical' : 'ok',
+      message: dead.map((w) => `mediasoup worker ${w.index} (pid ${w.pid}) is dead`).join('; '),
+      values: { workers: st.workers.length, workersAlive: st.workers.length - dead.length, rooms: st.rooms, peers: st.peers },
+    }];
+    let maxCpu: number | null = null;
+    for (const w of st.workers) {
+      const prev = this.lastCpu.get(w.pid);
+      if (w.cpuSeconds === null) continue;
+      this.lastCpu.set(w.pid, { seconds: w.cpuSeconds, at: now });
+      if (prev === undefined || now - prev.at < 1000) continue;
+      const percent = Math.round(((w.cpuSeconds - prev.seconds) / ((now - prev.at) / 1000)) * 1000) / 10;
+      maxCpu = Math.max(maxCpu ?? 0, percent);
+    }
+    if (maxCpu !== null) {
+      const o = this.o;
+      const status = maxCpu >= o.workerCpuCriticalPercent ? 'critical' : maxCpu >= o.workerCpuWarnPercent ? 'warn' : 'ok';
+      findings.push({ status, message: `a mediasoup worker uses ${maxCpu}% of a core (warning at ${o.workerCpuWarnPercent}%, critical at ${o.workerCpuCriticalPercent}%)`, values: { maxWorkerCpuPercent: maxCpu } });
+    }
+    return findings;
+  }
+
+  async run(): Promise<Outcome[]> {
+    const findings = await this.health().catch((error: unknown): Finding[] => [{ status: 'critical', message: `health endpoints: ${reason(error)}`, values: {} }]);
+    try {
+      const { ms } = await signalingProbe(this.o);
+      findings.push({ status: 'ok', message: '', values: { signalingMs: ms } });
+    } catch (error) {
+      findings.push({ status: 'critical', message: `signaling probe failed: ${(error as Error).message}`, values: { signalingMs: null } });
+    }
+    const v = combine(findings, '');
+    const message = v.status === 'ok' ? `server healthy: ${String(v.values['workersAlive'])}/${String(v.values['workers'])} workers alive, ${String(v.values['rooms'])} rooms, ${String(v.values['peers'])} peers, signaling ${String(v.values['signalingMs'])} ms` : v.message;
+    return [{ check: this.name, target: this.o.url, ...v, message }];
+  }
+}
