@@ -1,6 +1,6 @@
 /** The inventory: one validated source of truth for every host rtcops touches. */
 export { InventoryError, formatIssue, type InventoryIssue } from './errors.js';
-export { loadInventory, parseInventory, selectHost, type Inventory } from './load.js';
+export { loadHost, loadInventory, parseInventory, selectHost, type Inventory } from './load.js';
 export { expandPath, type ResolvedHost } from './resolve.js';
 export { isGitIgnored, resolveSecrets, Secret, type HostSecrets } from './secrets.js';
 export { planFirewall, ufwCommands, mediaPorts, type FirewallPlan, type FirewallRule } from './firewall-plan.js';

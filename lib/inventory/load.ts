@@ -5,6 +5,7 @@ import { closest, didYouMean } from './checks.js';
 import { crossCheck } from './cross-checks.js';
 import { formatPath, InventoryError, type InventoryIssue, type PathSegment } from './errors.js';
 import { resolveHost, type ResolvedHost } from './resolve.js';
+import { resolveSecrets, type HostSecrets } from './secrets.js';
 import { hostSettingsSchema, NAME_PATTERN, TOP_LEVEL_KEYS } from './schema.js';
 
 export interface Inventory {
@@ -51,14 +52,19 @@ const fileSchema = z.strictObject({
   hosts: z.record(NAME_PATTERN, hostLayer),
 });
 
+function childSchema(schema: Schema, segment: PathSegment): Schema | undefined {
+  const inner = unwrap(schema);
+  if (typeof segment === 'number') return inner instanceof z.ZodArray ? (inner.element as Schema) : undefined;
+  return shapeOf(inner)?.[segment];
+}
+
 /** Keys the schema knows at a path of the file, for "did you mean". */
 function knownKeys(path: readonly PathSegment[]): string[] {
   if (path.length === 0) return [...TOP_LEVEL_KEYS];
   const [top, , ...rest] = path;
   let schema: Schema | undefined = hostSettingsSchema;
-  const within = top === 'defaults' ? path.slice(1) : rest;
-  for (const segment of within) schema = typeof segment === 'number' ? schema : shapeOf(schema ?? hostSettingsSchema)?.[segment];
-  const keys = Object.keys(shapeOf(schema ?? z.never()) ?? {});
+  for (const segment of top === 'defaults' ? path.slice(1) : rest) schema = schema && childSchema(schema, segment);
+  const keys = Object.keys((schema && shapeOf(schema)) ?? {});
   return top === 'hosts' && path.length === 2 ? [...keys, 'groups'] : keys;
 }
 
@@ -185,6 +191,16 @@ export function parseInventory(text: string, file: string): Inventory {
   }
   if (issues.length > 0) throw new InventoryError(file, issues);
   return { file, hosts: resolved };
+}
+
+/**
+ * What every command needs before it touches a host: the validated inventory, the named host, and its
+ * secrets. Throws InventoryError (every problem, with paths) before anything connects.
+ */
+export function loadHost(file: string, name: string, env: Record<string, string | undefined> = process.env): { inventory: Inventory; host: ResolvedHost; secrets: HostSecrets } {
+  const inventory = loadInventory(file);
+  const host = selectHost(inventory, name);
+  return { inventory, host, secrets: resolveSecrets(host, inventory.file, env) };
 }
 
 /** The named host, or an error that lists the hosts there are. */

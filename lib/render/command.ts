@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { EXIT, parseCli, UsageError, type Io } from '../cli.js';
-import { isGitIgnored, loadInventory, resolveSecrets, selectHost } from '../inventory/index.js';
+import { isGitIgnored, loadHost } from '../inventory/index.js';
 import { renderHost, type RenderResult } from './files.js';
 
 const spec = {
@@ -67,9 +67,8 @@ export async function renderMain(argv: string[], io: Io): Promise<number> {
     throw new UsageError(`--out ${outDir} is inside a git work tree and not ignored: secret-bearing files could be committed`);
   }
 
-  const inventory = loadInventory(args.inventory);
-  const host = selectHost(inventory, hostName);
-  const result = renderHost(host, resolveSecrets(host, inventory.file), { inventoryName: inventory.file });
+  const { inventory, host, secrets } = loadHost(args.inventory, hostName);
+  const result = renderHost(host, secrets, { inventoryName: inventory.file });
   if (outDir !== undefined) writeRender(result, outDir);
   io.out(args.json ? JSON.stringify({ ok: true, out: outDir ?? null, ...manifest(result) }, null, 2) : summary(result, outDir));
   return EXIT.ok;

@@ -12,7 +12,6 @@ describe('UFW plan from the inventory', () => {
       'ufw default allow outgoing',
       'ufw default deny routed',
       'ufw limit proto tcp from 10.77.0.0/24 to any port 22 comment ssh from admin network',
-      'ufw limit proto tcp from 127.0.0.0/8 to any port 22 comment ssh from admin network',
       'ufw allow proto tcp from any to any port 80 comment http: acme challenges and redirect',
       'ufw allow proto tcp from any to any port 443 comment https: signaling',
       'ufw allow proto udp from any to any port 3478 comment turn',
@@ -22,7 +21,6 @@ describe('UFW plan from the inventory', () => {
       'ufw allow proto udp from any to any port 40000:40999 comment mediasoup rtc',
       'ufw allow proto tcp from any to any port 40000:40999 comment mediasoup rtc over tcp',
       'ufw allow proto tcp from 10.77.0.0/24 to any port 9100 comment node_exporter from admin network',
-      'ufw allow proto tcp from 127.0.0.0/8 to any port 9100 comment node_exporter from admin network',
     ]);
   });
 
