@@ -71,10 +71,10 @@ function knownKeys(path: readonly PathSegment[]): string[] {
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v);
 
 /** zod's issues, reworded for someone editing YAML. Values of secret keys are never echoed. */
-function toIssues(error: z.ZodError, prefix: PathSegment[] = []): { path: PathSegment[]; message: string }[] {
+function toIssues(error: z.ZodError): { path: PathSegment[]; message: string }[] {
   const out: { path: PathSegment[]; message: string }[] = [];
   for (const issue of error.issues) {
-    const path = [...prefix, ...(issue.path as PathSegment[])];
+    const path = issue.path as PathSegment[];
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) out.push({ path: [...path, key], message: `unknown key${didYouMean(key, knownKeys(path))}` });
@@ -121,12 +121,13 @@ function deepMerge(...layers: unknown[]): Plain {
   return out;
 }
 
+/** The line of the first candidate path found in the file; exact paths first, then their parents. */
 function lineOf(doc: Document, counter: LineCounter, candidates: PathSegment[][]): number | undefined {
-  for (const path of candidates) {
-    for (let n = path.length; n > 0; n--) {
-      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+  const longest = Math.max(...candidates.map((c) => c.length));
+  for (let trim = 0; trim < longest; trim++) {
+    for (const path of candidates.filter((c) => c.length - trim > 0)) {
+      const node = doc.getIn(path.slice(0, path.length - trim), true) as { range?: [number, number, number] } | undefined;
       if (node?.range) return counter.linePos(node.range[0]).line;
-      if (n < path.length && doc.hasIn(path.slice(0, n))) break;
     }
   }
   return undefined;
@@ -178,7 +179,8 @@ export function parseInventory(text: string, file: string): Inventory {
     if (unknown.length > 0) continue;
 
     const merged = deepMerge(defaults, ...memberOf.map((g) => groups[g]), own);
-    const sources = (path: PathSegment[]) => [['hosts', name, ...path], ...memberOf.map((g) => ['groups', g, ...path]).reverse(), ['defaults', ...path], ['hosts', name]];
+    // Where a merged value may have come from, most specific first.
+    const sources = (path: PathSegment[]) => [['hosts', name, ...path], ...memberOf.map((g) => ['groups', g, ...path]).reverse(), ['defaults', ...path]];
     const settings = hostSettingsSchema.safeParse(merged, { reportInput: true });
     if (!settings.success) {
       for (const i of toIssues(settings.error)) report(['hosts', name, ...i.path], i.message, sources(i.path));

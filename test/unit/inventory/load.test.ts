@@ -123,3 +123,10 @@ describe('errors name the place to fix', () => {
     assert.deepEqual(issuesOf(() => loadInventory('/nonexistent/inventory.yaml')), ['-: : cannot read the inventory: ENOENT']);
   });
 });
+
+describe('a problem in a merged value points at the layer that set it', () => {
+  test('a relay range set in a group, reversed, is reported at the group line under the host path', () => {
+    const text = layered('    groups: [eu]').replace('turn: { userQuota: 2, totalQuota: 20 }', 'turn: { relayPorts: { min: 50000, max: 40000 } }');
+    assert.deepEqual(issuesOf(() => parseInventory(text, 'inventory.yaml')), ['9: hosts.one.turn.relayPorts: min 50000 must be < max 40000']);
+  });
+});
