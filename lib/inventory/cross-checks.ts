@@ -90,7 +90,6 @@ export function crossCheck(h: ResolvedHost): HostIssue[] {
   if (!h.sshd.allowUsers.includes(h.ssh.user)) {
     problem(['sshd', 'allowUsers'], `must include the deploy user "${h.ssh.user}" (ssh.user), or rtcops locks itself out`);
   }
-  if (h.ssh.user === 'root' && h.ssh.sudo) problem(['ssh', 'sudo'], 'must be false when connecting as root');
 
   if (h.pm2.killTimeoutMs <= h.app.drainTimeoutMs) {
     problem(['pm2', 'killTimeoutMs'], `${h.pm2.killTimeoutMs} must be greater than app.drainTimeoutMs ${h.app.drainTimeoutMs}, or PM2 kills the server mid-drain`);

@@ -6,7 +6,7 @@ import type { HostSettings } from './schema.js';
 export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' | 'sshd' | 'fail2ban' | 'pm2' | 'acme' | 'secrets'> {
   name: string;
   groups: string[];
-  ssh: HostSettings['ssh'] & { keyPath: string; knownHostsFile: string | undefined };
+  ssh: HostSettings['ssh'] & { keyPath: string; knownHostsFile: string | undefined; sudo: boolean };
   acme: HostSettings['acme'] & { caBundle: string | undefined };
   app: HostSettings['app'] & {
     root: string;
@@ -61,7 +61,12 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
     ...s,
     name,
     groups,
-    ssh: { ...s.ssh, keyPath: expandPath(s.ssh.keyPath, inventoryFile), knownHostsFile: optionalPath(s.ssh.knownHostsFile, inventoryFile) },
+    ssh: {
+      ...s.ssh,
+      keyPath: expandPath(s.ssh.keyPath, inventoryFile),
+      knownHostsFile: optionalPath(s.ssh.knownHostsFile, inventoryFile),
+      sudo: s.ssh.sudo ?? s.ssh.user !== 'root',
+    },
     acme: { ...s.acme, caBundle: optionalPath(s.acme.caBundle, inventoryFile) },
     app: {
       ...s.app,

@@ -23,6 +23,7 @@ const ipAddress = z.string().refine(isIpAddress, { error: (iss) => `"${String(is
 const cidr = z.string().refine(isCidr, { error: (iss) => `"${String(iss.input)}" is not a CIDR (like 203.0.113.0/24 or 2001:db8::/32)` });
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: (iss) => `"${String(iss.input)}" is not an environment variable name` });
 const path = z.string().min(1);
+const unixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'must be a Unix user name (lower case letters, digits, _ and -)' });
 const absolutePath = z.string().regex(/^\//, { error: 'must be an absolute path' });
 const duration = z.number().int().positive();
 const size = z.string().regex(/^\d+[KMG]?$/, { error: (iss) => `"${String(iss.input)}" is not a size (like 512M or 1G)` });
@@ -55,12 +56,12 @@ export const hostSettingsSchema = z.strictObject({
     .strictObject({
       address: z.string().min(1).describe('Address rtcops connects to: IP address or DNS name.'),
       port: port.default(22).describe('SSH port. Also the port the firewall and sshd allow.'),
-      user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).describe('User rtcops connects as (the deploy user). sshd AllowUsers always includes it.'),
+      user: unixUser.describe('User rtcops connects as (the deploy user). sshd AllowUsers always includes it.'),
       keyPath: path.describe('Private key file on the operator machine. `~/` is expanded.'),
       hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+$/, { error: 'must be a public key line like "ssh-ed25519 AAAA..."' }).optional().describe('Pinned host public key ("ssh-ed25519 AAAA..."). One of hostKey, fingerprint or knownHostsFile is required.'),
       fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, { error: 'must be an OpenSSH SHA256 fingerprint like "SHA256:..." (ssh-keygen -lf)' }).optional().describe('Pinned host key fingerprint ("SHA256:...", as printed by `ssh-keygen -lf`).'),
       knownHostsFile: path.optional().describe('known_hosts file that pins the host key. `~/` is expanded.'),
-      sudo: z.boolean().default(true).describe('Run privileged steps with sudo (passwordless). Set false only when connecting as root.'),
+      sudo: z.boolean().optional().describe('Run privileged steps with sudo (passwordless). Default: true unless ssh.user is root.'),
       connectTimeoutMs: duration.default(10_000).describe('Give up connecting after this many milliseconds.'),
     })
     .describe('How rtcops reaches the host.'),
@@ -73,7 +74,7 @@ export const hostSettingsSchema = z.strictObject({
   app: z
     .strictObject({
       name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { error: 'must be lower case letters, digits and dashes, starting with a letter' }).default('rtcops').describe('Application name: PM2 process name, file names, paths (/srv/<name>).'),
-      user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default('rtcops').describe('System user the server and the health daemon run as.'),
+      user: unixUser.default('rtcops').describe('System user the server and the health daemon run as.'),
       root: absolutePath.optional().describe('Application root on the host. Default: /srv/<app.name>.'),
       domains: z.array(hostname).min(1, { error: 'must list at least one domain' }).describe('Domain names of the signaling server. The first one names the TLS certificate.'),
       port: port.default(3000).describe('Port the server listens on, on 127.0.0.1, behind nginx.'),
@@ -227,6 +228,7 @@ export type HostSettings = z.output<typeof hostSettingsSchema>;
 
 const name = z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must be lower case letters, digits and dashes' });
 
-/** Inventory file layout; each layer is checked against a deep-partial view of hostSettingsSchema in load.ts. */
+/** The file's top level; each layer under it is checked against a deep-partial view of hostSettingsSchema (load.ts). */
 export const TOP_LEVEL_KEYS = ['defaults', 'groups', 'hosts'] as const;
+/** Host and group names. */
 export const NAME_PATTERN = name;

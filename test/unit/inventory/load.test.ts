@@ -130,3 +130,13 @@ describe('a problem in a merged value points at the layer that set it', () => {
     assert.deepEqual(issuesOf(() => parseInventory(text, 'inventory.yaml')), ['9: hosts.one.turn.relayPorts: min 50000 must be < max 40000']);
   });
 });
+
+describe('connecting as root', () => {
+  const host = selectHost(parseInventory(layered('').replace('user: deploy', 'user: root'), '/inv/inventory.yaml'), 'one');
+  const cases: [path: string, value: unknown][] = [
+    ['ssh.sudo', false],
+    ['sshd.allowUsers', ['root']],
+    ['sshd.permitRootLogin', 'prohibit-password'],
+  ];
+  for (const [path, value] of cases) test(`${path} = ${JSON.stringify(value)}`, () => assert.deepEqual(at(host, path), value));
+});
