@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultStateDir } from '../../../lib/sandbox/index.js';
+import { preferredIndex } from '../../../lib/sandbox/layout.js';
+import { rootMountIsOverlay } from '../../../lib/sandbox/processes.js';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const stateDir = defaultStateDir();
@@ -51,32 +53,44 @@ export interface HostSnapshot {
   namespaces: string[];
 }
 
-// Everything a sandbox could leave behind: interfaces, mounts, processes and network namespaces.
-export function hostSnapshot(): HostSnapshot {
-  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
-    .split('\n')
-    .map((line) => line.split(': ')[1]?.split('@')[0] ?? '')
-    .filter((name) => /^(rtcops-|vb-|rtsb)/.test(name));
-  const mounts = fs
-    .readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .filter((line) => line.includes(stateDir) || line.includes('rtcops'));
-  const processes = fs
+function commandLines(): { pid: string; cmdline: string }[] {
+  return fs
     .readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .map((pid) => {
       try {
-        return `${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')}`;
+        return { pid, cmdline: fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ') };
       } catch {
-        return '';
+        return { pid, cmdline: '' };
       }
-    })
-    .filter((line) => /systemd-nspawn|apt-cacher-ng|mmdebstrap/.test(line) || line.includes(`${stateDir}/`));
+    });
+}
+
+// Everything sandbox `name` (in `dir`) could leave behind: its interfaces, mounts, processes (its container's
+// too) and network namespaces. Scoped to that sandbox, so other sandboxes running on the machine do not matter.
+export function hostSnapshot(name: string, dir = stateDir): HostSnapshot {
+  const index = preferredIndex(name);
+  const instance = path.join(dir, 'instances', name) + '/';
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.split(': ')[1]?.split('@')[0] ?? '')
+    .filter((link) => link === `vb-${name}` || link === `rtcops-sb${index}` || link.startsWith(`rtsb${index}p`));
+  const mounts = fs
+    .readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(instance) || line.includes(`${dir}/image.build`));
+  const processes = commandLines()
+    .filter(({ pid, cmdline }) => cmdline.includes(instance) || cmdline.includes(`${dir}/image.build`) || rootMountIsOverlay(pid, `${instance}layer/upper`))
+    .map(({ pid, cmdline }) => `${pid} ${cmdline}`);
   const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
-    .filter((name) => name.startsWith('rtcops-'));
+    .filter((ns) => ns.startsWith(`rtcops-${name}-`));
   return { links: links.sort(), mounts: mounts.sort(), processes: processes.sort(), namespaces: namespaces.sort() };
+}
+
+export function linkExists(link: string): boolean {
+  return execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).includes(`: ${link}:`);
 }
 
 export function firstLine(text: string): string {

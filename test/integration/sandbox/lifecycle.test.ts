@@ -19,9 +19,9 @@ import {
   streamProgress,
   trustCaInGuest,
 } from '../../../lib/sandbox/index.js';
-import { buildOnce, cli, hostSnapshot, type HostSnapshot, stateDir } from './harness.js';
+import { buildOnce, cli, hostSnapshot, type HostSnapshot, linkExists, stateDir } from './harness.js';
 
-const name = 'itest';
+const name = 'sbtest';
 const options = { name, stateDir, progress: streamProgress(process.stderr, `sandbox ${name}`) };
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -41,7 +41,7 @@ describe('sandbox lifecycle: up, use it like a VM, down leaves nothing', { timeo
   before(async () => {
     buildOnce();
     await sandboxDown(options);
-    before_ = hostSnapshot();
+    before_ = hostSnapshot(name);
   });
   after(() => sandboxDown(options));
 
@@ -176,7 +176,8 @@ describe('sandbox lifecycle: up, use it like a VM, down leaves nothing', { timeo
     const run = await cli(['down', '--name', name]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`sandbox "${name}" stopped`));
-    assert.deepEqual(hostSnapshot(), before_);
+    assert.deepEqual(hostSnapshot(name), before_);
+    assert.equal(linkExists(target.bridge), false, `bridge ${target.bridge} removed`);
     assert.equal((await sandboxStatus(options)).running, false);
   });
 
@@ -189,6 +190,6 @@ describe('sandbox lifecycle: up, use it like a VM, down leaves nothing', { timeo
     assert.match(stdout, /No such file/);
     assert.match(stdout, /no-hello/);
     await sandboxDown(options);
-    assert.deepEqual(hostSnapshot(), before_);
+    assert.deepEqual(hostSnapshot(name), before_);
   });
 });

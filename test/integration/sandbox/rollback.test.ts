@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sandboxDown, sandboxStatus } from '../../../lib/sandbox/index.js';
-import { buildOnce, cli, hostSnapshot, type HostSnapshot, stateDir } from './harness.js';
+import { buildOnce, cli, hostSnapshot, type HostSnapshot, linkExists, stateDir } from './harness.js';
 
-const name = 'itest';
+const name = 'sbtest';
 
 describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeout: 15 * 60_000 }, () => {
   let clean: HostSnapshot;
@@ -15,7 +15,7 @@ describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeo
   before(async () => {
     buildOnce();
     await sandboxDown({ name, stateDir });
-    clean = hostSnapshot();
+    clean = hostSnapshot(name);
   });
   after(() => sandboxDown({ name, stateDir }));
 
@@ -36,8 +36,10 @@ describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeo
       });
       assert.ok(sent, `never saw ${line} in:\n${run.stderr}`);
       assert.equal(run.code, 130, run.stderr);
-      assert.match(run.stderr, /sandbox: interrupted: sandbox "itest" was not started and nothing of it was left behind/);
-      assert.deepEqual(hostSnapshot(), clean);
+      assert.match(run.stderr, /sandbox: interrupted: sandbox "sbtest" was not started and nothing of it was left behind/);
+      assert.deepEqual(hostSnapshot(name), clean);
+      const bridge = /network: bridge (rtcops-sb\d+)/.exec(run.stderr)?.[1] ?? '';
+      assert.equal(linkExists(bridge), false, `bridge ${bridge} removed`);
       assert.equal((await sandboxStatus({ name, stateDir })).running, false);
     });
   }
@@ -58,7 +60,7 @@ describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeo
       assert.deepEqual(fs.readFileSync('/proc/mounts', 'utf8').split('\n').filter((line) => line.includes(scratch)), []);
       assert.equal(fs.existsSync(path.join(scratch, 'image.build')), false);
       assert.equal(fs.existsSync(path.join(scratch, 'image')), false);
-      assert.deepEqual(hostSnapshot(), clean);
+      assert.deepEqual(hostSnapshot(name, scratch), { links: clean.links, mounts: [], processes: [], namespaces: [] });
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
@@ -68,28 +70,28 @@ describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeo
     // nspawn names the host end of the guest's veth "vb-<name>": an interface already holding that name makes it fail.
     execFileSync('ip', ['link', 'add', `vb-${name}`, 'type', 'bridge']);
     try {
-      const before = hostSnapshot();
+      const before = hostSnapshot(name);
       const run = await cli(['up', '--name', name]);
       assert.equal(run.code, 1, run.stderr);
       assert.match(run.stderr, /the guest stopped while booting/);
       assert.match(run.stderr, new RegExp(`vb-${name}.*File exists`));
-      assert.deepEqual(hostSnapshot(), before);
+      assert.deepEqual(hostSnapshot(name), before);
     } finally {
       execFileSync('ip', ['link', 'del', `vb-${name}`]);
     }
-    assert.deepEqual(hostSnapshot(), clean);
+    assert.deepEqual(hostSnapshot(name), clean);
   });
 
   it('a usage error changes nothing and exits 2 with the fix', async () => {
     const run = await cli(['start']);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /unknown command "start" \(expected one of: up, down, reset, status, ssh\)/);
-    assert.deepEqual(hostSnapshot(), clean);
+    assert.deepEqual(hostSnapshot(name), clean);
   });
 
   it('ssh to a sandbox that is not running fails with how to start it (exit 1)', async () => {
     const run = await cli(['ssh', '--name', name, '--', 'true']);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /sandbox "itest" is not running: start it with "npx zx scripts\/sandbox.mjs up"/);
+    assert.match(run.stderr, /sandbox "sbtest" is not running: start it with "npx zx scripts\/sandbox.mjs up"/);
   });
 });
