@@ -17,7 +17,9 @@ export function fileInstallScript(a: FileAction): string {
   const bak = shQuote(backupPath(a.path));
   return [
     `dst=${dst}; bak=${bak}; new="$dst.rtcops-new"`,
-    'install -d -m 0755 "$(dirname "$dst")" "$(dirname "$bak")"',
+    // Only missing parents are created: install -d would also re-chmod an existing one (e.g. the app's 0750 dirs).
+    '[ -d "$(dirname "$dst")" ] || install -d -m 0755 "$(dirname "$dst")"',
+    'install -d -m 0700 "$(dirname "$bak")"',
     'umask 077',
     `base64 -d > "$new" <<'RTCOPS_EOF'`,
     Buffer.from(a.content).toString('base64').replace(/.{1,76}/g, '$&\n').trimEnd(),
@@ -32,7 +34,7 @@ export function fileInstallScript(a: FileAction): string {
 export function linkScript(a: LinkAction): string {
   return [
     `dst=${shQuote(a.path)}; bak=${shQuote(backupPath(a.path))}`,
-    'install -d -m 0755 "$(dirname "$bak")"',
+    'install -d -m 0700 "$(dirname "$bak")"',
     'had=0; if [ -e "$dst" ] || [ -L "$dst" ]; then cp -a "$dst" "$bak"; had=1; fi',
     `ln -sfn ${shQuote(a.target)} "$dst.rtcops-new" && mv -Tf "$dst.rtcops-new" "$dst"`,
     validateAndRevert(a.validate),
@@ -58,7 +60,12 @@ export function restoreScript(path: string, hadPrevious: boolean): string {
 export const HANDLERS: Record<string, string> = {
   'systemd daemon-reload': 'systemctl daemon-reload',
   'reload ssh': 'if systemctl is-active --quiet ssh.socket; then :; else systemctl reload ssh; fi',
-  'restart fail2ban': 'systemctl restart fail2ban && sleep 1 && systemctl is-active --quiet fail2ban',
-  'restart coturn': 'systemctl restart coturn && sleep 0.5 && systemctl is-active --quiet coturn',
+  'restart fail2ban': restartAndCheck('fail2ban', 2),
+  'restart coturn': restartAndCheck('coturn', 1),
   'reload nginx': 'if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl restart nginx; fi',
 };
+
+/** Restart, give it time to fail, and on failure show why (the unit's last journal lines). */
+function restartAndCheck(unit: string, settleSec: number): string {
+  return `systemctl restart ${unit}; sleep ${settleSec}\nif ! systemctl is-active --quiet ${unit}; then journalctl -u ${unit} -n 6 --no-pager -o cat >&2; exit 1; fi`;
+}

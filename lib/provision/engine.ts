@@ -143,7 +143,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
         if (sr.hint !== undefined) report.hint = sr.hint;
       }
       sr.ms = Date.now() - ts;
-      progress({ host: host.name, step: step.name, phase: 'done', status: sr.status, ms: sr.ms, ...(sr.error !== undefined ? { detail: sr.error } : {}) });
+      progress({ host: host.name, step: step.name, phase: 'done', status: sr.status, ms: sr.ms, ...(sr.error !== undefined ? { detail: sr.error } : opts.check === true && sr.changes.length > 0 ? { detail: `${sr.changes.length} change(s) pending` } : {}) });
     }
   } catch (err) {
     report.status = 'failed';

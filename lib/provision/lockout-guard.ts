@@ -1,6 +1,6 @@
 import { BlockList, isIPv4 } from 'node:net';
 import type { ResolvedHost } from '../inventory/index.js';
-import { RemoteError } from '../runner/errors.js';
+import { AuthError, HostKeyMismatchError, RemoteError } from '../runner/errors.js';
 import type { SshTarget } from '../runner/ssh-target.js';
 
 /** How long the host waits for rtcops to confirm it can still log in before it reverts by itself. */
@@ -50,12 +50,7 @@ export async function withAccessGuard(opts: {
     throw err;
   }
   try {
-    const probe = await opts.reconnect();
-    try {
-      await probe.exec(['true'], { summary: 'a command over the new connection' });
-    } finally {
-      probe.close();
-    }
+    await proveNewConnection(opts.reconnect);
   } catch (err) {
     const reverted = await target.script(`sh ${revertFile}`, { root: true, summary: 'revert', allowFailure: true }).then((r) => r.code === 0, () => false);
     if (reverted) await disarm().catch(() => undefined);
@@ -63,6 +58,27 @@ export async function withAccessGuard(opts: {
       'nothing else was changed; check the sshd drop-in / firewall plan in the inventory');
   }
   await disarm();
+}
+
+/** sshd re-executes itself on reload and refuses connections for a moment: retry briefly before calling it a lockout. */
+async function proveNewConnection(reconnect: () => Promise<SshTarget>): Promise<void> {
+  let last: unknown;
+  for (const waitMs of [0, 250, 500, 1000, 2000, 3000]) {
+    await new Promise((r) => setTimeout(r, waitMs));
+    try {
+      const probe = await reconnect();
+      try {
+        await probe.exec(['true'], { summary: 'a command over the new connection' });
+        return;
+      } finally {
+        probe.close();
+      }
+    } catch (err) {
+      last = err;
+      if (err instanceof HostKeyMismatchError || err instanceof AuthError) break;
+    }
+  }
+  throw last;
 }
 
 export function revertUnitName(step: string): string {

@@ -9,7 +9,8 @@ export const FILE_POLICY: Record<string, { validate?: string; notify?: string[] 
   'nginx-site-first-boot': { validate: 'nginx -t -q', notify: ['reload nginx'] },
   turnserver: { notify: ['restart coturn'] },
   'fail2ban-jail': { validate: 'fail2ban-client -t', notify: ['restart fail2ban'] },
-  'fail2ban-filter-signaling-auth': { validate: 'fail2ban-client -t', notify: ['restart fail2ban'] },
+  // A filter compiles on its own; jail.local (installed after it) then checks the whole set with fail2ban-client -t.
+  'fail2ban-filter-signaling-auth': { validate: 'out=$(fail2ban-regex /dev/null "$RTCOPS_FILE" 2>&1) && ! printf "%s" "$out" | grep "^ERROR"', notify: ['restart fail2ban'] },
   'sshd-hardening': { validate: 'sshd -t', notify: ['reload ssh'] },
   // node may not be on the host yet during the first run: the deploy validates again.
   'pm2-ecosystem': { validate: 'if command -v node >/dev/null; then node -e "require(process.argv[1])" "$RTCOPS_FILE"; fi' },

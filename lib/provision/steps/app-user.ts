@@ -1,3 +1,4 @@
+import type { ResolvedHost } from '../../inventory/index.js';
 import { shQuote } from '../../runner/quote.js';
 import type { Action } from '../actions.js';
 import type { Step } from '../step.js';
@@ -5,11 +6,11 @@ import type { Step } from '../step.js';
 /** The non-root app user and the release layout: /srv/<app>/{releases,shared,shared/logs}. */
 export const appUserStep: Step = {
   name: 'app-user',
-  title: 'app user and directories',
+  title: 'app user, directories and log files',
   facts: ({ host }) => ({
     users: [host.app.user],
     dirs: [host.app.root, host.app.releasesDir, host.app.sharedDir, host.app.logDir],
-    files: [host.app.outLog, host.app.errorLog],
+    files: [host.app.outLog, host.app.errorLog, ...nginxLogs(host)],
   }),
   plan: ({ host }, facts) => {
     const u = host.app.user;
@@ -32,6 +33,15 @@ export const appUserStep: Step = {
     if (wrongLogs.length > 0) {
       actions.push({ kind: 'run', summary: `log files ${wrongLogs.join(' ')}`, script: wrongLogs.map((l) => `touch ${shQuote(l)} && chown ${shQuote(u)}:${shQuote(u)} ${shQuote(l)} && chmod 0640 ${shQuote(l)}`).join('\n') });
     }
+    // The nginx jails read the site's own logs, which nginx creates only once it serves the site.
+    const missingNginx = nginxLogs(host).filter((l) => facts.files.get(l)?.exists !== true);
+    if (missingNginx.length > 0) {
+      actions.push({ kind: 'run', summary: `log files ${missingNginx.join(' ')}`, script: `install -d -m 0755 ${shQuote(host.nginx.logDir)}\n${missingNginx.map((l) => `touch ${shQuote(l)} && chmod 0640 ${shQuote(l)}`).join('\n')}` });
+    }
     return actions;
   },
 };
+
+function nginxLogs(host: ResolvedHost): string[] {
+  return [`${host.nginx.logDir}/${host.app.name}.access.log`, `${host.nginx.logDir}/${host.app.name}.error.log`];
+}

@@ -4,8 +4,12 @@ import type { Step, StepContext } from '../step.js';
 
 const OWN_STEP = new Set(['sshd-hardening']);
 
+/** Files another file's validation reads go first: fail2ban-client -t on jail.local needs its filters. */
+const FIRST = new Set(['fail2ban-filter-signaling-auth']);
+
 function files(ctx: StepContext) {
-  return ctx.rendered.files.filter((f) => !OWN_STEP.has(f.id));
+  const own = ctx.rendered.files.filter((f) => !OWN_STEP.has(f.id));
+  return [...own.filter((f) => FIRST.has(f.id)), ...own.filter((f) => !FIRST.has(f.id))];
 }
 
 /** Every rendered config file (but sshd's, which has its own guarded step), plus which nginx site is enabled. */

@@ -9,6 +9,8 @@ const LISTS_MAX_AGE_SEC = 24 * 3600;
 export const PACKAGES = [
   'ca-certificates', 'curl', 'git', 'jq', 'htop', 'logrotate',
   'nginx', 'certbot', 'python3-certbot-nginx', 'coturn', 'ufw', 'fail2ban',
+  // fail2ban's systemd backend (Debian 12 has no auth.log) needs it; it is only a Recommends.
+  'python3-systemd',
   'prometheus-node-exporter', 'unattended-upgrades', 'apt-listchanges',
   // mediasoup worker's runtime libraries
   'libuv1', 'libssl3', 'libsrtp2-1',
