@@ -83,7 +83,7 @@ function get(url: string, headers: Record<string, string> = {}): Promise<Reply> 
 }
 
 /** The rendered site served by a real nginx on loopback test ports, in front of a stand-in app. */
-async function liveSite(t: TestContext) {
+async function liveSite(t: TestContext, adminCidrs = ['127.0.0.1/32']) {
   const dir = tempDir(t, 'nginx-live');
   // nginx workers run as nobody and must read the ACME webroot.
   chmodSync(dir, 0o755);
@@ -100,7 +100,7 @@ async function liveSite(t: TestContext) {
   t.after(() => app.close());
 
   const host = hostIn(dir, 'sandbox', appPort);
-  host.adminCidrs = ['127.0.0.1/32'];
+  host.adminCidrs = adminCidrs;
   // The only change for the test: listen on loopback test ports instead of 80 and 443.
   const site = rendered(host, 'nginx-site')
     .content.replace('listen 80;', `listen 127.0.0.1:${httpPort};`)
@@ -114,7 +114,7 @@ async function liveSite(t: TestContext) {
     if (await get(`http://127.0.0.1:${httpPort}/`).then(() => true, () => false)) break;
     await sleep(50);
   }
-  return { http: `http://127.0.0.1:${httpPort}`, https: `https://127.0.0.1:${httpsPort}`, httpsPort, seen };
+  return { http: `http://127.0.0.1:${httpPort}`, https: `https://127.0.0.1:${httpsPort}`, httpsPort, seen, logDir: dir };
 }
 
 describe('nginx site: served by a real nginx', () => {
@@ -145,13 +145,32 @@ describe('nginx site: served by a real nginx', () => {
   });
 
   test('/status and /metrics reach the app only from admin CIDRs', async (t) => {
+    const admin = await liveSite(t, ['127.0.0.1/32']);
+    assert.equal((await get(`${admin.https}/status`)).status, 200);
+    assert.equal((await get(`${admin.https}/metrics`)).status, 200);
+    const outsider = await liveSite(t, ['192.0.2.0/24']);
+    assert.equal((await get(`${outsider.https}/status`)).status, 403);
+    assert.equal((await get(`${outsider.https}/metrics`)).status, 403);
+    assert.equal((await get(`${outsider.https}/healthz`)).status, 200);
+  });
+
+  test('a request flood gets 429, and fail2ban\'s nginx-limit-req filter matches what nginx logged', async (t) => {
     const site = await liveSite(t);
-    assert.equal((await get(`${site.https}/status`)).status, 200, '127.0.0.1 is an admin address here');
-    const dir = tempDir(t, 'nginx-deny');
-    const host = hostIn(dir, 'sandbox');
-    host.adminCidrs = ['10.77.0.0/24'];
-    const content = rendered(host, 'nginx-site').content;
-    assert.match(content, /location = \/metrics \{\n\s+allow 10\.77\.0\.0\/24;\n\s+deny all;/);
+    const statuses = await Promise.all(Array.from({ length: 40 }, () => get(`${site.https}/turn-credentials`).then((r) => r.status)));
+    assert.ok(statuses.includes(429), `no 429 among ${statuses.join(' ')}`);
+    await sleep(100);
+    const result = await run(tool('fail2ban-regex', 'fail2ban'), [join(site.logDir, 'rtcops.error.log'), '/etc/fail2ban/filter.d/nginx-limit-req.conf']);
+    const matched = Number(/^Lines: \d+ lines, \d+ ignored, (\d+) matched/m.exec(result.output)?.[1]);
+    assert.equal(matched, statuses.filter((s) => s === 429).length, result.output);
+  });
+
+  test('a bot probe is a 404 that fail2ban\'s nginx-botsearch filter matches in the access log', async (t) => {
+    const site = await liveSite(t);
+    assert.equal((await get(`${site.https}/wp-login.php`)).status, 404);
+    await sleep(100);
+    const result = await run(tool('fail2ban-regex', 'fail2ban'), [join(site.logDir, 'rtcops.access.log'), '/etc/fail2ban/filter.d/nginx-botsearch.conf']);
+    // The readiness probe's redirect is logged too, and must not match.
+    assert.match(result.output, /^Lines: 2 lines, 0 ignored, 1 matched, 1 missed/m);
   });
 
   test('/signaling carries a WebSocket through TLS to the app', async (t) => {
