@@ -1,0 +1,150 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { TurnClient, TurnError, TurnTransportError, type TurnTransport } from '../../lib/turn/client.js';
+import { mintTurnCredentials } from '../../lib/turn/credentials.js';
+import type { Check, Outcome, Value } from './result.js';
+
+export interface TurnCheckOptions {
+  /** coturn's address as the daemon reaches it. */
+  host: string;
+  /** TLS SNI name (turn.domain). */
+  servername: string;
+  port: number;
+  tlsPort: number;
+  transports: TurnTransport[];
+  /** coturn's static-auth-secret (TURN_SECRET). */
+  secret: string;
+  caFile?: string | undefined;
+  requestTimeoutMs: number;
+  /** Where the relay sends the probe's data: an address of this host coturn may relay to (announced IP in production). */
+  peerIp: string;
+  /** Where the daemon's echo peer listens. */
+  peerBindIp: string;
+  /** A private address coturn must refuse to relay to (403). */
+  privatePeerIp: string;
+  rttWarnMs: number;
+  /** Public-IP drift: the IP mediasoup announces, coturn's external-ip, and the TURN DNS name, when known. */
+  announcedIp?: string | undefined;
+  externalIp?: string | undefined;
+  dnsName?: string | undefined;
+}
+
+/** A UDP socket that sends every datagram back where it came from: the far end of the relay. */
+async function echoPeer(bindIp: string): Promise<Socket> {
+  const peer = createSocket(bindIp.includes(':') ? 'udp6' : 'udp4');
+  peer.on('message', (msg, rinfo) => peer.send(msg, rinfo.port, rinfo.address));
+  peer.on('error', () => undefined);
+  await new Promise<void>((resolve) => peer.bind(0, bindIp, resolve));
+  return peer;
+}
+
+interface Probe {
+  status: 'ok' | 'warn' | 'critical';
+  message: string;
+  values: Record<string, Value>;
+  relayedIp?: string;
+}
+
+/** STUN Binding, authenticated Allocate, CreatePermission, a data round trip via the relay, and a refused private peer. */
+export class TurnCheck implements Check {
+  readonly name = 'turn';
+  readonly targets: string[];
+
+  constructor(private readonly o: TurnCheckOptions) {
+    this.targets = [...o.transports, ...(o.announcedIp === undefined ? [] : ['public-ip'])];
+  }
+
+  private async probe(transport: TurnTransport, peerPort: number, ca: Buffer | undefined): Promise<Probe> {
+    const o = this.o;
+    const port = transport === 'tls' ? o.tlsPort : o.port;
+    const where = `${transport.toUpperCase()} ${o.host}:${port}`;
+    const values: Record<string, Value> = {};
+    let client: TurnClient;
+    try {
+      client = await TurnClient.connect({ transport, host: o.host, port, servername: o.servername, ca, timeoutMs: o.requestTimeoutMs });
+    } catch (error) {
+      return { status: 'critical', message: `cannot connect to coturn over ${where} (${(error as Error).message}): is coturn running and the port open?`, values };
+    }
+    let step = 'STUN Binding';
+    try {
+      const b = await client.binding();
+      values['rttMs'] = b.rttMs;
+      values['mappedIp'] = b.mapped.ip;
+      step = 'Allocate';
+      const creds = mintTurnCredentials(o.secret, 'rtcops-health', 300);
+      const t0 = performance.now();
+      const a = await client.allocate(creds.username, creds.password);
+      values['allocateMs'] = Math.round(performance.now() - t0);
+      values['relayedIp'] = a.relayed.ip;
+      step = `CreatePermission for the daemon's peer ${o.peerIp}`;
+      await client.createPermission(o.peerIp);
+      step = 'the data round trip through the relay';
+      const payload = randomBytes(16);
+      const t1 = performance.now();
+      client.send({ ip: o.peerIp, port: peerPort }, payload);
+      const back = await client.nextData(o.requestTimeoutMs);
+      if (!back.data.equals(payload)) return { status: 'critical', message: `data through the relay over ${where} came back altered`, values };
+      values['relayRoundTripMs'] = Math.round((performance.now() - t1) * 10) / 10;
+      step = `CreatePermission for the private address ${o.privatePeerIp}`;
+      try {
+        await client.createPermission(o.privatePeerIp);
+        return { status: 'critical', message: `coturn relays to the private address ${o.privatePeerIp} over ${where}: add denied-peer-ip ranges for private networks (an open relay into the VM's network)`, values, relayedIp: a.relayed.ip };
+      } catch (error) {
+        if (!(error instanceof TurnError && error.code === 403)) throw error;
+      }
+      const slow = b.rttMs > o.rttWarnMs;
+      return {
+        status: slow ? 'warn' : 'ok',
+        message: slow ? `STUN round trip over ${where} took ${b.rttMs} ms (warning above ${o.rttWarnMs} ms)` : `TURN over ${where}: allocated, relayed data in ${String(values['relayRoundTripMs'])} ms, private peers refused`,
+        values,
+        relayedIp: a.relayed.ip,
+      };
+    } catch (error) {
+      if (error instanceof TurnTransportError && step === 'STUN Binding') return { status: 'critical', message: `coturn does not answer STUN over ${where} within ${o.requestTimeoutMs} ms: is coturn running and the port open?`, values };
+      if (error instanceof TurnError && error.code === 401) return { status: 'critical', message: `coturn rejected the credentials over ${where} (401): TURN_SECRET does not match coturn's static-auth-secret`, values };
+      if (error instanceof TurnError && error.code === 403 && step.startsWith('CreatePermission for the daemon')) return { status: 'critical', message: `coturn refuses to relay to ${o.peerIp} over ${where} (403): allowed-peer-ip must include the server's announced IP`, values };
+      return { status: 'critical', message: `${step} over ${where} failed: ${(error as Error).message}`, values };
+    } finally {
+      await client.close();
+    }
+  }
+
+  private async drift(relayedIp: string | undefined): Promise<Outcome> {
+    const o = this.o;
+    const values: Record<string, Value> = { announcedIp: o.announcedIp ?? null, externalIp: o.externalIp ?? null, relayedIp: relayedIp ?? null, dnsIps: null };
+    const problems: string[] = [];
+    if (o.externalIp !== undefined && o.externalIp !== o.announcedIp) problems.push(`coturn's external-ip ${o.externalIp} differs from the announced IP ${String(o.announcedIp)}`);
+    const advertised = o.externalIp ?? o.announcedIp;
+    if (relayedIp !== undefined && advertised !== undefined && relayedIp !== advertised) problems.push(`coturn hands out relay address ${relayedIp}, not ${advertised}`);
+    if (o.dnsName !== undefined) {
+      try {
+        const ips = (await lookup(o.dnsName, { all: true })).map((a) => a.address);
+        values['dnsIps'] = ips.join(',');
+        if (o.announcedIp !== undefined && !ips.includes(o.announcedIp)) problems.push(`${o.dnsName} resolves to ${ips.join(', ')}, not the announced IP ${o.announcedIp}`);
+      } catch (error) {
+        problems.push(`${o.dnsName} does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      }
+    }
+    return {
+      check: this.name, target: 'public-ip', values,
+      status: problems.length > 0 ? 'critical' : 'ok',
+      message: problems.length > 0 ? `public IP drift: ${problems.join('; ')}` : `public IP consistent: ${String(o.announcedIp)}`,
+    };
+  }
+
+  async run(): Promise<Outcome[]> {
+    const ca = this.o.caFile === undefined ? undefined : readFileSync(this.o.caFile);
+    const peer = await echoPeer(this.o.peerBindIp);
+    try {
+      const peerPort = peer.address().port;
+      const probes = await Promise.all(this.o.transports.map(async (t) => [t, await this.probe(t, peerPort, ca)] as const));
+      const results: Outcome[] = probes.map(([t, p]) => ({ check: this.name, target: t, status: p.status, message: p.message, values: p.values }));
+      if (this.o.announcedIp !== undefined) results.push(await this.drift(probes.find(([, p]) => p.relayedIp !== undefined)?.[1].relayedIp));
+      return results;
+    } finally {
+      peer.close();
+    }
+  }
+}
