@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { cpSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ResolvedHost } from '../../../lib/inventory/index.js';
 import { exampleHost } from '../../fixtures/inventories/hosts.js';
@@ -114,4 +116,35 @@ describe('fail2ban filters: fail2ban-regex matches attacks and nothing else', ()
       assert.equal(benign.matched, 0, benign.output);
     });
   }
+});
+
+describe('fail2ban-server with the rendered jails bans an address that keeps sending rejected tokens', () => {
+  test('10 rejections ban the address; fewer, or from the admin network, do not', async (t) => {
+    const dir = tempDir(t, 'f2b-server');
+    const host = exampleHost('sandbox');
+    const conf = confDir(dir, host);
+    // Test-only overrides: no journal here for sshd, and the ban is recorded in a file instead of a ufw rule on this machine.
+    writeFile(join(conf, 'fail2ban.local'), `[Definition]\nsocket = ${dir}/f2b.sock\npidfile = ${dir}/f2b.pid\ndbfile = :memory:\nlogtarget = ${dir}/f2b.log\n`);
+    writeFile(join(conf, 'jail.d/zz-test.local'), `[sshd]\nenabled = false\n\n[rtcops-signaling-auth]\naction = dummy[target="${dir}/bans"]\n`);
+    const server = spawn(tool('fail2ban-server', 'fail2ban'), ['-f', '-x', '-c', conf], { stdio: 'ignore' });
+    t.after(() => server.kill('SIGTERM'));
+    const status = async () => (await run(tool('fail2ban-client', 'fail2ban'), ['-c', conf, 'status', 'rtcops-signaling-auth'])).output;
+    for (let i = 0; i < 100 && !(await status()).includes('Currently banned'); i++) await sleep(100);
+    assert.match(await status(), /Currently banned:\s+0/, readFileSync(join(dir, 'f2b.log'), 'utf8'));
+
+    const line = (ip: string, reason: string) =>
+      `${JSON.stringify({ level: 40, time: Date.now(), pid: 4242, hostname: 'rtc-1', event: 'auth_rejected', ip, reason, path: '/signaling', msg: 'signaling auth rejected' })}\n`;
+    const reasons = ['missing', 'malformed', 'bad_signature', 'expired', 'alg_not_allowed', 'wrong_room', 'not_before'];
+    for (let i = 0; i < 10; i++) {
+      appendFileSync(host.app.outLog, line('203.0.113.7', reasons[i % reasons.length] ?? 'expired'));
+      appendFileSync(host.app.outLog, line('10.77.0.5', 'expired'));
+      if (i < 3) appendFileSync(host.app.outLog, line('198.51.100.23', 'expired'));
+    }
+    for (let i = 0; i < 100 && !(existsSync(join(dir, 'bans')) && readFileSync(join(dir, 'bans'), 'utf8').includes('+203.0.113.7')); i++) await sleep(100);
+
+    const report = await status();
+    assert.match(report, /Banned IP list:\s+203\.0\.113\.7\s*$/m, report);
+    assert.match(report, /Total failed:\s+13/, 'the admin-network address is ignored, not counted');
+    assert.deepEqual(readFileSync(join(dir, 'bans'), 'utf8').split('\n').filter((l) => l.startsWith('+')), ['+203.0.113.7']);
+  });
 });
