@@ -32,7 +32,16 @@ export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' 
     privkey: string;
     webroot: string;
   };
-  turn: HostSettings['turn'] & { realm: string; externalIp: string; allowedPeerIps: string[]; urls: string[]; pidFile: string; userDbFile: string; logFile: string };
+  turn: HostSettings['turn'] & {
+    realm: string;
+    externalIp: string;
+    allowedPeerIps: string[];
+    urls: string[];
+    /** Unset on hosts: Debian's coturn.service passes --pidfile= itself. */
+    pidFile: string | undefined;
+    userDbFile: string;
+    logFile: string;
+  };
   sshd: HostSettings['sshd'] & { permitRootLogin: 'no' | 'prohibit-password' };
   fail2ban: HostSettings['fail2ban'] & { sshdBackend: 'systemd' | 'auth.log'; authLog: string };
   pm2: HostSettings['pm2'] & { killTimeoutMs: number };
@@ -101,7 +110,7 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
         `turn:${s.turn.domain}:${s.turn.port}?transport=tcp`,
         `turns:${s.turn.domain}:${s.turn.tlsPort}?transport=tcp`,
       ],
-      pidFile: '/run/turnserver/turnserver.pid',
+      pidFile: undefined,
       userDbFile: '/var/lib/turn/turndb',
       logFile: s.turn.log === 'syslog' ? 'syslog' : '/var/log/turnserver/turnserver.log',
     },
