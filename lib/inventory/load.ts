@@ -46,10 +46,11 @@ const settingsLayer = layerOf(hostSettingsSchema);
 const groupsKey = z.array(z.string().min(1)).optional();
 const hostLayer = z.strictObject({ ...(shapeOf(settingsLayer) ?? {}), groups: groupsKey });
 
+/** The top level only; each layer below it is checked on its own so one bad layer hides no other problem. */
 const fileSchema = z.strictObject({
-  defaults: settingsLayer,
-  groups: z.record(NAME_PATTERN, settingsLayer).optional(),
-  hosts: z.record(NAME_PATTERN, hostLayer),
+  defaults: z.unknown().optional(),
+  groups: z.record(NAME_PATTERN, z.unknown()).optional(),
+  hosts: z.record(NAME_PATTERN, z.unknown()),
 });
 
 function childSchema(schema: Schema, segment: PathSegment): Schema | undefined {
@@ -71,10 +72,10 @@ function knownKeys(path: readonly PathSegment[]): string[] {
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v);
 
 /** zod's issues, reworded for someone editing YAML. Values of secret keys are never echoed. */
-function toIssues(error: z.ZodError): { path: PathSegment[]; message: string }[] {
+function toIssues(error: z.ZodError, prefix: PathSegment[] = []): { path: PathSegment[]; message: string }[] {
   const out: { path: PathSegment[]; message: string }[] = [];
   for (const issue of error.issues) {
-    const path = issue.path as PathSegment[];
+    const path = [...prefix, ...(issue.path as PathSegment[])];
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) out.push({ path: [...path, key], message: `unknown key${didYouMean(key, knownKeys(path))}` });
@@ -163,20 +164,30 @@ export function parseInventory(text: string, file: string): Inventory {
 
   const raw: unknown = doc.toJS();
   const structure = fileSchema.safeParse(raw, { reportInput: true });
-  if (!structure.success) {
-    for (const i of toIssues(structure.error)) report(i.path, i.message);
-    throw new InventoryError(file, issues);
-  }
+  if (!structure.success) for (const i of toIssues(structure.error)) report(i.path, i.message);
 
-  const { defaults, groups = {}, hosts } = structure.data as { defaults?: Plain; groups?: Record<string, Plain>; hosts: Record<string, Plain & { groups?: string[] }> };
+  /** A layer's own problems (unknown keys, wrong types); undefined when it has any. */
+  const layer = (schema: Schema, value: unknown, at: PathSegment[]): Plain | undefined => {
+    const result = schema.safeParse(value ?? {}, { reportInput: true });
+    if (result.success) return (result.data ?? {}) as Plain;
+    for (const i of toIssues(result.error, at)) report(i.path, i.message);
+    return undefined;
+  };
+  const top = isPlain(raw) ? raw : {};
+  const named = (value: unknown) => Object.entries(isPlain(value) ? value : {}).filter(([name]) => NAME_PATTERN.safeParse(name).success);
+  const defaults = layer(settingsLayer, top.defaults, ['defaults']);
+  const groups = Object.fromEntries(named(top.groups).map(([g, value]) => [g, layer(settingsLayer, value, ['groups', g])]));
+  const hosts = Object.fromEntries(named(top.hosts).map(([h, value]) => [h, layer(hostLayer, value, ['hosts', h]) as (Plain & { groups?: string[] }) | undefined]));
   const resolved: Record<string, ResolvedHost> = {};
-  if (Object.keys(hosts).length === 0) report(['hosts'], 'lists no host');
+  if (isPlain(top.hosts) && Object.keys(top.hosts).length === 0) report(['hosts'], 'lists no host');
 
   for (const [name, entry] of Object.entries(hosts)) {
+    if (entry === undefined) continue;
     const { groups: memberOf = [], ...own } = entry;
-    const unknown = memberOf.map((g, i) => [g, i] as const).filter(([g]) => groups[g] === undefined);
+    const unknown = memberOf.map((g, i) => [g, i] as const).filter(([g]) => !(g in groups));
     for (const [g, i] of unknown) report(['hosts', name, 'groups', i], `unknown group "${g}"${didYouMean(g, Object.keys(groups))}`);
-    if (unknown.length > 0) continue;
+    // A host built on a broken layer would only repeat that layer's problems.
+    if (unknown.length > 0 || defaults === undefined || memberOf.some((g) => groups[g] === undefined)) continue;
 
     const merged = deepMerge(defaults, ...memberOf.map((g) => groups[g]), own);
     // Where a merged value may have come from, most specific first.
