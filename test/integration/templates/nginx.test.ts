@@ -170,7 +170,7 @@ describe('nginx site: served by a real nginx', () => {
     await sleep(100);
     const result = await run(tool('fail2ban-regex', 'fail2ban'), [join(site.logDir, 'rtcops.access.log'), '/etc/fail2ban/filter.d/nginx-botsearch.conf']);
     // The readiness probe's redirect is logged too, and must not match.
-    assert.match(result.output, /^Lines: 2 lines, 0 ignored, 1 matched, 1 missed/m);
+    assert.match(result.output, /^Lines: \d+ lines, 0 ignored, 1 matched, [1-9]\d* missed/m, result.output);
   });
 
   test('/signaling carries a WebSocket through TLS to the app', async (t) => {
