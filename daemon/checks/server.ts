@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import jwt from 'jsonwebtoken';
 import { request } from 'undici';
-import WebSocket from 'ws';
+import { probeRoom, SignalingClient } from './signaling-client.js';
 import { combine, type Check, type Finding, type Outcome } from './result.js';
 
 export interface ServerCheckOptions {
@@ -40,44 +38,15 @@ const reason = (error: unknown) => (error as { code?: string }).code ?? (error a
 /** The signaling path a caller takes: a token, the WebSocket upgrade, then requests answered by a worker. */
 export async function signalingProbe(o: Pick<ServerCheckOptions, 'signalingUrl' | 'jwtSecret' | 'caFile' | 'requestTimeoutMs'>): Promise<{ ms: number }> {
   const t0 = performance.now();
-  const token = jwt.sign({ sub: 'rtcops-health', room: `rtcops-health-${randomBytes(4).toString('hex')}` }, o.jwtSecret, { algorithm: 'HS256', expiresIn: 60 });
-  let ws: WebSocket;
+  const client = await SignalingClient.connect({ url: o.signalingUrl, jwtSecret: o.jwtSecret, sub: 'rtcops-health', room: probeRoom('signaling'), ca: o.caFile === undefined ? undefined : readFileSync(o.caFile), timeoutMs: o.requestTimeoutMs });
   try {
-    ws = new WebSocket(`${o.signalingUrl}?token=${token}`, { handshakeTimeout: o.requestTimeoutMs, ...(o.caFile === undefined ? {} : { ca: readFileSync(o.caFile) }) });
-  } catch {
-    // The library's message would carry the token.
-    throw new Error(`invalid signaling URL ${o.signalingUrl}`);
-  }
-  try {
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket upgrade answered HTTP ${res.statusCode}`)));
-      ws.once('error', (err) => reject(new Error(`WebSocket: ${reason(err)}`)));
-    });
-    let nextId = 1;
-    const call = (method: string, data: Record<string, unknown>) =>
-      new Promise<Record<string, unknown>>((resolve, reject) => {
-        const id = nextId++;
-        const timer = setTimeout(() => reject(new Error(`${method}: no answer within ${o.requestTimeoutMs} ms`)), o.requestTimeoutMs);
-        const onMessage = (raw: WebSocket.RawData) => {
-          const msg = JSON.parse(raw.toString()) as { id?: number; ok?: boolean; data?: Record<string, unknown>; error?: { code: string; message: string } };
-          if (msg.id !== id) return;
-          clearTimeout(timer);
-          ws.off('message', onMessage);
-          if (msg.ok === true) resolve(msg.data ?? {});
-          else reject(new Error(`${method}: ${msg.error?.code ?? 'error'}: ${msg.error?.message ?? ''}`));
-        };
-        ws.on('message', onMessage);
-        ws.once('close', (code) => { clearTimeout(timer); reject(new Error(`${method}: socket closed (${code})`)); });
-        ws.send(JSON.stringify({ id, method, data }));
-      });
-    const caps = await call('getRouterRtpCapabilities', {});
-    await call('join', { rtpCapabilities: { codecs: caps['codecs'] ?? [], headerExtensions: [] } });
-    await call('createWebRtcTransport', { direction: 'recv' });
-    await call('leave', {});
+    const caps = await client.request('getRouterRtpCapabilities');
+    await client.request('join', { rtpCapabilities: { codecs: caps['codecs'] ?? [], headerExtensions: [] } });
+    await client.request('createWebRtcTransport', { direction: 'recv' });
+    await client.request('leave');
     return { ms: Math.round(performance.now() - t0) };
   } finally {
-    ws.terminate();
+    client.close();
   }
 }
 

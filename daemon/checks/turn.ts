@@ -18,8 +18,8 @@ export interface TurnCheckOptions {
   secret: string;
   caFile?: string | undefined;
   requestTimeoutMs: number;
-  /** Where the relay sends the probe's data: an address of this host coturn may relay to (announced IP in production). */
-  peerIp: string;
+  /** Where the relay sends the probe's data: an address of this host coturn may relay to (announced IP in production); absent: no relayed round trip. */
+  peerIp?: string | undefined;
   /** Where the daemon's echo peer listens. */
   peerBindIp: string;
   /** A private address coturn must refuse to relay to (403). */
@@ -56,7 +56,7 @@ export class TurnCheck implements Check {
     this.targets = [...o.transports, ...(o.announcedIp === undefined ? [] : ['public-ip'])];
   }
 
-  private async probe(transport: TurnTransport, peerPort: number, ca: Buffer | undefined): Promise<Probe> {
+  private async probe(transport: TurnTransport, peerPort: number | undefined, ca: Buffer | undefined): Promise<Probe> {
     const o = this.o;
     const port = transport === 'tls' ? o.tlsPort : o.port;
     const where = `${transport.toUpperCase()} ${o.host}:${port}`;
@@ -78,15 +78,17 @@ export class TurnCheck implements Check {
       const a = await client.allocate(creds.username, creds.password);
       values['allocateMs'] = Math.round(performance.now() - t0);
       values['relayedIp'] = a.relayed.ip;
-      step = `CreatePermission for the daemon's peer ${o.peerIp}`;
-      await client.createPermission(o.peerIp);
-      step = 'the data round trip through the relay';
-      const payload = randomBytes(16);
-      const t1 = performance.now();
-      client.send({ ip: o.peerIp, port: peerPort }, payload);
-      const back = await client.nextData(o.requestTimeoutMs);
-      if (!back.data.equals(payload)) return { status: 'critical', message: `data through the relay over ${where} came back altered`, values };
-      values['relayRoundTripMs'] = Math.round((performance.now() - t1) * 10) / 10;
+      if (o.peerIp !== undefined && peerPort !== undefined) {
+        step = `CreatePermission for the daemon's peer ${o.peerIp}`;
+        await client.createPermission(o.peerIp);
+        step = 'the data round trip through the relay';
+        const payload = randomBytes(16);
+        const t1 = performance.now();
+        client.send({ ip: o.peerIp, port: peerPort }, payload);
+        const back = await client.nextData(o.requestTimeoutMs);
+        if (!back.data.equals(payload)) return { status: 'critical', message: `data through the relay over ${where} came back altered`, values };
+        values['relayRoundTripMs'] = Math.round((performance.now() - t1) * 10) / 10;
+      }
       step = `CreatePermission for the private address ${o.privatePeerIp}`;
       try {
         await client.createPermission(o.privatePeerIp);
@@ -97,7 +99,7 @@ export class TurnCheck implements Check {
       const slow = b.rttMs > o.rttWarnMs;
       return {
         status: slow ? 'warn' : 'ok',
-        message: slow ? `STUN round trip over ${where} took ${b.rttMs} ms (warning above ${o.rttWarnMs} ms)` : `TURN over ${where}: allocated, relayed data in ${String(values['relayRoundTripMs'])} ms, private peers refused`,
+        message: slow ? `STUN round trip over ${where} took ${b.rttMs} ms (warning above ${o.rttWarnMs} ms)` : `TURN over ${where}: allocated, ${values['relayRoundTripMs'] === undefined ? 'no relay peer configured' : `relayed data in ${String(values['relayRoundTripMs'])} ms`}, private peers refused`,
         values,
         relayedIp: a.relayed.ip,
       };
@@ -136,15 +138,15 @@ export class TurnCheck implements Check {
 
   async run(): Promise<Outcome[]> {
     const ca = this.o.caFile === undefined ? undefined : readFileSync(this.o.caFile);
-    const peer = await echoPeer(this.o.peerBindIp);
+    const peer = this.o.peerIp === undefined ? undefined : await echoPeer(this.o.peerBindIp);
     try {
-      const peerPort = peer.address().port;
+      const peerPort = peer?.address().port;
       const probes = await Promise.all(this.o.transports.map(async (t) => [t, await this.probe(t, peerPort, ca)] as const));
       const results: Outcome[] = probes.map(([t, p]) => ({ check: this.name, target: t, status: p.status, message: p.message, values: p.values }));
       if (this.o.announcedIp !== undefined) results.push(await this.drift(probes.find(([, p]) => p.relayedIp !== undefined)?.[1].relayedIp));
       return results;
     } finally {
-      peer.close();
+      peer?.close();
     }
   }
 }

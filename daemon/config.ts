@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import cron from 'node-cron';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DAYS } from './alerting/maintenance.js';
+
+/**
+ * The daemon's config file (JSON or YAML): what to check, when, and where alerts go. Secrets are never in it:
+ * they come from environment variables (a 0600 EnvironmentFile on the host), named in SECRET_ENV.
+ */
+
+export const SECRET_ENV = {
+  jwtSecret: 'JWT_SECRET',
+  adminToken: 'ADMIN_TOKEN',
+  turnSecret: 'TURN_SECRET',
+  slackWebhookUrl: 'SLACK_WEBHOOK_URL',
+  webhookUrl: 'ALERT_WEBHOOK_URL',
+  webhookToken: 'ALERT_WEBHOOK_TOKEN',
+} as const;
+
+const schedule = z.string().refine((s) => cron.validate(s), { error: (iss) => `"${String(iss.input)}" is not a cron expression (like "*/5 * * * *", or with seconds "*/30 * * * * *")` });
+const port = z.number().int().min(1).max(65535);
+const percent = z.number().min(1).max(100);
+const file = z.string().min(1);
+
+const common = (defaultSchedule: string, defaultTimeoutMs: number) => ({
+  schedule: schedule.default(defaultSchedule).describe('When the check runs (node-cron; six fields for seconds).'),
+  timeoutMs: z.number().int().min(100).default(defaultTimeoutMs).describe('A run that takes longer is a critical result.'),
+});
+
+const maintenanceWindow = z.union([
+  z.strictObject({ from: z.iso.datetime({ offset: true }), until: z.iso.datetime({ offset: true }), checks: z.array(z.string()).optional() }),
+  z.strictObject({ days: z.array(z.enum(DAYS)).min(1), start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be HH:MM (UTC)' }), durationMin: z.number().int().min(1).max(7 * 1440), checks: z.array(z.string()).optional() }),
+]);
+
+export const daemonConfigSchema = z.strictObject({
+  host: z.string().min(1).describe('Host name shown in alerts.'),
+  stateFile: file.describe('Alert state (survives restarts), e.g. /var/lib/rtcops-health/alerts.json.'),
+  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(9464) }).prefault({}).describe('/healthz and /metrics; loopback or an admin-only address.'),
+  runbookUrl: z.string().min(1).default('RUNBOOK.md').describe('RUNBOOK.md URL; alerts link <runbookUrl>#<check>.'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  alerting: z.strictObject({
+    failureThreshold: z.number().int().min(1).default(3),
+    successThreshold: z.number().int().min(1).default(2),
+    sendOnResolved: z.boolean().default(true),
+    reminderIntervalMin: z.number().min(0).default(60).describe('Re-send a still-open alert this often (0: never).'),
+    retry: z.strictObject({ attempts: z.number().int().min(1).default(4), initialDelayMs: z.number().int().min(1).default(2000), maxDelayMs: z.number().int().min(1).default(30_000) }).prefault({}),
+    slack: z.boolean().default(false).describe(`Send to Slack (${SECRET_ENV.slackWebhookUrl}).`),
+    webhook: z.boolean().default(false).describe(`Send to a generic webhook (${SECRET_ENV.webhookUrl}, optional ${SECRET_ENV.webhookToken}).`),
+    maintenance: z.array(maintenanceWindow).default([]),
+  }).prefault({}),
+  checks: z.strictObject({
+    'tls-expiry': z.strictObject({
+      ...common('0 */10 * * * *', 15_000),
+      warnDays: z.number().int().min(1).default(21),
+      criticalDays: z.number().int().min(0).default(7),
+      caFile: file.optional(),
+      targets: z.array(z.strictObject({ host: z.string().min(1), port, servername: z.string().min(1), certFile: file.optional() })).min(1),
+    }).optional(),
+    disk: z.strictObject({
+      ...common('0 * * * * *', 5000),
+      mounts: z.array(z.string().min(1)).min(1).default(['/']),
+      warnPercent: percent.default(80), criticalPercent: percent.default(90),
+      inodeWarnPercent: percent.default(80), inodeCriticalPercent: percent.default(90),
+    }).optional(),
+    system: z.strictObject({
+      ...common('0 * * * * *', 5000),
+      memoryWarnPercent: percent.default(85), memoryCriticalPercent: percent.default(95),
+      cpuWarnPercent: percent.default(80), cpuCriticalPercent: percent.default(95),
+      loadWarnPerCore: z.number().positive().default(1.5), loadCriticalPerCore: z.number().positive().default(3),
+    }).optional(),
+    turn: z.strictObject({
+      ...common('30 * * * * *', 10_000),
+      host: z.string().min(1), servername: z.string().min(1), port: port.default(3478), tlsPort: port.default(5349),
+      transports: z.array(z.enum(['udp', 'tcp', 'tls'])).min(1).default(['udp', 'tcp', 'tls']),
+      caFile: file.optional(), requestTimeoutMs: z.number().int().min(100).default(2000),
+      peerIp: z.string().optional().describe('Address the relay sends the probe data to (the announced IP on the host). Absent: no relayed round trip (e.g. run from an operator machine).'),
+      peerBindIp: z.string().default('0.0.0.0'),
+      privatePeerIp: z.string().default('10.255.255.1'),
+      rttWarnMs: z.number().min(1).default(200),
+      announcedIp: z.string().optional(), externalIp: z.string().optional(), dnsName: z.string().optional(),
+    }).optional(),
+    server: z.strictObject({
+      ...common('15 * * * * *', 10_000),
+      url: z.url({ protocol: /^https?$/ }), signalingUrl: z.url({ protocol: /^wss?$/ }), caFile: file.optional(),
+      workerCpuWarnPercent: z.number().min(1).default(80), workerCpuCriticalPercent: z.number().min(1).default(95),
+      requestTimeoutMs: z.number().int().min(100).default(3000),
+    }).optional(),
+    pm2: z.strictObject({
+      ...common('45 * * * * *', 10_000),
+      processName: z.string().min(1), restartWarn: z.number().int().min(1).default(1), restartCritical: z.number().int().min(1).default(3),
+    }).optional(),
+    services: z.strictObject({
+      ...common('20 * * * * *', 10_000),
+      units: z.array(z.string().regex(/^[\w@.-]+$/)).min(1).default(['nginx.service', 'coturn.service', 'fail2ban.service', 'certbot.timer']),
+    }).optional(),
+    'media-probe': z.strictObject({
+      ...common('0 */5 * * * *', 30_000),
+      signalingUrl: z.url({ protocol: /^wss?$/ }), caFile: file.optional(),
+      packets: z.number().int().min(5).max(500).default(25),
+      minReceivedPercent: percent.default(80),
+      /** turn:/turns: URLs to force the call through with relay-only ICE; absent: direct only. */
+      relayUrls: z.array(z.string().regex(/^turns?:/)).default([]),
+      iceAddress: z.string().optional().describe('Local address the probe gathers ICE candidates on (default: every interface).'),
+    }).optional(),
+  }),
+});
+
+export type DaemonConfig = z.output<typeof daemonConfigSchema>;
+export type ChecksConfig = DaemonConfig['checks'];
+
+export interface DaemonSecrets {
+  jwtSecret?: string | undefined;
+  adminToken?: string | undefined;
+  turnSecret?: string | undefined;
+  slackWebhookUrl?: string | undefined;
+  webhookUrl?: string | undefined;
+  webhookToken?: string | undefined;
+}
+
+/** Bad config or missing secret: one message per problem, each naming the fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly source: string, readonly problems: string[]) {
+    super(`${source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+export function parseConfig(input: unknown, source: string): DaemonConfig {
+  const r = daemonConfigSchema.safeParse(input);
+  if (!r.success) throw new ConfigError(source, r.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`));
+  return r.data;
+}
+
+export function loadConfigFile(path: string): DaemonConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [`cannot read the config file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): pass --config <file> or set RTCOPS_HEALTH_CONFIG`]);
+  }
+  let input: unknown;
+  try {
+    input = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(path, [`not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0] ?? ''}`]);
+  }
+  return parseConfig(input, path);
+}
+
+/** The secrets the configured checks and providers need, from the environment; every missing one is named. */
+export function secretsFromEnv(cfg: DaemonConfig, env: Record<string, string | undefined>, source: string): DaemonSecrets {
+  const c = cfg.checks;
+  const needs: [keyof typeof SECRET_ENV, boolean, string][] = [
+    ['jwtSecret', c.server !== undefined || c['media-probe'] !== undefined, 'the server and media-probe checks sign a signaling token with it'],
+    ['adminToken', c.server !== undefined, 'the server check reads /status with it'],
+    ['turnSecret', c.turn !== undefined || (c['media-probe']?.relayUrls.length ?? 0) > 0, 'the turn check and the relayed media probe mint TURN credentials with it'],
+    ['slackWebhookUrl', cfg.alerting.slack, 'alerting.slack is on'],
+    ['webhookUrl', cfg.alerting.webhook, 'alerting.webhook is on'],
+  ];
+  const problems = needs
+    .filter(([key, needed]) => needed && (env[SECRET_ENV[key]] ?? '') === '')
+    .map(([key, , why]) => `${SECRET_ENV[key]} is not set (${why}): add it to the daemon's EnvironmentFile`);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  const get = (k: keyof typeof SECRET_ENV) => (env[SECRET_ENV[k]] === '' ? undefined : env[SECRET_ENV[k]]);
+  return { jwtSecret: get('jwtSecret'), adminToken: get('adminToken'), turnSecret: get('turnSecret'), slackWebhookUrl: get('slackWebhookUrl'), webhookUrl: get('webhookUrl'), webhookToken: get('webhookToken') };
+}

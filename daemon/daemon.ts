@@ -1,0 +1,59 @@
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { Alerter } from './alerting/alerter.js';
+import type { AlertProvider } from './alerting/providers/provider.js';
+import { SlackProvider } from './alerting/providers/slack.js';
+import { WebhookProvider } from './alerting/providers/webhook.js';
+import { AlertStore } from './alerting/store.js';
+import { buildChecks } from './checks/index.js';
+import type { DaemonConfig, DaemonSecrets } from './config.js';
+import { startHttp } from './http.js';
+import { DaemonMetrics } from './metrics.js';
+import { Scheduler } from './scheduler.js';
+
+export interface RunningDaemon {
+  port: number;
+  scheduler: Scheduler;
+  metrics: DaemonMetrics;
+  stop: () => Promise<void>;
+}
+
+export function providersFor(cfg: DaemonConfig, s: DaemonSecrets): AlertProvider[] {
+  const out: AlertProvider[] = [];
+  if (cfg.alerting.slack && s.slackWebhookUrl !== undefined) out.push(new SlackProvider(s.slackWebhookUrl));
+  if (cfg.alerting.webhook && s.webhookUrl !== undefined) out.push(new WebhookProvider(s.webhookUrl, s.webhookToken));
+  return out;
+}
+
+/** The composition root: checks, alerting, scheduler, then the HTTP endpoints. */
+export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log: Logger, opts: { schedule?: boolean } = {}): Promise<RunningDaemon> {
+  const metrics = new DaemonMetrics();
+  const providers = providersFor(cfg, secrets);
+  if (providers.length === 0) log.warn('no alert destination configured (alerting.slack / alerting.webhook): results go to the log and /metrics only');
+  const a = cfg.alerting;
+  const alerter = new Alerter({
+    host: cfg.host, store: new AlertStore(cfg.stateFile), providers, maintenance: a.maintenance, runbookUrl: cfg.runbookUrl, log,
+    policy: { failureThreshold: a.failureThreshold, successThreshold: a.successThreshold, sendOnResolved: a.sendOnResolved, reminderIntervalMs: a.reminderIntervalMin * 60_000 },
+    retry: a.retry,
+    onSent: (p, k) => metrics.alertSent(p, k),
+    onFailed: (p, k) => metrics.alertFailed(p, k),
+  });
+  const checks = buildChecks(cfg.checks, secrets);
+  const scheduler = new Scheduler(checks, alerter, metrics, log);
+  let http: { server: Server; port: number };
+  try {
+    http = await startHttp(cfg.listen.host, cfg.listen.port, scheduler, metrics);
+  } catch (error) {
+    throw new Error(`cannot listen on ${cfg.listen.host}:${cfg.listen.port} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): change listen.port`);
+  }
+  if (opts.schedule !== false) scheduler.start();
+  log.info({ event: 'daemon_started', port: http.port, checks: checks.map((c) => ({ name: c.check.name, schedule: c.schedule })), providers: providers.map((p) => p.name) }, 'health daemon started');
+  return {
+    port: http.port, scheduler, metrics,
+    stop: async () => {
+      await scheduler.stop();
+      http.server.closeAllConnections();
+      await new Promise<void>((resolve) => http.server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { runCheck } from './checks/result.js';
+import { buildChecks } from './checks/index.js';
+import { ConfigError, loadConfigFile, secretsFromEnv } from './config.js';
+import { startDaemon } from './daemon.js';
+import { formatTable, hasCritical } from './report.js';
+
+const USAGE = `Usage: node dist/daemon/main.js --config <file> [--once [--json]] [--check-config]
+
+The rtcops health daemon: runs the configured checks on their schedules, alerts Slack / a webhook,
+serves /healthz and /metrics. Secrets come from environment variables (JWT_SECRET, ADMIN_TOKEN,
+TURN_SECRET, SLACK_WEBHOOK_URL, ALERT_WEBHOOK_URL, ALERT_WEBHOOK_TOKEN).
+
+  --config <file>   JSON or YAML config (default: $RTCOPS_HEALTH_CONFIG)
+  --once            Run every check once, print the results, exit 1 if any is critical
+  --json            With --once: print the results as JSON
+  --check-config    Validate the config and the secrets it needs, then exit
+
+Exit status: 0 ok, 1 a check is critical (--once) or the daemon failed, 2 usage or config error.`;
+
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  let values: { config?: string | undefined; once?: boolean | undefined; json?: boolean | undefined; 'check-config'?: boolean | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string' }, once: { type: 'boolean' }, json: { type: 'boolean' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const path = values.config ?? env['RTCOPS_HEALTH_CONFIG'];
+  if (path === undefined || path === '') {
+    process.stderr.write(`no config: pass --config <file> or set RTCOPS_HEALTH_CONFIG\n\n${USAGE}\n`);
+    return 2;
+  }
+  const cfg = loadConfigFile(path);
+  const secrets = secretsFromEnv(cfg, env, path);
+  if (values['check-config'] === true) {
+    process.stdout.write(`${path}: OK (${Object.keys(cfg.checks).join(', ')})\n`);
+    return 0;
+  }
+  if (values.once === true) {
+    const results = (await Promise.all(buildChecks(cfg.checks, secrets).map((c) => runCheck(c.check, c.timeoutMs)))).flat();
+    process.stdout.write(`${values.json === true ? JSON.stringify({ host: cfg.host, ok: !hasCritical(results), results }) : formatTable(results)}\n`);
+    return hasCritical(results) ? 1 : 0;
+  }
+  const log = pino({ level: cfg.logLevel, base: { service: 'rtcops-health', host: cfg.host } });
+  const daemon = await startDaemon(cfg, secrets, log);
+  void daemon.scheduler.runAll();
+  const shutdown = (signal: string) => {
+    log.info({ event: 'daemon_stopping', signal }, 'stopping');
+    void daemon.stop().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return undefined;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => {
+    // --once and config checks end here; probes (werift, sockets) may leave handles that would keep the process up.
+    if (code !== undefined) process.exit(code);
+  },
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof ConfigError ? error.message : `error: ${(error as Error).message}`}\n`);
+    process.exitCode = error instanceof ConfigError ? 2 : 1;
+  },
+);
