@@ -130,7 +130,8 @@ async function execute(args: ParsedArgs, signal: AbortSignal): Promise<{ result:
             `  up ${status.uptimeSeconds}s, SSH ${status.sshReady ? 'answering' : 'not answering'}, ` +
               `disk used by this instance ${mib(status.diskUsedBytes)}, ${image}`,
           ].join('\n')
-        : `sandbox "${status.name}" is not running (${image})`;
+        : `sandbox "${status.name}" is not running (${image})` +
+          (status.leftovers ? `\n  its guest stopped by itself; "down" removes what it left (network, apt proxy, mounts)` : '');
       return { result: status, text, exitCode: 0 };
     }
     case 'ssh': {

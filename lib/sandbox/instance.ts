@@ -59,6 +59,7 @@ export interface SandboxStatus {
   diskUsedBytes?: number;
   imageBytes?: number;
   imageCached: boolean;
+  leftovers?: boolean;
   guestPid?: number;
   proxyPid?: number;
 }
@@ -357,7 +358,9 @@ export async function sandboxStatus(options: SandboxOptions = {}): Promise<Sandb
   const layout = layoutFor(name, stateDir, state?.index ?? 0);
   const stamp = readStamp(layout);
   const base = { name, stateDir, imageCached: stamp !== undefined, ...(stamp ? { imageBytes: stamp.bytes } : {}) };
-  if (!state || !guestRunning(layout, state)) return { ...base, running: false, sshReady: false };
+  if (!state) return { ...base, running: false, sshReady: false };
+  // The guest powered off by itself, or an "up" died half-way: its bridge, proxy and mounts wait for "down".
+  if (!guestRunning(layout, state)) return { ...base, running: false, sshReady: false, leftovers: true };
   const startedAt = state.startedAt ?? new Date().toISOString();
   const diskUsedBytes = bytesUsed(layout.layerDir);
   return {
