@@ -105,7 +105,7 @@ describe('coturn: turnserver runs the rendered turnserver.conf on loopback', () 
   after(() => cleanups.reverse().forEach((cleanup) => cleanup()));
 
   before(async () => {
-    const dir = tempDir({ after: (fn) => cleanups.push(fn) }, 'coturn');
+    const dir = tempDir({ after: (fn: () => void) => cleanups.push(fn) }, 'coturn');
     const host = exampleHost('sandbox');
     const { cert, key } = selfSignedCert(dir, host.turn.domain);
     [port, tlsPort] = [await freePort(), await freePort()];

@@ -179,7 +179,7 @@ describe('nginx site: served by a real nginx', () => {
     t.after(() => ws.close());
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     ws.send('hello');
-    const [answer] = (await new Promise((resolve) => ws.once('message', (...args) => resolve(args)))) as [Buffer];
-    assert.equal(answer.toString(), 'echo:hello');
+    const answer = await new Promise<string>((resolve) => ws.once('message', (data: WebSocket.RawData) => resolve(String(data))));
+    assert.equal(answer, 'echo:hello');
   });
 });
