@@ -1,7 +1,7 @@
 // The "sandbox" command: argument parsing (pure) and running a subcommand with human or JSON output.
 import { spawn } from 'node:child_process';
 import { helpText, type Io, parseCli, processIo, UsageError } from '../cli.js';
-import { SandboxConfigError } from './errors.js';
+import { SandboxAborted, SandboxConfigError } from './errors.js';
 import { type SandboxOptions, sandboxDown, sandboxStatus, sandboxTarget, sandboxUp, type SandboxUpResult } from './instance.js';
 import { DEFAULT_NAME, nameProblem } from './layout.js';
 import { streamProgress } from './progress.js';
@@ -154,9 +154,9 @@ async function execute(args: ParsedArgs, signal: AbortSignal): Promise<{ result:
 
 function failure(error: unknown, aborted: boolean): { exitCode: number; kind: string; message: string } {
   const message = error instanceof Error ? error.message : String(error);
-  if (aborted) return { exitCode: 130, kind: 'interrupted', message };
+  if (aborted || error instanceof SandboxAborted) return { exitCode: 130, kind: 'interrupted', message };
   if (error instanceof UsageError) return { exitCode: 2, kind: 'usage', message: `${message}\nRun with --help for usage.` };
-  if (error instanceof SandboxConfigError) return { exitCode: 2, kind: 'config', message };
+  if (error instanceof SandboxConfigError) return { exitCode: error.exitCode, kind: 'config', message };
   return { exitCode: 1, kind: 'failed', message };
 }
 

@@ -12,6 +12,7 @@ export class SandboxFailure extends Error {
   override readonly name = 'SandboxFailure';
 }
 
+// Exit 130: interrupted (Ctrl-C, SIGTERM); whatever the command had started is removed again.
 export class SandboxAborted extends Error {
   readonly exitCode = 130;
   override readonly name = 'SandboxAborted';

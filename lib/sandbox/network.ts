@@ -1,7 +1,7 @@
 // The sandbox's own network: a bridge holding the host address, plus optional "probe" namespaces on it.
 import net from 'node:net';
 import { candidateIndexes, cidrsOverlap, layoutFor, PREFIX_LENGTH, subnetOf, type SandboxLayout } from './layout.js';
-import { type Argv, probe, run } from './processes.js';
+import { type Argv, query, run } from './processes.js';
 import { SandboxConfigError } from './errors.js';
 
 export interface AddressInUse {
@@ -28,8 +28,8 @@ interface IpRouteJson {
 
 // Every IPv4 network this machine already uses (interface addresses and routes), with who uses it.
 export async function addressesInUse(): Promise<AddressInUse[]> {
-  const addrs = JSON.parse((await probe(['ip', '-j', '-4', 'addr', 'show'])).stdout || '[]') as IpAddrJson[];
-  const routes = JSON.parse((await probe(['ip', '-j', '-4', 'route', 'show', 'table', 'all'])).stdout || '[]') as IpRouteJson[];
+  const addrs = JSON.parse((await query(['ip', '-j', '-4', 'addr', 'show'])).stdout || '[]') as IpAddrJson[];
+  const routes = JSON.parse((await query(['ip', '-j', '-4', 'route', 'show', 'table', 'all'])).stdout || '[]') as IpRouteJson[];
   return [
     ...addrs.flatMap((link) =>
       (link.addr_info ?? []).map((a) => ({ cidr: `${a.local}/${a.prefixlen}`, owner: `interface ${link.ifname}` })),
@@ -47,7 +47,7 @@ export function conflictFor(index: number, inUse: AddressInUse[], links: string[
 }
 
 export async function linkNames(): Promise<string[]> {
-  const links = JSON.parse((await probe(['ip', '-j', 'link', 'show'])).stdout || '[]') as { ifname: string }[];
+  const links = JSON.parse((await query(['ip', '-j', 'link', 'show'])).stdout || '[]') as { ifname: string }[];
   return links.map((l) => l.ifname);
 }
 
@@ -100,7 +100,7 @@ export function probeArgvs(layout: SandboxLayout, host: number): { probe: Probe;
 }
 
 export async function probeNamespaces(layout: SandboxLayout): Promise<string[]> {
-  const { stdout } = await probe(['ip', '-j', 'netns', 'list']);
+  const { stdout } = await query(['ip', '-j', 'netns', 'list']);
   const list = JSON.parse(stdout || '[]') as { name: string }[];
   return list.map((n) => n.name).filter((n) => n.startsWith(layout.probePrefix));
 }

@@ -57,7 +57,7 @@ export async function run(argv: Argv, options: RunOptions = {}): Promise<string>
 }
 
 // Like run, but a non-zero exit is an answer, not an error.
-export async function probe(argv: Argv): Promise<{ ok: boolean; stdout: string }> {
+export async function query(argv: Argv): Promise<{ ok: boolean; stdout: string }> {
   const [file, ...args] = argv;
   const result = await execa(file, args, { reject: false, stdin: 'ignore', env: { LC_ALL: 'C.UTF-8' } });
   return { ok: result.exitCode === 0, stdout: String(result.stdout ?? '') };
