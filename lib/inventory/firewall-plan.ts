@@ -27,7 +27,7 @@ export function planFirewall(host: ResolvedHost): FirewallPlan {
   const add = (action: FirewallRule['action'], proto: FirewallRule['proto'], port: FirewallRule['port'], from: string, comment: string) =>
     rules.push({ action, proto, port, from, comment });
 
-  for (const cidr of host.adminCidrs) add('limit', 'tcp', host.ssh.port, cidr, 'ssh from admin network');
+  for (const cidr of host.adminCidrs) add(host.firewall.sshRateLimit ? 'limit' : 'allow', 'tcp', host.ssh.port, cidr, 'ssh from admin network');
   add('allow', 'tcp', 80, 'any', 'http: acme challenges and redirect');
   add('allow', 'tcp', 443, 'any', 'https: signaling');
   add('allow', 'udp', host.turn.port, 'any', 'turn');

@@ -135,6 +135,10 @@ export const hostSettingsSchema = z.strictObject({
 
   firewall: z
     .strictObject({
+      sshRateLimit: z
+        .boolean()
+        .default(true)
+        .describe('SSH from adminCidrs uses ufw "limit": the 7th new connection from one address within 30 s is refused. rtcops itself opens one connection per run (two when it proves SSH access after an sshd or firewall change), so rapid back-to-back runs from one address can hit it. false: plain "allow" (fail2ban\'s sshd jail still bans brute force).'),
       extraRules: z
         .array(
           z.strictObject({

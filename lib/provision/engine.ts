@@ -111,10 +111,17 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
     const facts = await gatherFacts(target, steps, ctx);
     progress({ host: host.name, step: 'facts', phase: 'done', ms: Date.now() - tf, detail: `${facts.os.id} ${facts.os.versionId}${facts.os.virt !== 'none' ? ` (${facts.os.virt})` : ''}` });
 
-    const plans = steps.map((s) => ({ step: s, actions: s.plan(ctx, facts) }));
-    if (plans.some((p) => p.actions.some((a) => a.kind !== 'link' && a.guard === 'ssh-access'))) assertAdminAccess(host, facts.clientIp);
+    // The firewall only ever lets SSH in from adminCidrs: refuse up front if this run comes from elsewhere.
+    if (steps.some((s) => s === sshdStep || s === firewallStep)) assertAdminAccess(host, facts.clientIp);
 
-    for (const { step, actions } of plans) {
+    let current = facts;
+    let stale = false;
+    for (const step of steps) {
+      if (stale && report.status !== 'failed') {
+        current = await gatherFacts(target, steps, ctx);
+        stale = false;
+      }
+      const actions = report.status === 'failed' ? [] : step.plan(ctx, current);
       const ts = Date.now();
       const sr: StepReport = { step: step.name, status: actions.length === 0 ? 'ok' : 'changed', changes: [], ms: 0 };
       report.steps.push(sr);
@@ -124,16 +131,17 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
         for (const action of actions) {
           if (opts.check === true) {
             sr.changes.push(action.summary);
-            if (opts.diff === true && action.kind === 'file') report.diffs.push({ path: action.path, diff: await diffFor(target, action, facts) });
+            if (opts.diff === true && action.kind === 'file') report.diffs.push({ path: action.path, diff: await diffFor(target, action, current) });
             continue;
           }
-          const changed = await runAction(target, host, action, facts);
+          const changed = await runAction(target, host, action, current);
           if (changed) {
             sr.changes.push(action.summary);
             for (const h of action.notify ?? []) pending.add(h);
           }
         }
         if (sr.changes.length === 0) sr.status = 'ok';
+        else if (step.refreshesFacts === true && opts.check !== true) stale = true;
       } catch (err) {
         sr.status = 'failed';
         sr.error = (err as Error).message;

@@ -14,5 +14,7 @@ export interface Step {
   name: string;
   title: string;
   facts(ctx: StepContext): FactRequest;
+  /** When this step changed something, later steps plan on freshly gathered facts (packages add files and units). */
+  refreshesFacts?: boolean;
   plan(ctx: StepContext, facts: Facts): Action[];
 }

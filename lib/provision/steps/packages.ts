@@ -20,6 +20,7 @@ const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout
 export const packagesStep: Step = {
   name: 'packages',
   title: 'packages and security upgrades',
+  refreshesFacts: true,
   facts: () => ({
     packages: PACKAGES,
     probes: {
