@@ -75,6 +75,9 @@ function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
     { id: 'auto-upgrades', template: 'apt/20auto-upgrades.njk', path: '/etc/apt/apt.conf.d/20auto-upgrades', mode: '0644', ...root, validator: 'apt-config', secret: false },
     { id: 'health-daemon-unit', template: 'systemd/health-daemon.service.njk', path: `/etc/systemd/system/${app}-health.service`, mode: '0644', ...root, validator: 'systemd-analyze verify', secret: false },
     { id: 'health-daemon-env', template: 'daemon/daemon.env.njk', path: host.app.daemonEnvFile, mode: '0600', ...root, validator: 'systemd EnvironmentFile', secret: true, context: { env: daemonSecretEnv(secrets) } },
+    ...(host.turn.log === 'file'
+      ? [{ id: 'coturn-logrotate', template: 'logrotate/coturn.njk', path: '/etc/logrotate.d/coturn', mode: '0644', ...root, validator: 'logrotate -d', secret: false }]
+      : []),
     { id: 'health-daemon-config', template: 'daemon/daemon.json.njk', path: host.app.daemonConfigFile, mode: '0644', ...root, validator: 'JSON.parse', secret: false, context: { config: daemonConfig(host) } },
   ];
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { exampleHost } from '../../fixtures/inventories/hosts.js';
+import { renderHost } from '../../../lib/render/files.js';
+import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
 import { rendered, run, tempDir, tool, writeFile } from './tools.js';
 
 describe('PM2 ecosystem file: node loads it and PM2 gets what the server and fail2ban rely on', () => {
@@ -119,5 +120,23 @@ describe('system files: their readers accept them', () => {
     const config = JSON.parse(rendered(exampleHost('sandbox'), 'health-daemon-config').content) as { intervalSec: number; certificate: string };
     assert.equal(config.intervalSec, 60);
     assert.equal(config.certificate, '/etc/letsencrypt/live/rtc.sandbox.test/fullchain.pem');
+  });
+});
+
+describe('coturn log file rotation (turn.log: file)', () => {
+  test('logrotate -d accepts the rendered config; with syslog there is none', async (t) => {
+    const host = exampleHost('sandbox');
+    assert.equal(renderHost(host, fakeSecrets(host)).files.some((f) => f.id === 'coturn-logrotate'), false);
+    const dir = tempDir(t, 'logrotate');
+    host.turn.log = 'file';
+    host.turn.logFile = join(dir, 'turnserver.log');
+    writeFile(host.turn.logFile, 'line\n');
+    const file = rendered(host, 'coturn-logrotate');
+    assert.equal(file.path, '/etc/logrotate.d/coturn');
+    const conf = writeFile(join(dir, 'coturn'), file.content);
+    const { exitCode, output } = await run(tool('logrotate', 'logrotate'), ['-d', '-s', join(dir, 'state'), conf]);
+    assert.equal(exitCode, 0, output);
+    assert.match(output, new RegExp(`considering log ${host.turn.logFile}`));
+    assert.doesNotMatch(output, /error/i);
   });
 });
