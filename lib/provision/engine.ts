@@ -15,9 +15,10 @@ import { firewallStep } from './steps/firewall.js';
 import { packagesStep } from './steps/packages.js';
 import { servicesStep } from './steps/services.js';
 import { sshdStep } from './steps/sshd.js';
+import { tlsStep } from './steps/tls.js';
 
 /** The fixed order of a provisioning run. */
-export const STEPS: Step[] = [packagesStep, appUserStep, configFilesStep, sshdStep, firewallStep, servicesStep];
+export const STEPS: Step[] = [packagesStep, appUserStep, configFilesStep, sshdStep, firewallStep, servicesStep, tlsStep];
 export const AUDIT_LOG = '/var/log/rtcops/provision.log';
 
 export type StepStatus = 'ok' | 'changed' | 'failed' | 'skipped';
@@ -150,6 +151,8 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
         report.error = `step ${step.name}: ${sr.error}`;
         if (sr.hint !== undefined) report.hint = sr.hint;
       }
+      // A step's changes take effect before the next step runs (certbot needs nginx serving the new site).
+      await flushHandlers(target, pending, report);
       sr.ms = Date.now() - ts;
       progress({ host: host.name, step: step.name, phase: 'done', status: sr.status, ms: sr.ms, ...(sr.error !== undefined ? { detail: sr.error } : opts.check === true && sr.changes.length > 0 ? { detail: `${sr.changes.length} change(s) pending` } : {}) });
     }
@@ -159,15 +162,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
     if (err instanceof RemoteError && err.hint !== undefined) report.hint = err.hint;
   } finally {
     if (target !== undefined) {
-      // A changed config must never be left un-reloaded, even when a later step failed.
-      for (const name of Object.keys(HANDLERS).filter((h) => pending.has(h))) {
-        const r = await target.script(HANDLERS[name] ?? 'true', { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
-        report.handlers.push(name);
-        if (r.code !== 0) {
-          report.status = 'failed';
-          report.error = `${report.error !== undefined ? `${report.error}; ` : ''}handler "${name}" failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`;
-        }
-      }
+      await flushHandlers(target, pending, report);
       if (report.status !== 'failed') report.status = report.steps.some((s) => s.status === 'changed') ? 'changed' : 'ok';
       report.ms = Date.now() - t0;
       if (opts.check !== true) await audit(target, report).catch(() => undefined);
@@ -176,6 +171,19 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
     report.ms = Date.now() - t0;
   }
   return report;
+}
+
+/** Runs the pending handlers in HANDLERS order. A changed config must never be left un-reloaded, even after a failure. */
+async function flushHandlers(target: SshTarget, pending: Set<string>, report: HostReport): Promise<void> {
+  for (const name of Object.keys(HANDLERS).filter((h) => pending.has(h))) {
+    pending.delete(name);
+    const r = await target.script(HANDLERS[name] ?? 'true', { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
+    report.handlers.push(name);
+    if (r.code !== 0) {
+      report.status = 'failed';
+      report.error = `${report.error !== undefined ? `${report.error}; ` : ''}handler "${name}" failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`;
+    }
+  }
 }
 
 /** Runs one action; false when it turned out to change nothing. */

@@ -13,18 +13,19 @@ import { renderHost } from '../../../lib/render/files.js';
 import { sandboxDown, sandboxProbe, sandboxUp, type Probe, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { SshTarget } from '../../../lib/runner/index.js';
 import { connectionOf } from '../../../lib/provision/engine.js';
+import { startPebble, type TestAcme } from '../../helpers/pebble.js';
 
 const run = promisify(execFile);
 const NAME = 'e2e-prov';
 
-function inventoryYaml(sb: SandboxUpResult): string {
+function inventoryYaml(sb: SandboxUpResult, acme: TestAcme): string {
   return `
 hosts:
   ${NAME}:
     os: debian-12
     adminCidrs: [${sb.hostAddress}/32]
     ssh: { address: ${sb.address}, user: ${sb.user}, keyPath: ${sb.keyPath}, knownHostsFile: ${sb.knownHostsPath} }
-    acme: { email: ops@sandbox.test, directoryUrl: https://${sb.hostAddress}:14000/dir }
+    acme: { email: ops@sandbox.test, directoryUrl: ${acme.directoryUrl}, caBundle: ${acme.caFile} }
     secrets:
       jwtSecret: { env: E2E_JWT_SECRET }
       adminToken: { env: E2E_ADMIN_TOKEN }
@@ -63,6 +64,7 @@ describe('provisioning the sandbox host end to end', { timeout: 900_000 }, () =>
   let inventory: string;
   let host: ResolvedHost;
   let secrets: HostSecrets;
+  let acme: TestAcme;
   let shell: SshTarget | undefined;
   const sh = async (script: string) => {
     shell ??= await SshTarget.connect(connectionOf(host));
@@ -75,14 +77,16 @@ describe('provisioning the sandbox host end to end', { timeout: 900_000 }, () =>
     process.env['E2E_TURN_SECRET'] = randomBytes(32).toString('hex');
     sb = await sandboxUp({ name: NAME });
     probe = await sandboxProbe({ name: NAME });
+    acme = await startPebble(sb.hostAddress, sb.address);
     dir = mkdtempSync(join(tmpdir(), 'rtcops-e2e-'));
     inventory = join(dir, 'inventory.yaml');
-    writeFileSync(inventory, inventoryYaml(sb));
+    writeFileSync(inventory, inventoryYaml(sb, acme));
     host = loadInventory(inventory).hosts[NAME] as ResolvedHost;
     secrets = resolveSecrets(host, inventory);
   });
   after(async () => {
     shell?.close();
+    await acme?.stop();
     await sandboxDown({ name: NAME });
     rmSync(dir, { recursive: true, force: true });
   });
@@ -92,7 +96,7 @@ describe('provisioning the sandbox host end to end', { timeout: 900_000 }, () =>
     assert.equal(code, 0, `${report.error ?? ''}\n${stderr}`);
     assert.equal(report.status, 'changed');
     assert.deepEqual(report.steps.map((s) => [s.step, s.status]), [
-      ['packages', 'changed'], ['app-user', 'changed'], ['config', 'changed'], ['sshd', 'changed'], ['firewall', 'changed'], ['services', 'changed'],
+      ['packages', 'changed'], ['app-user', 'changed'], ['config', 'changed'], ['sshd', 'changed'], ['firewall', 'changed'], ['services', 'changed'], ['tls', 'changed'],
     ]);
     assert.match(stderr, /\[e2e-prov\] packages changed \(\d+\.\d+s\)/, 'progress names host, step and time');
     const audit = await sh('tail -1 /var/log/rtcops/provision.log');
@@ -105,13 +109,27 @@ describe('provisioning the sandbox host end to end', { timeout: 900_000 }, () =>
     const fromOutside = async (port: number) => tcpOpen(probe.namespace, sb.address, port);
     assert.deepEqual(
       { http: await fromOutside(80), https: await fromOutside(443), turnTcp: await fromOutside(3478), ssh: await fromOutside(22), nodeExporter: await fromOutside(9100), app: await fromOutside(3000) },
-      { http: true, https: false, turnTcp: true, ssh: false, nodeExporter: false, app: false },
+      { http: true, https: true, turnTcp: true, ssh: false, nodeExporter: false, app: false },
     );
-    // 443 has no listener until certbot has a certificate (first-boot site), so "closed" there proves nothing: the rule is checked in ufw itself.
-    assert.match(await sh('ufw status'), /^443\/tcp\s+ALLOW\s+Anywhere\s/m);
     assert.deepEqual({ ssh: await tcpOpen(undefined, sb.address, 22), nodeExporter: await tcpOpen(undefined, sb.address, 9100) }, { ssh: true, nodeExporter: true });
     const stun = await run('ip', ['netns', 'exec', probe.namespace, 'turnutils_stunclient', '-p', '3478', sb.address]);
     assert.match(stun.stdout, new RegExp(`UDP reflexive addr: ${probe.address.replaceAll('.', '\\.')}:\\d+`), 'coturn answers STUN on 3478/udp from outside');
+  });
+
+  it('nginx serves HTTPS and coturn serves TLS with the certificate pebble issued, and HTTP redirects', async () => {
+    const root = join(dir, 'pebble-root.pem');
+    writeFileSync(root, await acme.issuerRoot());
+    for (const [port, name] of [[443, 'rtc.sandbox.test'], [5349, 'turn.sandbox.test']] as const) {
+      const r = await run('ip', ['netns', 'exec', probe.namespace, 'sh', '-c',
+        `openssl s_client -connect ${sb.address}:${port} -servername ${name} -CAfile ${root} -verify_hostname ${name} -verify_return_error </dev/null 2>&1`]).catch((e: { stdout: string }) => e);
+      const out = (r as { stdout: string }).stdout;
+      assert.match(out, /Verify return code: 0 \(ok\)/, `port ${port}: ${out.slice(-600)}`);
+      assert.match(out, /issuer=CN = Pebble Intermediate CA/, `port ${port}`);
+    }
+    const redirect = await run('ip', ['netns', 'exec', probe.namespace, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '-H', 'Host: rtc.sandbox.test', `http://${sb.address}/signaling`]);
+    assert.equal(redirect.stdout, 'https://rtc.sandbox.test/signaling'.replace(/^/, '301 '));
+    assert.equal((await sh('systemctl is-active certbot.timer')).trim(), 'active');
+    assert.match(await sh('stat -c "%G %a" "$(readlink -f /etc/letsencrypt/live/rtc.sandbox.test/privkey.pem)"'), /^turnserver 640/, 'coturn can read the key');
   });
 
   it('sshd refuses passwords and root; fail2ban runs its jails; services are up', async () => {

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { RemoteError } from '../../runner/errors.js';
+import { shJoin, shQuote } from '../../runner/quote.js';
+import type { Action } from '../actions.js';
+import type { Step, StepContext } from '../step.js';
+
+/** Where a custom ACME server's CA (a staging or test directory) is installed on the host for certbot. */
+export const ACME_CA_PATH = '/etc/rtcops/acme-ca.pem';
+const CERTBOT_DROPIN = '/etc/systemd/system/certbot.service.d/rtcops-acme-ca.conf';
+
+function caBundle(ctx: StepContext): string | undefined {
+  const file = ctx.host.acme.caBundle;
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new RemoteError(ctx.host.name, `cannot read acme.caBundle ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'point acme.caBundle at the PEM CA of your ACME server, or remove it for Let\'s Encrypt');
+  }
+}
+
+/**
+ * The certificate for the app and TURN names, by HTTP-01 through the first-boot nginx site; then nginx switches
+ * to the TLS site and coturn gets the certificate (the deploy hook), and the renewal timer runs.
+ */
+export const tlsStep: Step = {
+  name: 'tls',
+  title: 'TLS certificate (certbot)',
+  facts: ({ host }) => ({
+    files: [host.tls.fullchain, ACME_CA_PATH, CERTBOT_DROPIN],
+    services: ['certbot.timer'],
+    probes: {
+      'tls.names': `openssl x509 -in ${shQuote(host.tls.fullchain)} -noout -ext subjectAltName | grep -o 'DNS:[^,]*' | cut -d: -f2 | sort | tr '\\n' ' '`,
+      'tls.caSha256': `sha256sum ${ACME_CA_PATH} | cut -d' ' -f1`,
+    },
+  }),
+  plan: (ctx, facts) => {
+    const { host } = ctx;
+    const actions: Action[] = [];
+    const ca = caBundle(ctx);
+    if (ca !== undefined) {
+      if (facts.probes.get('tls.caSha256') !== createHash('sha256').update(ca).digest('hex')) {
+        actions.push({ kind: 'file', summary: `trust the ACME server's CA (${ACME_CA_PATH})`, path: ACME_CA_PATH, content: ca, mode: '0644', owner: 'root', group: 'root', secret: false });
+      }
+      if (facts.files.get(CERTBOT_DROPIN)?.exists !== true) {
+        actions.push({
+          kind: 'file', summary: 'renewals trust the ACME server\'s CA', path: CERTBOT_DROPIN, mode: '0644', owner: 'root', group: 'root', secret: false,
+          content: `[Service]\nEnvironment=REQUESTS_CA_BUNDLE=${ACME_CA_PATH}\n`, notify: ['systemd daemon-reload'],
+        });
+      }
+    }
+    const want = [...host.tls.names].sort().join(' ');
+    const have = (facts.probes.get('tls.names') ?? '').trim();
+    if (facts.files.get(host.tls.fullchain)?.exists !== true || have !== want) {
+      const hook = `/etc/letsencrypt/renewal-hooks/deploy/${host.app.name}.sh`;
+      const argv = [
+        'certbot', 'certonly', '--non-interactive', '--agree-tos', '--email', host.acme.email, '--server', host.acme.directoryUrl,
+        '--webroot', '-w', host.tls.webroot, '--cert-name', host.tls.certName, '--expand', '--deploy-hook', hook,
+        ...host.tls.names.flatMap((n) => ['-d', n]),
+      ];
+      actions.push({
+        kind: 'run',
+        summary: `obtain a certificate for ${host.tls.names.join(', ')} from ${host.acme.directoryUrl}`,
+        script: [
+          `install -d -m 0755 ${shQuote(host.tls.webroot)}`,
+          `${ca !== undefined ? `REQUESTS_CA_BUNDLE=${ACME_CA_PATH} ` : ''}${shJoin(argv)}`,
+        ].join('\n'),
+        notify: ['reload nginx', 'restart coturn'],
+      });
+      const site = `/etc/nginx/sites-available/${host.app.name}.conf`;
+      actions.push({ kind: 'link', summary: `serve HTTPS: enable ${site}`, path: `/etc/nginx/sites-enabled/${host.app.name}.conf`, target: site, validate: 'nginx -t -q', notify: ['reload nginx'] });
+    }
+    const timer = facts.services.get('certbot.timer');
+    if (timer?.active !== 'active' || timer.enabled !== 'enabled') {
+      actions.push({ kind: 'run', summary: 'enable the certbot renewal timer', script: 'systemctl enable --now certbot.timer' });
+    }
+    return actions;
+  },
+};
