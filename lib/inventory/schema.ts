@@ -184,6 +184,16 @@ export const hostSettingsSchema = z.strictObject({
     .prefault({})
     .describe('Host metrics.'),
 
+  node: z
+    .strictObject({
+      version: z.string().regex(/^(22|24)\.\d+\.\d+$/, { error: 'must be an exact Node.js 22 or 24 version such as 22.23.3 (mediasoup 3.27 needs Node >= 22)' }).default('22.23.3').describe('Node.js version on the host (current LTS, 22 or 24).'),
+      source: z.enum(['nodesource', 'upload']).default('nodesource').describe('Where Node.js comes from: NodeSource\'s apt repository (needs the host to reach deb.nodesource.com), or `upload`: the official binaries from the npm registry package node-linux-<arch>, fetched on the operator\'s machine, checksum-verified and uploaded over SSH (offline hosts, the sandbox). With `upload`, PM2 and pm2-logrotate are uploaded too.'),
+      pm2Version: z.string().regex(/^\d+\.\d+\.\d+$/, { error: 'must be an exact version such as 7.0.4' }).default('7.0.4').describe('PM2 version installed on the host.'),
+      pm2LogrotateVersion: z.string().regex(/^\d+\.\d+\.\d+$/, { error: 'must be an exact version such as 3.0.0' }).default('3.0.0').describe('pm2-logrotate module version.'),
+    })
+    .prefault({})
+    .describe('Node.js and PM2 on the host.'),
+
   pm2: z
     .strictObject({
       maxMemoryRestart: size.default('1G').describe('Restart the server when its memory exceeds this.'),
@@ -195,6 +205,16 @@ export const hostSettingsSchema = z.strictObject({
     })
     .prefault({})
     .describe('PM2 process manager.'),
+
+  deploy: z
+    .strictObject({
+      keepReleases: z.number().int().min(2).max(100).default(5).describe('Releases kept under app.root/releases after a deploy; older ones are deleted, never the current or the previous one.'),
+      drainWaitSec: z.number().int().min(0).default(600).describe('How long a deploy waits for the running release\'s rooms to empty before switching (--now switches at once). When they do not empty in time, the deploy stops before the switch.'),
+      gateTimeoutSec: z.number().int().min(5).default(60).describe('Health gate deadline after the switch: /healthz, /readyz and a signaling round trip through nginx must pass within it, or the previous release is restored.'),
+      watchSec: z.number().int().min(0).default(60).describe('After the gate passed, how long the same checks must keep passing with no PM2 restart before the deploy counts as good.'),
+    })
+    .prefault({})
+    .describe('Deploys and rollbacks (scripts/deploy.mjs, scripts/rollback.mjs).'),
 
   daemon: z
     .strictObject({

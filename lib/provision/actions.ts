@@ -1,8 +1,10 @@
+import type { Artifact } from './artifacts.js';
+
 /** A run action that prints this line changed nothing (e.g. a refresh that found no upgrades). */
 export const UNCHANGED = 'RTCOPS_UNCHANGED';
 
 /** What a step asks the engine to do. Steps only return the actions the facts say are needed. */
-export type Action = RunAction | FileAction | LinkAction;
+export type Action = RunAction | FileAction | LinkAction | UploadAction;
 
 export interface RunAction {
   kind: 'run';
@@ -41,5 +43,16 @@ export interface LinkAction {
   path: string;
   target: string;
   validate?: string;
+  notify?: string[];
+}
+
+/** Uploads a file built on the operator's machine (artifacts.ts), checks its SHA-256 on the host, then runs `script`. */
+export interface UploadAction {
+  kind: 'upload';
+  summary: string;
+  /** Builds the file, or finds it in the local cache; called only when the action runs. */
+  artifact: () => Promise<Artifact>;
+  /** Runs as root with $ARTIFACT naming the uploaded, verified file (removed afterwards). */
+  script: string;
   notify?: string[];
 }

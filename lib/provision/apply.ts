@@ -63,6 +63,8 @@ export const HANDLERS: Record<string, string> = {
   'restart fail2ban': restartAndCheck('fail2ban', 2),
   'restart coturn': restartAndCheck('coturn', 1),
   'reload nginx': 'if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl restart nginx; fi',
+  // $app is set by the engine; the daemon step starts it when it is not running yet.
+  'restart health daemon': 'systemctl try-restart "$app-health.service"',
 };
 
 /** Restart, give it time to fail, and on failure show why (the unit's last journal lines). */

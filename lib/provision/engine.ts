@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { renderHost } from '../render/files.js';
@@ -13,12 +14,14 @@ import { appUserStep } from './steps/app-user.js';
 import { configFilesStep } from './steps/config-files.js';
 import { firewallStep } from './steps/firewall.js';
 import { packagesStep } from './steps/packages.js';
+import { runtimeStep } from './steps/runtime.js';
 import { servicesStep } from './steps/services.js';
 import { sshdStep } from './steps/sshd.js';
+import { daemonStep } from './steps/daemon.js';
 import { tlsStep } from './steps/tls.js';
 
 /** The fixed order of a provisioning run. */
-export const STEPS: Step[] = [packagesStep, appUserStep, configFilesStep, sshdStep, firewallStep, servicesStep, tlsStep];
+export const STEPS: Step[] = [packagesStep, appUserStep, runtimeStep, configFilesStep, sshdStep, firewallStep, servicesStep, tlsStep, daemonStep];
 export const AUDIT_LOG = '/var/log/rtcops/provision.log';
 
 export type StepStatus = 'ok' | 'changed' | 'failed' | 'skipped';
@@ -100,11 +103,12 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
   const t0 = Date.now();
   const report: HostReport = { host: host.name, status: 'ok', check: opts.check === true, steps: [], handlers: [], ms: 0, diffs: [] };
   const steps = selectSteps(opts.only, opts.skip);
-  const ctx: StepContext = { host, secrets, rendered: renderHost(host, secrets) };
+  const ctx: StepContext = { host, secrets, rendered: renderHost(host, secrets), prepared: new Map() };
   const progress = opts.onProgress ?? (() => undefined);
   const pending = new Set<string>();
   let target: SshTarget | undefined;
   try {
+    for (const step of steps) await step.prepare?.(ctx);
     progress({ host: host.name, step: 'connect', phase: 'start' });
     target = await SshTarget.connect(connectionOf(host));
     progress({ host: host.name, step: 'facts', phase: 'start' });
@@ -146,13 +150,14 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
       } catch (err) {
         sr.status = 'failed';
         sr.error = (err as Error).message;
-        if (err instanceof RemoteError && err.hint !== undefined) sr.hint = err.hint;
+        const hint = (err as { hint?: unknown }).hint;
+        if (typeof hint === 'string') sr.hint = hint;
         report.status = 'failed';
         report.error = `step ${step.name}: ${sr.error}`;
         if (sr.hint !== undefined) report.hint = sr.hint;
       }
       // A step's changes take effect before the next step runs (certbot needs nginx serving the new site).
-      await flushHandlers(target, pending, report);
+      await flushHandlers(target, host, pending, report);
       sr.ms = Date.now() - ts;
       progress({ host: host.name, step: step.name, phase: 'done', status: sr.status, ms: sr.ms, ...(sr.error !== undefined ? { detail: sr.error } : opts.check === true && sr.changes.length > 0 ? { detail: `${sr.changes.length} change(s) pending` } : {}) });
     }
@@ -162,7 +167,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
     if (err instanceof RemoteError && err.hint !== undefined) report.hint = err.hint;
   } finally {
     if (target !== undefined) {
-      await flushHandlers(target, pending, report);
+      await flushHandlers(target, host, pending, report);
       if (report.status !== 'failed') report.status = report.steps.some((s) => s.status === 'changed') ? 'changed' : 'ok';
       report.ms = Date.now() - t0;
       if (opts.check !== true) await audit(target, report).catch(() => undefined);
@@ -174,10 +179,10 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
 }
 
 /** Runs the pending handlers in HANDLERS order. A changed config must never be left un-reloaded, even after a failure. */
-async function flushHandlers(target: SshTarget, pending: Set<string>, report: HostReport): Promise<void> {
+async function flushHandlers(target: SshTarget, host: ResolvedHost, pending: Set<string>, report: HostReport): Promise<void> {
   for (const name of Object.keys(HANDLERS).filter((h) => pending.has(h))) {
     pending.delete(name);
-    const r = await target.script(HANDLERS[name] ?? 'true', { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
+    const r = await target.script(`app=${shQuote(host.app.name)}\n${HANDLERS[name] ?? 'true'}`, { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
     report.handlers.push(name);
     if (r.code !== 0) {
       report.status = 'failed';
@@ -202,6 +207,18 @@ async function runAction(target: SshTarget, host: ResolvedHost, action: Action, 
       // Reloaded now, not at the end: the new connection must see the new config.
       apply: async () => { await install(); await target.script(HANDLERS['reload ssh'] ?? 'true', { root: true, summary: 'reload ssh' }); },
     });
+    return true;
+  }
+  if (action.kind === 'upload') {
+    const a = await action.artifact();
+    const remote = `/tmp/rtcops-${a.sha256.slice(0, 12)}-${a.name}`;
+    await target.upload(readFileSync(a.file), remote, 0o600);
+    await target.script([
+      `ARTIFACT=${shQuote(remote)}`,
+      'trap \'rm -f "$ARTIFACT"\' EXIT',
+      `if ! echo "${a.sha256}  $ARTIFACT" | sha256sum -c --status; then echo "the uploaded ${a.name} does not match its SHA-256 ${a.sha256}: the upload was damaged; run again" >&2; exit 1; fi`,
+      action.script,
+    ].join('\n'), { root: true, summary: action.summary });
     return true;
   }
   if (action.kind === 'link') {

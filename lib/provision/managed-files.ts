@@ -17,8 +17,9 @@ export const FILE_POLICY: Record<string, { validate?: string; notify?: string[] 
   'certbot-deploy-hook': { validate: 'sh -n "$RTCOPS_FILE"' },
   'unattended-upgrades': { validate: 'apt-config dump >/dev/null' },
   'auto-upgrades': { validate: 'apt-config dump >/dev/null' },
-  'health-daemon-unit': { notify: ['systemd daemon-reload'] },
-  'health-daemon-config': { validate: 'python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$RTCOPS_FILE"' },
+  'health-daemon-unit': { notify: ['systemd daemon-reload', 'restart health daemon'] },
+  'health-daemon-env': { notify: ['restart health daemon'] },
+  'health-daemon-config': { notify: ['restart health daemon'], validate: 'python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$RTCOPS_FILE"' },
 };
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -7,12 +7,16 @@ export interface StepContext {
   host: ResolvedHost;
   secrets: HostSecrets;
   rendered: RenderResult;
+  /** What steps' prepare() built on the operator's machine for this run (e.g. the daemon bundle). */
+  prepared: Map<string, unknown>;
 }
 
 /** A step reads facts and returns only the actions needed to reach the desired state (pyinfra-style). */
 export interface Step {
   name: string;
   title: string;
+  /** Local work before facts are gathered (builds what plan() compares with the host); runs once per host. */
+  prepare?(ctx: StepContext): Promise<void>;
   facts(ctx: StepContext): FactRequest;
   /** When this step changed something, later steps plan on freshly gathered facts (packages add files and units). */
   refreshesFacts?: boolean;

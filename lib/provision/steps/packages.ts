@@ -1,4 +1,5 @@
 import { shQuote } from '../../runner/quote.js';
+import type { ResolvedHost } from '../../inventory/index.js';
 import type { Action } from '../actions.js';
 import { UNCHANGED } from '../actions.js';
 import type { Step } from '../step.js';
@@ -12,25 +13,29 @@ export const PACKAGES = [
   // fail2ban's systemd backend (Debian 12 has no auth.log) needs it; it is only a Recommends.
   'python3-systemd',
   'prometheus-node-exporter', 'unattended-upgrades', 'apt-listchanges',
-  // mediasoup worker's runtime libraries
+  // mediasoup worker's runtime libraries (a worker built on Debian 12 also links its abseil)
   'libuv1', 'libssl3', 'libsrtp2-1',
 ];
+
+export function packagesFor(host: ResolvedHost): string[] {
+  return host.os === 'debian-12' ? [...PACKAGES, 'libabsl20220623'] : PACKAGES;
+}
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
 
 export const packagesStep: Step = {
   name: 'packages',
   title: 'packages and security upgrades',
   refreshesFacts: true,
-  facts: () => ({
-    packages: PACKAGES,
+  facts: ({ host }) => ({
+    packages: packagesFor(host),
     probes: {
       // Age of the apt lists in seconds (a fresh VM has none).
       'apt.listsAge': 'find /var/lib/apt/lists -maxdepth 1 -name "*_Packages*" -printf "%T@\\n" | sort -n | tail -1 | awk -v now="$(date +%s)" \'{ printf "%d", now - $1 }\'',
       'apt.upgradable': `apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null | grep -c '^Inst '`,
     },
   }),
-  plan: (_ctx, facts) => {
-    const missing = PACKAGES.filter((p) => !facts.installed.has(p));
+  plan: ({ host }, facts) => {
+    const missing = packagesFor(host).filter((p) => !facts.installed.has(p));
     const age = Number(facts.probes.get('apt.listsAge') || 'NaN');
     const stale = !(age < LISTS_MAX_AGE_SEC);
     const upgradable = Number(facts.probes.get('apt.upgradable') || '0');

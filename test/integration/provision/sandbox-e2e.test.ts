@@ -35,6 +35,7 @@ hosts:
     turn: { domain: turn.sandbox.test, relayPorts: { min: 50000, max: 50999 } }
     # This test opens more than 6 SSH connections within 30 s (runs, lockout proofs, checks); ufw "limit" would refuse them.
     firewall: { sshRateLimit: false }
+    node: { source: upload }
 `;
 }
 
@@ -96,7 +97,7 @@ describe('provisioning the sandbox host end to end', { timeout: 900_000 }, () =>
     assert.equal(code, 0, `${report.error ?? ''}\n${stderr}`);
     assert.equal(report.status, 'changed');
     assert.deepEqual(report.steps.map((s) => [s.step, s.status]), [
-      ['packages', 'changed'], ['app-user', 'changed'], ['config', 'changed'], ['sshd', 'changed'], ['firewall', 'changed'], ['services', 'changed'], ['tls', 'changed'],
+      ['packages', 'changed'], ['app-user', 'changed'], ['runtime', 'changed'], ['config', 'changed'], ['sshd', 'changed'], ['firewall', 'changed'], ['services', 'changed'], ['tls', 'changed'], ['daemon', 'changed'],
     ]);
     assert.match(stderr, /\[e2e-prov\] packages changed \(\d+\.\d+s\)/, 'progress names host, step and time');
     const audit = await sh('tail -1 /var/log/rtcops/provision.log');
@@ -141,7 +142,21 @@ describe('provisioning the sandbox host end to end', { timeout: 900_000 }, () =>
     assert.match((passwordTry as { stderr: string }).stderr, /Permission denied \(publickey\)/);
     const jails = await sh('fail2ban-client status | sed -n "s/.*Jail list:\\s*//p"');
     assert.deepEqual(jails.split(',').map((j) => j.trim()).sort(), ['nginx-botsearch', 'nginx-limit-req', 'rtcops-signaling-auth', 'sshd']);
-    assert.equal((await sh('systemctl is-active nginx coturn fail2ban prometheus-node-exporter | sort -u')).trim(), 'active');
+    assert.equal((await sh('systemctl is-active nginx coturn fail2ban prometheus-node-exporter rtcops-health | sort -u')).trim(), 'active');
+  });
+
+  it('Node.js from the uploaded official binaries, PM2 under systemd for the app user, pm2-logrotate configured', async () => {
+    assert.equal((await sh('node --version')).trim(), `v${host.node.version}`);
+    assert.equal((await sh('systemctl is-enabled pm2-rtcops; systemctl is-active pm2-rtcops')).trim(), 'enabled\nactive');
+    const list = JSON.parse(await sh('runuser -u rtcops -- env HOME=/home/rtcops PM2_HOME=/home/rtcops/.pm2 pm2 jlist')) as { name: string; pm2_env: { status: string } }[];
+    assert.deepEqual(list.map((p) => [p.name, p.pm2_env.status]), [['pm2-logrotate', 'online']]);
+    const conf = JSON.parse(await sh('cat /home/rtcops/.pm2/module_conf.json')) as Record<string, Record<string, unknown>>;
+    assert.equal(conf['pm2-logrotate']?.['max_size'], host.pm2.logMaxSize);
+    assert.equal(String(conf['pm2-logrotate']?.['retain']), String(host.pm2.logRetain));
+    // PM2 starts its modules itself when its daemon starts (as at boot).
+    await sh('systemctl restart pm2-rtcops');
+    const after = JSON.parse(await sh('sleep 1; runuser -u rtcops -- env HOME=/home/rtcops PM2_HOME=/home/rtcops/.pm2 pm2 jlist')) as typeof list;
+    assert.deepEqual(after.map((p) => [p.name, p.pm2_env.status]), [['pm2-logrotate', 'online']], 'pm2-logrotate comes back when PM2 restarts');
   });
 
   it('a second run changes nothing and says so', async () => {

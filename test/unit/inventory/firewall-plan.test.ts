@@ -11,7 +11,7 @@ describe('UFW plan from the inventory', () => {
       'ufw default deny incoming',
       'ufw default allow outgoing',
       'ufw default deny routed',
-      'ufw limit proto tcp from 10.77.0.0/24 to any port 22 comment ssh from admin network',
+      'ufw limit proto tcp from 10.77.0.1/32 to any port 22 comment ssh from admin network',
       'ufw allow proto tcp from any to any port 80 comment http: acme challenges and redirect',
       'ufw allow proto tcp from any to any port 443 comment https: signaling',
       'ufw allow proto udp from any to any port 3478 comment turn',
@@ -20,7 +20,7 @@ describe('UFW plan from the inventory', () => {
       'ufw allow proto udp from any to any port 50000:50999 comment turn relay',
       'ufw allow proto udp from any to any port 40000:40999 comment mediasoup rtc',
       'ufw allow proto tcp from any to any port 40000:40999 comment mediasoup rtc over tcp',
-      'ufw allow proto tcp from 10.77.0.0/24 to any port 9100 comment node_exporter from admin network',
+      'ufw allow proto tcp from 10.77.0.1/32 to any port 9100 comment node_exporter from admin network',
     ]);
   });
 
@@ -44,6 +44,6 @@ describe('UFW plan from the inventory', () => {
   test('a custom SSH port is the one limited', () => {
     const host = exampleHost('sandbox');
     host.ssh.port = 2200;
-    assert.ok(lines(host).includes('ufw limit proto tcp from 10.77.0.0/24 to any port 2200 comment ssh from admin network'));
+    assert.ok(lines(host).includes('ufw limit proto tcp from 10.77.0.1/32 to any port 2200 comment ssh from admin network'));
   });
 });

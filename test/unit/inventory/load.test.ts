@@ -28,7 +28,7 @@ describe('the example inventory.yaml', () => {
     ['ssh.keyPath', `${homedir()}/.cache/rtcops/sandbox/id_ed25519`],
     ['ssh.knownHostsFile', `${homedir()}/.cache/rtcops/sandbox/known_hosts`],
     ['ssh.sudo', true],
-    ['adminCidrs', ['10.77.0.0/24']],
+    ['adminCidrs', ['10.77.0.1/32']],
     ['acme.directoryUrl', 'https://10.77.0.1:14000/dir'],
     ['acme.caBundle', `${homedir()}/.cache/rtcops/sandbox/pebble-ca.pem`],
     ['app.root', '/srv/rtcops'],

@@ -1,0 +1,66 @@
+import type { ResolvedHost } from '../../inventory/index.js';
+import { shQuote } from '../../runner/quote.js';
+import { daemonBundle, type Artifact } from '../artifacts.js';
+import type { Action } from '../actions.js';
+import type { Step } from '../step.js';
+import { NODE_BIN } from './runtime.js';
+
+const BUNDLE = 'daemon-bundle';
+
+export function daemonUnit(host: ResolvedHost): string {
+  return `${host.app.name}-health.service`;
+}
+
+/** Where the unit's ExecStart looks for the daemon; package.json beside it makes the bundle an ES module. */
+function entry(host: ResolvedHost): string {
+  return `${host.app.daemonDir}/dist/daemon/main.js`;
+}
+
+/**
+ * The health daemon: the bundle built on the operator's machine, checked on the host with the daemon's own
+ * --check-config (the installed config and env file, as the app user) before it replaces the running one;
+ * its unit enabled and running. Its config files come from the config step and restart it when they change.
+ */
+export const daemonStep: Step = {
+  name: 'daemon',
+  title: 'health daemon',
+  prepare: async (ctx) => {
+    ctx.prepared.set(BUNDLE, await daemonBundle());
+  },
+  facts: ({ host }) => ({ files: [entry(host)], services: [daemonUnit(host)] }),
+  plan: ({ host, prepared }, facts) => {
+    const bundle = prepared.get(BUNDLE) as Artifact;
+    const unit = daemonUnit(host);
+    const actions: Action[] = [];
+    const u = shQuote(host.app.user);
+    if (facts.files.get(entry(host))?.sha256 !== bundle.sha256) {
+      const dist = `${host.app.daemonDir}/dist/daemon`;
+      actions.push({
+        kind: 'upload',
+        summary: `install the health daemon (${bundle.name})`,
+        artifact: () => Promise.resolve(bundle),
+        script: [
+          `dir=${shQuote(dist)}; root=${shQuote(host.app.daemonDir)}`,
+          'install -d -m 0755 "$dir"',
+          `printf '{"type":"module","private":true}\\n' > "$root/package.json"`,
+          'install -m 0644 "$ARTIFACT" "$dir/main.new.js"',
+          // The new bundle must accept the installed config and secrets before it replaces the old one.
+          `if ! out=$(systemd-run --quiet --wait --pipe --collect -p User=${u} -p EnvironmentFile=${shQuote(host.app.daemonEnvFile)} ${NODE_BIN} "$dir/main.new.js" --config ${shQuote(host.app.daemonConfigFile)} --check-config 2>&1); then`,
+          '  rm -f "$dir/main.new.js"; echo "the health daemon refuses its config: $out" >&2; exit 1',
+          'fi',
+          'mv -f "$dir/main.new.js" "$dir/main.js"',
+          `systemctl daemon-reload; systemctl try-restart ${shQuote(unit)}`,
+        ].join('\n'),
+      });
+    }
+    const svc = facts.services.get(unit);
+    if (svc?.active !== 'active' || svc.enabled !== 'enabled') {
+      actions.push({
+        kind: 'run',
+        summary: `enable and start ${unit}`,
+        script: `systemctl daemon-reload\nsystemctl enable --now ${shQuote(unit)}\nsleep 2\nif ! systemctl is-active --quiet ${shQuote(unit)}; then journalctl -u ${shQuote(unit)} -n 8 --no-pager -o cat >&2; exit 1; fi`,
+      });
+    }
+    return actions;
+  },
+};
