@@ -1,0 +1,205 @@
+import type { ResolvedHost } from '../inventory/index.js';
+import { serverPlainEnv } from '../render/server-env.js';
+import { NODE_BIN, PM2_BIN, pm2As as pm2AsUser } from '../provision/steps/runtime.js';
+import { shJoin, shQuote } from '../runner/quote.js';
+
+/**
+ * What a deploy runs on the host, as plain values (Kamal's commands/*): each function returns the script or argv
+ * for one remote operation; engine.ts runs them through SshTarget. Nothing here connects anywhere.
+ */
+
+export const DEPLOY_LOG = '/var/log/rtcops/deploy.log';
+/** Written into each release directory when it is uploaded. */
+export const RELEASE_META = '.rtcops-release.json';
+/** Present in a release whose deploy failed; holds the reason. */
+export const FAILED_MARK = '.rtcops-failed';
+/** The worker binary inside a release (mediasoup's default location, so MEDIASOUP_WORKER_BIN is not needed). */
+export const WORKER_PATH = 'node_modules/mediasoup/worker/out/Release/mediasoup-worker';
+
+export interface Paths {
+  root: string;
+  releases: string;
+  current: string;
+  previous: string;
+  lock: string;
+  flock: string;
+}
+
+export function pathsOf(host: ResolvedHost): Paths {
+  const root = host.app.root;
+  return {
+    root,
+    releases: host.app.releasesDir,
+    current: host.app.currentDir,
+    previous: `${root}/previous`,
+    lock: `${root}/.deploy.lock`,
+    flock: `${root}/.deploy.flock`,
+  };
+}
+
+export function releaseDir(host: ResolvedHost, id: string): string {
+  return `${host.app.releasesDir}/${id}`;
+}
+
+/** A pm2 command as the app user, with the PM2_HOME provisioning set up (the runtime step's helper). */
+export function pm2As(host: ResolvedHost, args: string[]): string {
+  return pm2AsUser(host, shJoin(args));
+}
+
+/**
+ * One round trip: the releases with their metadata, current and previous, free disk, and whether the host has what a
+ * deploy needs (node, pm2, the ecosystem and env files provisioning writes). Prints one JSON document.
+ */
+export function stateScript(host: ResolvedHost): string {
+  const p = pathsOf(host);
+  return [
+    `rel=${shQuote(p.releases)}`,
+    'list=$(for d in "$rel"/*/; do d=${d%/}; [ -d "$d" ] || continue; id=${d##*/}',
+    `  meta=$(cat "$d/${RELEASE_META}" 2>/dev/null || echo '{}'); failed=$(cat "$d/${FAILED_MARK}" 2>/dev/null || true)`,
+    '  size=$(du -sk "$d" 2>/dev/null | cut -f1)',
+    '  jq -c -n --arg id "$id" --argjson meta "$meta" --arg failed "$failed" --arg size "${size:-0}" \'$meta + {id: $id, sizeKb: ($size|tonumber)} + (if $failed == "" then {} else {failed: $failed} end)\'',
+    'done | jq -s -c .)',
+    `cur=$(readlink ${shQuote(p.current)} 2>/dev/null || true); prev=$(readlink ${shQuote(p.previous)} 2>/dev/null || true)`,
+    `free=$(df -Pk "$rel" | awk 'NR==2 {print $4}')`,
+    'missing=()',
+    `[ -x ${NODE_BIN} ] || missing+=(${NODE_BIN})`,
+    `[ -x ${PM2_BIN} ] || missing+=(${PM2_BIN})`,
+    `[ -f ${shQuote(host.app.ecosystemFile)} ] || missing+=(${shQuote(host.app.ecosystemFile)})`,
+    `[ -f ${shQuote(host.app.envFile)} ] || missing+=(${shQuote(host.app.envFile)})`,
+    'jq -c -n --argjson releases "${list:-[]}" --arg cur "${cur##*/}" --arg prev "${prev##*/}" --arg free "${free:-0}" --arg missing "${missing[*]:-}" \\',
+    '  \'{releases: $releases, current: (if $cur == "" then null else $cur end), previous: (if $prev == "" then null else $prev end), freeKb: ($free|tonumber), missing: ($missing | split(" ") | map(select(. != "")))}\'',
+  ].join('\n');
+}
+
+/**
+ * argv that unpacks the release tarball from stdin into releases/<id>: into a hidden partial directory first, then
+ * renamed, so a half-written release is never listed. Files are root's and read-only to the app user.
+ */
+export function receiveArgv(host: ResolvedHost, id: string, meta: Record<string, unknown>): string[] {
+  const script = [
+    'set -euo pipefail',
+    'rel=$1; id=$2; meta=$3',
+    'tmp="$rel/.$id.partial"',
+    'rm -rf "$tmp"; [ ! -e "$rel/$id" ] || { echo "release $id already exists" >&2; exit 1; }',
+    'mkdir -m 0755 "$tmp"',
+    'trap \'rm -rf "$tmp"\' EXIT',
+    'tar -xzf - -C "$tmp" --no-same-owner --no-same-permissions',
+    `[ -f "$tmp/dist/server/main.js" ] || { echo "the artifact has no dist/server/main.js" >&2; exit 1; }`,
+    `printf '%s\\n' "$meta" > "$tmp/${RELEASE_META}"`,
+    'chown -R root:root "$tmp"; chmod -R go-w,a+rX "$tmp"',
+    'mv -T "$tmp" "$rel/$id"',
+    'trap - EXIT',
+  ].join('\n');
+  return ['bash', '-c', script, 'receive', host.app.releasesDir, id, JSON.stringify(meta)];
+}
+
+/** Shared files linked into the release, so it runs the same way from any directory it is started in. */
+export function linkSharedScript(host: ResolvedHost, id: string): string {
+  const dir = shQuote(releaseDir(host, id));
+  return [
+    `ln -sfn ${shQuote(host.app.envFile)} ${dir}/.env`,
+    `ln -sfn ${shQuote(host.app.logDir)} ${dir}/logs`,
+  ].join('\n');
+}
+
+/**
+ * The release checks its own configuration before anything serving traffic changes: the server's --check-config with
+ * the environment PM2 gives it (plain values and the 0600 env file), as the app user, and the mediasoup worker's
+ * shared libraries all present.
+ */
+export function checkConfigScript(host: ResolvedHost, id: string): string {
+  const dir = releaseDir(host, id);
+  const env = Object.entries(serverPlainEnv(host)).map(([k, v]) => `${k}=${v}`);
+  const worker = `${dir}/${WORKER_PATH}`;
+  return [
+    `worker=${shQuote(worker)}`,
+    'if [ -z "${MEDIASOUP_WORKER_BIN:-}" ]; then',
+    '  [ -x "$worker" ] || { echo "the release has no mediasoup worker at $worker" >&2; exit 3; }',
+    '  if missing=$(ldd "$worker" | grep "not found"); then echo "the mediasoup worker misses shared libraries: $missing" >&2; exit 3; fi',
+    'fi',
+    `cd ${shQuote(dir)}`,
+    `runuser -u ${shQuote(host.app.user)} -- ${shJoin(['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', `HOME=/home/${host.app.user}`, ...env, NODE_BIN, `--env-file=${host.app.envFile}`, `${dir}/dist/server/main.js`, '--check-config'])}`,
+  ].join('\n');
+}
+
+/** Marks a release as failed (it stays listed, a rollback skips it, a prune deletes it like any other). */
+export function markFailedScript(host: ResolvedHost, id: string, reason: string): string {
+  return `printf '%s\\n' ${shQuote(reason.slice(0, 500))} > ${shQuote(`${releaseDir(host, id)}/${FAILED_MARK}`)}`;
+}
+
+/**
+ * The switch: `current` is replaced by a rename of a new symlink (atomic); `previous` is set to the release a rollback
+ * returns to (removed when there is none).
+ */
+export function switchScript(host: ResolvedHost, id: string, previous: string | undefined): string {
+  const p = pathsOf(host);
+  const link = (path: string, target: string) => `ln -sfn ${shQuote(target)} ${shQuote(`${path}.tmp`)} && mv -T ${shQuote(`${path}.tmp`)} ${shQuote(path)}`;
+  return [
+    previous !== undefined && previous !== id ? link(p.previous, releaseDir(host, previous)) : `rm -f ${shQuote(p.previous)}`,
+    link(p.current, releaseDir(host, id)),
+  ].join('\n');
+}
+
+/** Starts or reloads the app from `current` with the ecosystem's wait_ready, re-reading its environment. */
+export function reloadScript(host: ResolvedHost): string {
+  return pm2As(host, ['startOrReload', host.app.ecosystemFile, '--update-env']);
+}
+
+/** The app stopped (a first deploy failed and there is nothing to go back to). */
+export function stopScript(host: ResolvedHost): string {
+  return `${pm2As(host, ['delete', host.app.name])} >/dev/null 2>&1 || true`;
+}
+
+/**
+ * Loopback health as one JSON line: PM2's view of the app (status, pid, restarts), the release its process runs from
+ * (its working directory), and /healthz and /readyz with their bodies.
+ */
+export function probeScript(host: ResolvedHost): string {
+  const base = `http://127.0.0.1:${host.app.port}`;
+  return [
+    `pm2=$(${pm2As(host, ['jlist'])} 2>/dev/null | jq -c --arg n ${shQuote(host.app.name)} '[.[] | select(.name == $n) | {pid, status: .pm2_env.status, restarts: .pm2_env.restart_time}][0] // {}' 2>/dev/null || echo '{}')`,
+    'pid=$(jq -r \'.pid // 0\' <<<"$pm2")',
+    'cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null || true)',
+    'get() { local f code; f=$(mktemp); code=$(curl -s -m 3 -o "$f" -w \'%{http_code}\' "$1" 2>/dev/null) || true; jq -c -n --arg code "${code:-0}" --rawfile body "$f" \'{code: ($code|tonumber? // 0), body: $body[0:300]}\'; rm -f "$f"; }',
+    `hz=$(get ${shQuote(`${base}/healthz`)}); rz=$(get ${shQuote(`${base}/readyz`)})`,
+    'jq -c -n --argjson pm2 "$pm2" --arg cwd "$cwd" --argjson healthz "$hz" --argjson readyz "$rz" \'{pm2: $pm2, cwd: $cwd, healthz: $healthz, readyz: $readyz}\'',
+  ].join('\n');
+}
+
+/** argv for /status through loopback; the admin token goes in on stdin (`-H @-`), never on a command line. */
+export function statusArgv(host: ResolvedHost): string[] {
+  return ['curl', '-s', '-m', '5', '-f', '-H', '@-', `http://127.0.0.1:${host.app.port}/status`];
+}
+
+/** Sizes of the server's log files, so what a failed release wrote can be cut out afterwards. */
+export function logSizesScript(host: ResolvedHost): string {
+  return `stat -c %s ${shQuote(host.app.outLog)} ${shQuote(host.app.errorLog)} 2>/dev/null || echo 0; true`;
+}
+
+/** What the server logged since the given offsets (the failed release's own lines), the last lines of it. */
+export function logsSinceScript(host: ResolvedHost, offsets: number[], lines = 40): string {
+  return [host.app.outLog, host.app.errorLog]
+    .map((f, i) => `tail -c +${(offsets[i] ?? 0) + 1} ${shQuote(f)} 2>/dev/null | tail -n ${lines} | sed 's/^/${i === 0 ? 'out' : 'err'}: /'`)
+    .join('\n');
+}
+
+/** Deletes releases (and leftovers of interrupted uploads); never the ones `current` and `previous` point at. */
+export function pruneScript(host: ResolvedHost, ids: string[]): string {
+  const p = pathsOf(host);
+  return [
+    `cur=$(readlink -f ${shQuote(p.current)} 2>/dev/null || true); prev=$(readlink -f ${shQuote(p.previous)} 2>/dev/null || true)`,
+    `for d in ${ids.map((id) => shQuote(releaseDir(host, id))).join(' ')} ${shQuote(p.releases)}/.*.partial; do`,
+    '  [ -e "$d" ] || continue',
+    '  [ "$d" = "$cur" ] || [ "$d" = "$prev" ] || rm -rf "$d"',
+    'done',
+  ].join('\n');
+}
+
+/** Appends one JSON line to the deploy audit log. */
+export function auditScript(line: string): string {
+  return `install -d -m 0750 /var/log/rtcops\nprintf '%s\\n' ${shQuote(line)} >> ${DEPLOY_LOG}`;
+}
+
+export function auditTailScript(lines: number): string {
+  return `tail -n ${lines} ${DEPLOY_LOG} 2>/dev/null || true`;
+}

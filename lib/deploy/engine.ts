@@ -1,0 +1,457 @@
+import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { SlackProvider } from '../../daemon/alerting/providers/slack.js';
+import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
+import { connectionOf } from '../provision/engine.js';
+import { RemoteError } from '../runner/errors.js';
+import { SshTarget } from '../runner/ssh-target.js';
+import type { Artifact } from './artifact.js';
+import {
+  auditScript, checkConfigScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, probeScript, pruneScript,
+  receiveArgv, releaseDir, reloadScript, stateScript, statusArgv, stopScript, switchScript,
+} from './commands.js';
+import { acquireLock, LockError, type HeldLock } from './lock.js';
+import { releaseId, releasesToPrune, rollbackTarget, type HostReleases } from './release.js';
+import { probeSignaling } from './signaling-probe.js';
+
+export type PhaseStatus = 'ok' | 'failed' | 'skipped';
+export type DeployStatus = 'ok' | 'rolled-back' | 'failed' | 'refused';
+
+export interface PhaseReport {
+  phase: string;
+  status: PhaseStatus;
+  ms: number;
+  detail?: string;
+}
+
+export interface DeployReport {
+  host: string;
+  action: 'deploy' | 'rollback';
+  /** ok: the release serves and passed the gate; rolled-back: it failed and the previous release serves again;
+   *  failed: something failed and nothing could be restored (or nothing changed but an error stopped it);
+   *  refused: stopped before the switch (lock, disk, calls still running, bad config). */
+  status: DeployStatus;
+  release?: string;
+  /** What `current` pointed at before. */
+  from?: string;
+  /** What `current` points at now. */
+  serving?: string;
+  phases: PhaseReport[];
+  error?: string;
+  hint?: string;
+  /** The failing check's response (never a secret). */
+  check?: unknown;
+  /** What the failed release logged. */
+  logs?: string[];
+  pruned: string[];
+  ms: number;
+}
+
+export interface Timing {
+  gateTimeoutMs: number;
+  watchMs: number;
+  drainWaitMs: number;
+  /** Interval of the watch period's and the drain wait's checks. */
+  pollMs: number;
+}
+
+export interface DeployOptions {
+  action: 'deploy' | 'rollback';
+  /** deploy: the release to ship. */
+  artifact?: Artifact;
+  /** rollback: the release to return to (default: the previous one). */
+  to?: string;
+  /** Switch without waiting for calls to end. */
+  now?: boolean;
+  forceUnlock?: boolean;
+  /** Where the signaling probe connects (instead of DNS) and an extra CA it trusts. */
+  probe?: { address?: string | undefined; ca?: Buffer | undefined };
+  timing?: Partial<Timing>;
+  onProgress?: (e: { host: string; phase: string; state: 'start' | 'done'; status?: PhaseStatus; ms?: number; detail?: string }) => void;
+}
+
+export function timingOf(host: ResolvedHost, override: Partial<Timing> = {}): Timing {
+  return {
+    gateTimeoutMs: host.deploy.gateTimeoutSec * 1000,
+    watchMs: host.deploy.watchSec * 1000,
+    drainWaitMs: host.deploy.drainWaitSec * 1000,
+    pollMs: 2000,
+    ...override,
+  };
+}
+
+interface LoopbackProbe {
+  pm2: { pid?: number; status?: string; restarts?: number };
+  cwd: string;
+  healthz: { code: number; body: string };
+  readyz: { code: number; body: string };
+}
+
+interface CheckFailure {
+  check: string;
+  message: string;
+  response?: unknown;
+  /** No point retrying (PM2 gave up on the process). */
+  fatal?: boolean;
+}
+
+/** A failure that stops the run with a status, the failing check's response and a hint. */
+class Stop extends Error {
+  constructor(readonly status: DeployStatus, message: string, readonly hint?: string, readonly check?: unknown) {
+    super(message);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+const by = () => `${userInfo().username}@${hostname()}`;
+/** Rooms the health daemon's and the deploy's own probes open are not calls. */
+const isProbeRoom = (room: string) => room.startsWith('rtcops-health-') || room.startsWith('rtcops-deploy-');
+
+class Run {
+  readonly report: DeployReport;
+  private lock: HeldLock | undefined;
+
+  constructor(readonly host: ResolvedHost, readonly secrets: HostSecrets, readonly opts: DeployOptions, readonly main: SshTarget, private readonly holder: SshTarget, readonly timing: Timing) {
+    this.report = { host: host.name, action: opts.action, status: 'ok', phases: [], pruned: [], ms: 0 };
+  }
+
+  async phase<T>(name: string, fn: () => Promise<T | { value: T; detail: string }>): Promise<T> {
+    const t0 = Date.now();
+    this.opts.onProgress?.({ host: this.host.name, phase: name, state: 'start' });
+    await this.lock?.phase(name);
+    try {
+      const r = await fn();
+      const wrapped = r !== null && typeof r === 'object' && 'detail' in r && 'value' in r ? r : { value: r as T, detail: undefined };
+      const pr: PhaseReport = { phase: name, status: 'ok', ms: Date.now() - t0, ...(wrapped.detail !== undefined ? { detail: wrapped.detail } : {}) };
+      this.report.phases.push(pr);
+      this.opts.onProgress?.({ host: this.host.name, phase: name, state: 'done', status: 'ok', ms: pr.ms, ...(pr.detail !== undefined ? { detail: pr.detail } : {}) });
+      return wrapped.value as T;
+    } catch (err) {
+      const pr: PhaseReport = { phase: name, status: 'failed', ms: Date.now() - t0, detail: (err as Error).message };
+      this.report.phases.push(pr);
+      this.opts.onProgress?.({ host: this.host.name, phase: name, state: 'done', status: 'failed', ms: pr.ms, detail: pr.detail ?? '' });
+      throw err;
+    }
+  }
+
+  note(phase: string, status: PhaseStatus, detail: string): void {
+    this.report.phases.push({ phase, status, ms: 0, detail });
+    this.opts.onProgress?.({ host: this.host.name, phase, state: 'done', status, ms: 0, detail });
+  }
+
+  async takeLock(): Promise<void> {
+    this.lock = await this.phase('lock', async () => {
+      const l = await acquireLock(this.main, this.holder, this.host, { by: by(), action: this.opts.action, force: this.opts.forceUnlock === true });
+      return { value: l, detail: l.broke !== undefined ? `broke a stale lock (${l.broke.action ?? 'deploy'} by ${l.broke.by ?? '?'} at ${l.broke.at ?? '?'}, phase ${l.broke.phase ?? '?'})` : 'taken' };
+    });
+  }
+
+  async releaseLock(): Promise<void> {
+    await this.lock?.release().catch(() => undefined);
+  }
+
+  get brokeLock() {
+    return this.lock?.broke;
+  }
+
+  async state(): Promise<HostReleases & { freeKb: number }> {
+    return this.phase('state', async () => {
+      const r = await this.main.script(stateScript(this.host), { root: true, summary: 'read the releases' });
+      const s = JSON.parse(r.stdout) as HostReleases & { freeKb: number; missing: string[]; current: string | undefined; previous: string | undefined };
+      if (s.missing.length > 0) {
+        throw new Stop('refused', `${this.host.name} is not ready for deploys: missing ${s.missing.join(', ')}`, `provision it first: npx zx scripts/provision.mjs ${this.host.name}`);
+      }
+      const state = { releases: s.releases, current: s.current ?? undefined, previous: s.previous ?? undefined, freeKb: s.freeKb };
+      return { value: state, detail: `${state.releases.length} release(s), current ${state.current ?? '(none)'}` };
+    });
+  }
+
+  async upload(artifact: Artifact, id: string, freeKb: number): Promise<void> {
+    const needKb = Math.ceil((artifact.unpackedBytes + artifact.bytes) / 1024) + 64 * 1024;
+    await this.phase('disk', async () => {
+      if (freeKb < needKb) {
+        throw new Stop('refused', `not enough free disk on ${this.host.name} for the release: it needs ${Math.ceil(needKb / 1024)} MB in ${this.host.app.releasesDir}, ${Math.floor(freeKb / 1024)} MB are free`,
+          `free space on the host, or keep fewer releases (deploy.keepReleases, now ${this.host.deploy.keepReleases})`);
+      }
+      return { value: undefined, detail: `${Math.floor(freeKb / 1024)} MB free, ${Math.ceil(needKb / 1024)} MB needed` };
+    });
+    await this.phase('upload', async () => {
+      const meta = { id, sha: artifact.sha, ref: artifact.ref, builtAt: artifact.builtAt, uploadedAt: new Date().toISOString(), uploadedBy: by() };
+      await this.main.exec(receiveArgv(this.host, id, meta), { root: true, stdin: readFileSync(artifact.file), summary: `unpack release ${id}` });
+      return { value: undefined, detail: `${id} (${(artifact.bytes / 1048576).toFixed(1)} MB${artifact.cached ? ', cached build' : ''})` };
+    });
+    await this.phase('link', async () => {
+      await this.main.script(linkSharedScript(this.host, id), { root: true, summary: 'link shared files' });
+      return { value: undefined, detail: 'env file, logs' };
+    });
+  }
+
+  async checkConfig(id: string): Promise<void> {
+    await this.phase('check-config', async () => {
+      const r = await this.main.script(checkConfigScript(this.host, id), { root: true, allowFailure: true, summary: 'check the config' });
+      if (r.code !== 0) {
+        const out = `${r.stderr}\n${r.stdout}`.trim();
+        await this.main.script(markFailedScript(this.host, id, `config check: ${out}`), { root: true, allowFailure: true });
+        throw new Stop('refused', `release ${id} refused its configuration (nothing was switched): ${out.split('\n').slice(-3).join(' ')}`,
+          'fix the inventory (then provision) or the release, and deploy again', { check: 'config', exit: r.code, output: out.slice(-500) });
+      }
+      return { value: undefined, detail: r.stdout.trim().split('\n').at(-1) ?? 'ok' };
+    });
+  }
+
+  /** Waits for the running release's calls to end, up to drainWaitMs; --now skips it. */
+  async drain(from: string | undefined): Promise<void> {
+    if (this.opts.now === true) return this.note('drain', 'skipped', '--now: switching without waiting for calls');
+    if (from === undefined) return this.note('drain', 'skipped', 'nothing running yet');
+    await this.phase('drain', async () => {
+      const t0 = Date.now();
+      let last = '';
+      for (;;) {
+        const r = await this.main.exec(statusArgv(this.host), { root: true, allowFailure: true, stdin: `Authorization: Bearer ${this.secrets.adminToken.reveal()}\n`, summary: 'read /status' });
+        if (r.code !== 0) return { value: undefined, detail: `/status did not answer (curl exit ${r.code}); the server is not serving calls` };
+        const status = JSON.parse(r.stdout) as { roomList?: { room: string; peers: number }[] };
+        const rooms = (status.roomList ?? []).filter((x) => !isProbeRoom(x.room));
+        const peers = rooms.reduce((n, x) => n + x.peers, 0);
+        if (rooms.length === 0) return { value: undefined, detail: Date.now() - t0 < 1000 ? 'no calls' : `calls ended after ${secs(Date.now() - t0)}` };
+        const left = this.timing.drainWaitMs - (Date.now() - t0);
+        if (left <= 0) {
+          throw new Stop('refused', `${rooms.length} room(s) with ${peers} peer(s) still in calls after waiting ${secs(this.timing.drainWaitMs)}; nothing was switched`,
+            'deploy again when the calls end (or in a maintenance window), or with --now to end them (peers get serverDraining and reconnect)');
+        }
+        const line = `${rooms.length} room(s), ${peers} peer(s) in calls; waiting up to ${secs(left)} for them to end (--now switches anyway)`;
+        if (line.split(';')[0] !== last) this.opts.onProgress?.({ host: this.host.name, phase: 'drain', state: 'start', detail: line });
+        last = line.split(';')[0] ?? '';
+        await sleep(Math.min(this.timing.pollMs, left));
+      }
+    });
+  }
+
+  async logOffsets(): Promise<number[]> {
+    const r = await this.main.script(logSizesScript(this.host), { root: true, allowFailure: true });
+    return r.stdout.trim().split('\n').map(Number).map((n) => (Number.isFinite(n) ? n : 0));
+  }
+
+  async switchTo(id: string, previous: string | undefined, phase = 'switch'): Promise<void> {
+    await this.phase(phase, async () => {
+      await this.main.script(switchScript(this.host, id, previous), { root: true, summary: `switch current to ${id}` });
+      return { value: undefined, detail: `current → ${id}` };
+    });
+  }
+
+  async reload(phase = 'reload'): Promise<void> {
+    await this.phase(phase, async () => {
+      const r = await this.main.script(reloadScript(this.host), { root: true, allowFailure: true, summary: 'pm2 startOrReload' });
+      // A release that never signals ready still gets here; the gate decides.
+      const tail = `${r.stdout}\n${r.stderr}`.trim().split('\n').filter((l) => l.trim() !== '').slice(-1)[0] ?? '';
+      return { value: undefined, detail: r.code === 0 ? 'pm2 startOrReload done' : `pm2 exited ${r.code}: ${tail.slice(0, 200)}` };
+    });
+  }
+
+  async loopback(): Promise<LoopbackProbe> {
+    const r = await this.main.script(probeScript(this.host), { root: true, summary: 'loopback health' });
+    return JSON.parse(r.stdout) as LoopbackProbe;
+  }
+
+  /** One round of the checks; undefined when all passed. */
+  async checkOnce(id: string, baseline?: { pid: number; restarts: number }): Promise<{ failure?: CheckFailure; probe: LoopbackProbe }> {
+    const p = await this.loopback();
+    const fail = (f: CheckFailure) => ({ failure: f, probe: p });
+    const st = p.pm2.status ?? 'absent';
+    if (st === 'errored' || st === 'stopped') return fail({ check: 'pm2', message: `PM2 reports the app ${st} after ${p.pm2.restarts ?? '?'} restart(s)`, response: p.pm2, fatal: true });
+    if (st !== 'online') return fail({ check: 'pm2', message: `PM2 reports the app ${st}`, response: p.pm2 });
+    if (baseline !== undefined && (p.pm2.pid !== baseline.pid || (p.pm2.restarts ?? 0) !== baseline.restarts)) {
+      return fail({ check: 'pm2', message: `PM2 restarted the app during the watch period (restarts ${baseline.restarts} → ${p.pm2.restarts ?? '?'})`, response: p.pm2, fatal: true });
+    }
+    if (p.cwd !== releaseDir(this.host, id)) return fail({ check: 'release', message: `the app runs from ${p.cwd || '(unknown)'}, not from release ${id}`, response: { cwd: p.cwd } });
+    if (p.healthz.code !== 200) return fail({ check: 'healthz', message: `/healthz answered ${p.healthz.code || 'nothing'}`, response: p.healthz });
+    if (p.readyz.code !== 200) return fail({ check: 'readyz', message: `/readyz answered ${p.readyz.code || 'nothing'}${p.readyz.body ? `: ${p.readyz.body}` : ''}`, response: p.readyz });
+    const domain = this.host.app.domains[0] ?? '';
+    const s = await probeSignaling({ url: `wss://${domain}/signaling`, jwtSecret: this.secrets.jwtSecret.reveal(), timeoutMs: 5000, address: this.opts.probe?.address, ca: this.opts.probe?.ca });
+    if (!s.ok) return fail({ check: 'signaling', message: `signaling through wss://${domain}/signaling failed at ${s.error ?? '?'}${s.certificate === true ? ' (the certificate is not trusted)' : ''}`, response: { error: s.error }, fatal: s.certificate === true });
+    return { probe: p };
+  }
+
+  /** The gate: every check passes within the deadline (retried with backoff). Returns the process it passed with. */
+  async gate(id: string, phase = 'gate'): Promise<{ pid: number; restarts: number }> {
+    return this.phase(phase, async () => {
+      const t0 = Date.now();
+      const deadline = t0 + this.timing.gateTimeoutMs;
+      let delay = 250;
+      let tries = 0;
+      for (;;) {
+        tries++;
+        const { failure, probe } = await this.checkOnce(id);
+        if (failure === undefined) {
+          return { value: { pid: probe.pm2.pid ?? 0, restarts: probe.pm2.restarts ?? 0 }, detail: `healthz, readyz and signaling passed in ${secs(Date.now() - t0)} (${tries} tr${tries === 1 ? 'y' : 'ies'})` };
+        }
+        if (failure.fatal === true || Date.now() + delay > deadline) {
+          throw new Stop('failed', `health gate failed for ${id}: ${failure.message}${failure.fatal === true ? '' : ` (still failing after ${secs(Date.now() - t0)})`}`, undefined, { check: failure.check, response: failure.response });
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, 4000);
+      }
+    });
+  }
+
+  /** The watch period: the same checks keep passing and PM2 does not restart the process. */
+  async watch(id: string, baseline: { pid: number; restarts: number }): Promise<void> {
+    if (this.timing.watchMs <= 0) return this.note('watch', 'skipped', 'no watch period');
+    await this.phase('watch', async () => {
+      const end = Date.now() + this.timing.watchMs;
+      let rounds = 0;
+      while (Date.now() < end) {
+        await sleep(Math.min(this.timing.pollMs, Math.max(0, end - Date.now())));
+        rounds++;
+        const { failure } = await this.checkOnce(id, baseline);
+        if (failure !== undefined) throw new Stop('failed', `watch period failed for ${id}: ${failure.message}`, undefined, { check: failure.check, response: failure.response });
+      }
+      return { value: undefined, detail: `${rounds} round(s) over ${secs(this.timing.watchMs)}, no restart` };
+    });
+  }
+
+  async prune(protect: (string | undefined)[]): Promise<void> {
+    await this.phase('prune', async () => {
+      const r = await this.main.script(stateScript(this.host), { root: true, summary: 'read the releases' });
+      const s = JSON.parse(r.stdout) as { releases: { id: string }[]; current: string | null; previous: string | null };
+      const doomed = releasesToPrune(s.releases.map((x) => x.id), this.host.deploy.keepReleases, [...protect, s.current ?? undefined, s.previous ?? undefined]);
+      await this.main.script(pruneScript(this.host, doomed), { root: true, summary: 'prune releases' });
+      this.report.pruned = doomed;
+      return { value: undefined, detail: doomed.length === 0 ? `${s.releases.length} release(s), none to delete` : `deleted ${doomed.join(', ')}` };
+    });
+  }
+
+  async audit(extra: Record<string, unknown>): Promise<void> {
+    const r = this.report;
+    const line = JSON.stringify({
+      time: new Date().toISOString(), by: by(), host: r.host, action: r.action, status: r.status, release: r.release, from: r.from, serving: r.serving, ms: r.ms,
+      phase: r.phases.find((p) => p.status === 'failed')?.phase, error: r.error, check: r.check, logs: r.logs, pruned: r.pruned.length > 0 ? r.pruned : undefined, ...extra,
+    });
+    await this.main.script(auditScript(line), { root: true, summary: 'write the deploy audit log' });
+  }
+}
+
+/** Slack, through the daemon's provider: a deploy that failed or was rolled back. */
+async function alert(host: ResolvedHost, secrets: HostSecrets, report: DeployReport): Promise<void> {
+  if (!host.alerts.slack || secrets.slackWebhookUrl === undefined) return;
+  const at = new Date().toISOString();
+  await new SlackProvider(secrets.slackWebhookUrl.reveal()).send({
+    kind: 'triggered', host: host.name, check: 'deploy', target: report.release ?? '?', severity: 'critical',
+    message: `${report.action} ${report.status === 'rolled-back' ? 'rolled back' : 'failed'}: ${report.error ?? ''}${report.serving !== undefined ? ` — serving ${report.serving}` : ''}`,
+    values: {}, since: at, at, runbook: 'RUNBOOK.md#deploy',
+  });
+}
+
+/**
+ * Deploys a release to one host, or rolls it back, in one fixed order: lock → (upload → link) → config check →
+ * drain → switch → reload → gate → watch → audit → prune → unlock. A failure after the switch puts the previous
+ * release back, reloads it and checks it is healthy. A rollback is the same path with an older release.
+ */
+export async function deployHost(host: ResolvedHost, secrets: HostSecrets, opts: DeployOptions): Promise<DeployReport> {
+  const t0 = Date.now();
+  const timing = timingOf(host, opts.timing);
+  let main: SshTarget | undefined;
+  let holder: SshTarget | undefined;
+  let run: Run | undefined;
+  const fallback: DeployReport = { host: host.name, action: opts.action, status: 'failed', phases: [], pruned: [], ms: 0 };
+  try {
+    opts.onProgress?.({ host: host.name, phase: 'connect', state: 'start' });
+    main = await SshTarget.connect(connectionOf(host));
+    holder = await SshTarget.connect(connectionOf(host));
+    run = new Run(host, secrets, opts, main, holder, timing);
+    await runDeploy(run, t0);
+  } catch (err) {
+    const report = run?.report ?? fallback;
+    report.status = err instanceof Stop ? err.status : err instanceof LockError ? 'refused' : 'failed';
+    report.error = (err as Error).message;
+    if (err instanceof RemoteError && err.hint !== undefined) report.hint = err.hint;
+    if (err instanceof Stop && err.hint !== undefined) report.hint = err.hint;
+    if (err instanceof Stop && err.check !== undefined) report.check = err.check;
+  } finally {
+    const report = run?.report ?? fallback;
+    report.ms = Date.now() - t0;
+    if (run !== undefined) {
+      const locked = report.phases.some((p) => p.phase === 'lock' && p.status === 'ok');
+      if (locked) {
+        const broke = run.brokeLock;
+        await run.audit(broke !== undefined ? { brokeLock: broke } : {}).catch(() => undefined);
+        await run.releaseLock();
+      }
+      if (report.status === 'rolled-back' || (report.status === 'failed' && locked)) await alert(host, secrets, report).catch(() => undefined);
+    }
+    holder?.close();
+    main?.close();
+  }
+  return run?.report ?? fallback;
+}
+
+async function runDeploy(run: Run, t0: number): Promise<void> {
+  const { host, opts, report } = run;
+  await run.takeLock();
+  const state = await run.state();
+  report.from = state.current;
+  report.serving = state.current;
+
+  let id: string;
+  if (opts.action === 'deploy') {
+    if (opts.artifact === undefined) throw new Error('deploy needs an artifact');
+    id = releaseId(new Date(), opts.artifact.sha);
+    report.release = id;
+    await run.upload(opts.artifact, id, state.freeKb);
+  } else {
+    const target = opts.to ?? rollbackTarget(state);
+    if (target === undefined) throw new Stop('refused', `no release to roll back to on ${host.name} (releases: ${state.releases.map((r) => r.id).join(', ') || 'none'})`);
+    if (!state.releases.some((r) => r.id === target)) throw new Stop('refused', `no release ${target} on ${host.name}; releases: ${state.releases.map((r) => r.id).join(', ')}`, 'list them with scripts/releases.mjs');
+    if (target === state.current) throw new Stop('refused', `${target} is already the current release on ${host.name}`);
+    id = target;
+    report.release = id;
+    await run.phase('link', async () => {
+      await run.main.script(linkSharedScript(host, id), { root: true, summary: 'link shared files' });
+      return { value: undefined, detail: `back to ${id}` };
+    });
+  }
+
+  await run.checkConfig(id);
+  await run.drain(state.current);
+  const offsets = await run.logOffsets();
+  await run.switchTo(id, state.current);
+  report.serving = id;
+  try {
+    await run.reload();
+    const baseline = await run.gate(id);
+    await run.watch(id, baseline);
+  } catch (err) {
+    await restore(run, id, state, offsets, err as Error);
+    return;
+  }
+  report.status = 'ok';
+  report.ms = Date.now() - t0;
+  await run.prune([id, state.current]);
+}
+
+/** The new release failed after the switch: keep what it logged, switch back, reload, and check the old one serves. */
+async function restore(run: Run, failed: string, state: HostReleases, offsets: number[], cause: Error): Promise<void> {
+  const { host, report } = run;
+  report.error = cause.message;
+  if (cause instanceof Stop && cause.check !== undefined) report.check = cause.check;
+  const logs = await run.main.script(logsSinceScript(host, offsets), { root: true, allowFailure: true });
+  report.logs = logs.stdout.split('\n').filter((l) => l.trim() !== '');
+  await run.main.script(markFailedScript(host, failed, cause.message), { root: true, allowFailure: true });
+  if (state.current === undefined) {
+    await run.phase('stop', async () => {
+      await run.main.script(`rm -f ${host.app.currentDir}\n${stopScript(host)}`, { root: true });
+      return { value: undefined, detail: 'no previous release to return to: the app is stopped' };
+    }).catch(() => undefined);
+    report.serving = undefined;
+    throw new Stop('failed', `${cause.message}; there was no previous release, so the app is stopped`);
+  }
+  try {
+    await run.switchTo(state.current, state.previous, 'switch back');
+    report.serving = state.current;
+    await run.reload('reload previous');
+    await run.gate(state.current, 'verify previous');
+  } catch (err) {
+    throw new Stop('failed', `${cause.message}; restoring ${state.current} also failed: ${(err as Error).message}`, `look at the host now: npx zx scripts/releases.mjs ${host.name}`);
+  }
+  throw new Stop('rolled-back', `${cause.message}; ${state.current} was restored and passed the health gate`, `the failed release's output is in the audit log (/var/log/rtcops/deploy.log) and scripts/releases.mjs ${host.name}`, report.check);
+}
