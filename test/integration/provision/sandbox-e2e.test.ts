@@ -14,6 +14,7 @@ import { sandboxDown, sandboxProbe, sandboxUp, type Probe, type SandboxUpResult 
 import { SshTarget } from '../../../lib/runner/index.js';
 import { connectionOf } from '../../../lib/provision/engine.js';
 import { startPebble, type TestAcme } from '../../helpers/pebble.js';
+import { TurnCheck } from '../../../daemon/checks/turn.js';
 
 const run = promisify(execFile);
 const NAME = 'e2e-prov';
@@ -131,6 +132,21 @@ describe('provisioning the sandbox host end to end', { timeout: 900_000 }, () =>
     assert.equal(redirect.stdout, 'https://rtc.sandbox.test/signaling'.replace(/^/, '301 '));
     assert.equal((await sh('systemctl is-active certbot.timer')).trim(), 'active');
     assert.match(await sh('stat -c "%G %a" "$(readlink -f /etc/letsencrypt/live/rtc.sandbox.test/privkey.pem)"'), /^turnserver 640/, 'coturn can read the key');
+  });
+
+  it('coturn answers an authenticated Allocate over UDP, TCP and TLS (pebble certificate) and refuses a private peer', async () => {
+    const turn = new TurnCheck({
+      host: sb.address, servername: host.turn.domain, port: host.turn.port, tlsPort: host.turn.tlsPort, transports: ['udp', 'tcp', 'tls'],
+      secret: secrets.turnSecret.reveal(), caFile: join(dir, 'pebble-root.pem'), requestTimeoutMs: 3000,
+      // The only peer coturn may relay to here is the guest itself (allowed-peer-ip = announced IP), which this test cannot listen on.
+      peerIp: undefined, peerBindIp: sb.hostAddress, privatePeerIp: '192.168.1.10', rttWarnMs: 500,
+    });
+    const results = await turn.run();
+    for (const t of ['udp', 'tcp', 'tls']) {
+      const r = results.find((x) => x.target === t);
+      assert.equal(r?.status, 'ok', r?.message);
+      assert.match(r?.message ?? '', /allocated.*private peers refused/);
+    }
   });
 
   it('sshd refuses passwords and root; fail2ban runs its jails; services are up', async () => {
