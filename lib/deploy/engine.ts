@@ -372,11 +372,10 @@ export async function deployHost(host: ResolvedHost, secrets: HostSecrets, opts:
     report.ms = Date.now() - t0;
     if (run !== undefined) {
       const locked = report.phases.some((p) => p.phase === 'lock' && p.status === 'ok');
-      if (locked) {
-        const broke = run.brokeLock;
-        await run.audit(broke !== undefined ? { brokeLock: broke } : {}).catch(() => undefined);
-        await run.releaseLock();
-      }
+      // Refusals by the lock are audited too: a stale lock is news for the next operator.
+      const broke = run.brokeLock;
+      await run.audit(broke !== undefined ? { brokeLock: broke } : {}).catch(() => undefined);
+      if (locked) await run.releaseLock();
       if (report.status === 'rolled-back' || (report.status === 'failed' && locked)) await alert(host, secrets, report).catch(() => undefined);
     }
     holder?.close();
@@ -429,13 +428,24 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
   await run.prune([id, state.current]);
 }
 
+/** A crash loop prints the same line over and over: keep one, with a count. */
+export function collapseRepeats(lines: string[]): string[] {
+  const out: { line: string; n: number }[] = [];
+  for (const line of lines) {
+    const last = out.at(-1);
+    if (last?.line === line) last.n++;
+    else out.push({ line, n: 1 });
+  }
+  return out.map((x) => (x.n > 1 ? `${x.line} (×${x.n})` : x.line));
+}
+
 /** The new release failed after the switch: keep what it logged, switch back, reload, and check the old one serves. */
 async function restore(run: Run, failed: string, state: HostReleases, offsets: number[], cause: Error): Promise<void> {
   const { host, report } = run;
   report.error = cause.message;
   if (cause instanceof Stop && cause.check !== undefined) report.check = cause.check;
   const logs = await run.main.script(logsSinceScript(host, offsets), { root: true, allowFailure: true });
-  report.logs = logs.stdout.split('\n').filter((l) => l.trim() !== '');
+  report.logs = collapseRepeats(logs.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l)));
   await run.main.script(markFailedScript(host, failed, cause.message), { root: true, allowFailure: true });
   if (state.current === undefined) {
     await run.phase('stop', async () => {

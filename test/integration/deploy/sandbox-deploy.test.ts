@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import jwt from 'jsonwebtoken';
+import WebSocket from 'ws';
+import { buildArtifact } from '../../../lib/deploy/artifact.js';
+import { deployMain, releasesMain, rollbackMain } from '../../../lib/deploy/command.js';
+import type { DeployOptions, DeployReport } from '../../../lib/deploy/engine.js';
+import { probeSignaling } from '../../../lib/deploy/signaling-probe.js';
+import { loadInventory, type ResolvedHost } from '../../../lib/inventory/index.js';
+import { provisionMain } from '../../../lib/provision/command.js';
+import { connectionOf } from '../../../lib/provision/engine.js';
+import { SshTarget } from '../../../lib/runner/index.js';
+import { sandboxDown, sandboxUp, type SandboxUpResult } from '../../../lib/sandbox/index.js';
+import { brokenArtifact } from '../../helpers/broken-release.js';
+import { startPebble } from '../../helpers/pebble.js';
+
+const NAME = 'e2e-deploy';
+const REPO = resolve(import.meta.dirname, '../../..');
+
+function inventoryYaml(sb: SandboxUpResult, acme: { directoryUrl: string; caFile: string }): string {
+  return `
+hosts:
+  ${NAME}:
+    os: debian-12
+    adminCidrs: [${sb.hostAddress}/32]
+    ssh: { address: ${sb.address}, user: ${sb.user}, keyPath: ${sb.keyPath}, knownHostsFile: ${sb.knownHostsPath} }
+    acme: { email: ops@sandbox.test, directoryUrl: ${acme.directoryUrl}, caBundle: ${acme.caFile} }
+    secrets:
+      jwtSecret: { env: E2E_DEPLOY_JWT_SECRET }
+      adminToken: { env: E2E_DEPLOY_ADMIN_TOKEN }
+      turnSecret: { env: E2E_DEPLOY_TURN_SECRET }
+    app: { name: rtcops, user: rtcops, port: 3000, domains: [rtc.sandbox.test], numWorkers: 1, drainTimeoutMs: 3000 }
+    mediasoup: { announcedIp: ${sb.address}, rtcPorts: { min: 40000, max: 40999 } }
+    turn: { domain: turn.sandbox.test, relayPorts: { min: 50000, max: 50999 } }
+    firewall: { sshRateLimit: false }
+    node: { source: upload }
+    # Short gate and watch: a bad release costs the gate deadline, and every case here deploys one.
+    deploy: { keepReleases: 4, gateTimeoutSec: 6, watchSec: 2, drainWaitSec: 600 }
+`;
+}
+
+interface Result { code: number; report: DeployReport; stderr: string }
+
+describe('deploys to the sandbox host: health gate, automatic rollback, rollback.mjs, the lock', { timeout: 900_000 }, () => {
+  let sb: SandboxUpResult;
+  let dir: string;
+  let inventory: string;
+  let host: ResolvedHost;
+  let issuerRoot: string;
+  let good: string;
+  let shell: SshTarget | undefined;
+  const releases: string[] = [];
+  const sh = async (script: string) => {
+    shell ??= await SshTarget.connect(connectionOf(host));
+    return (await shell.script(script, { root: true, allowFailure: true })).stdout;
+  };
+  const probe = ['--probe-direct', '--ca-file'];
+  const cli = async (main: typeof deployMain, args: string[], extra: Partial<DeployOptions> = {}): Promise<Result> => {
+    let out = '';
+    let err = '';
+    const code = await main([NAME, '-i', inventory, '--json', ...probe, issuerRoot, ...args], { out: (t) => { out += t; }, err: (t) => { err += `${t}\n`; } }, extra);
+    const parsed = JSON.parse(out) as { hosts: DeployReport[] };
+    return { code, report: parsed.hosts[0] as DeployReport, stderr: err };
+  };
+  const current = async () => (await sh('basename "$(readlink /srv/rtcops/current)"')).trim();
+  const serves = () => probeSignaling({ url: 'wss://rtc.sandbox.test/signaling', jwtSecret: process.env['E2E_DEPLOY_JWT_SECRET']!, timeoutMs: 5000, address: sb.address, ca: readFileSync(issuerRoot) });
+  const lastAudit = async () => JSON.parse((await sh('tail -1 /var/log/rtcops/deploy.log')).trim()) as Record<string, unknown>;
+
+  before(async () => {
+    process.env['E2E_DEPLOY_JWT_SECRET'] = randomBytes(32).toString('hex');
+    process.env['E2E_DEPLOY_ADMIN_TOKEN'] = randomBytes(32).toString('hex');
+    process.env['E2E_DEPLOY_TURN_SECRET'] = randomBytes(32).toString('hex');
+    dir = mkdtempSync(join(tmpdir(), 'rtcops-deploy-e2e-'));
+    sb = await sandboxUp({ name: NAME });
+    const acme = await startPebble(sb.hostAddress, sb.address);
+    try {
+      inventory = join(dir, 'inventory.yaml');
+      writeFileSync(inventory, inventoryYaml(sb, acme));
+      host = loadInventory(inventory).hosts[NAME] as ResolvedHost;
+      // The health daemon is not part of a deploy, and its probes would open rooms the drain wait counts.
+      let log = '';
+      const code = await provisionMain([NAME, '-i', inventory, '--skip', 'daemon'], { out: (t) => { log += t; }, err: (t) => { log += `${t}\n`; } });
+      assert.equal(code, 0, log.slice(-3000));
+      issuerRoot = join(dir, 'issuer-root.pem');
+      writeFileSync(issuerRoot, await acme.issuerRoot());
+    } finally {
+      await acme.stop();
+    }
+  });
+  after(async () => {
+    shell?.close();
+    await sandboxDown({ name: NAME });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a good release built from a git ref deploys, passes the gate and serves through nginx', async () => {
+    const { code, report, stderr } = await cli(deployMain, ['--ref', 'HEAD']);
+    assert.equal(code, 0, `${report.error ?? ''}\n${stderr}`);
+    assert.equal(report.status, 'ok');
+    assert.deepEqual(report.phases.map((p) => `${p.phase}:${p.status}`), [
+      'lock:ok', 'state:ok', 'disk:ok', 'upload:ok', 'link:ok', 'check-config:ok', 'drain:skipped', 'switch:ok', 'reload:ok', 'gate:ok', 'watch:ok', 'prune:ok',
+    ]);
+    assert.match(stderr, /\[e2e-deploy\] gate ok \(\d+\.\d+s\): healthz, readyz and signaling passed/);
+    assert.equal(await current(), report.release);
+    assert.equal((await serves()).ok, true);
+    assert.equal((await sh('readlink /srv/rtcops/releases/*/.env | sort -u')).trim(), '/srv/rtcops/shared/rtcops.env');
+    assert.equal((await lastAudit())['status'], 'ok');
+    releases.push(report.release!);
+    good = (await buildArtifact({ repo: REPO, ref: 'HEAD' })).file;
+    assert.ok(readFileSync(good).length > 1_000_000, 'the build is cached by sha');
+  });
+
+  it('a second release waits for nothing (no calls), switches and records the first as previous', async () => {
+    const { code, report } = await cli(deployMain, ['--artifact', good]);
+    assert.equal(code, 0, report.error);
+    assert.equal(report.phases.find((p) => p.phase === 'drain')?.detail, 'no calls');
+    assert.equal((await sh('basename "$(readlink /srv/rtcops/previous)"')).trim(), releases[0]);
+    releases.push(report.release!);
+  });
+
+  for (const [kind, reason] of [
+    ['crash', /PM2 reports the app errored|\/healthz answered nothing|PM2 reports the app (launching|stopping|waiting restart)/],
+    ['readyz', /\/readyz answered 503: .*broken on purpose/],
+    ['signaling', /signaling through wss:\/\/rtc\.sandbox\.test\/signaling failed at getRouterRtpCapabilities/],
+  ] as const) {
+    it(`a release that fails (${kind}) is rolled back automatically and the previous one serves`, async () => {
+      const { code, report, stderr } = await cli(deployMain, ['--artifact', brokenArtifact(good, kind, dir)]);
+      assert.equal(code, 1);
+      assert.equal(report.status, 'rolled-back', `${report.error ?? ''}\n${stderr}`);
+      assert.match(report.error ?? '', reason);
+      assert.match(report.error ?? '', /was restored and passed the health gate/);
+      assert.equal(report.serving, releases[1]);
+      assert.equal(await current(), releases[1]);
+      assert.equal((await serves()).ok, true, 'the previous release serves');
+      const audit = await lastAudit();
+      assert.equal(audit['status'], 'rolled-back');
+      assert.ok(audit['check'] !== undefined, 'the failing check is in the audit log');
+      if (kind === 'crash') assert.ok((audit['logs'] as string[]).some((l) => l.includes('crash on start (test release)')), 'the failed release\'s logs are kept');
+      assert.match(await sh(`cat /srv/rtcops/releases/${report.release}/.rtcops-failed`), /health gate failed/);
+    });
+  }
+
+  it('rollback.mjs returns to the previous release in one command, through the gate', async () => {
+    const { code, report, stderr } = await cli(rollbackMain, ['--now']);
+    assert.equal(code, 0, `${report.error ?? ''}\n${stderr}`);
+    assert.equal(report.release, releases[0]);
+    assert.ok(report.phases.some((p) => p.phase === 'gate' && p.status === 'ok'));
+    assert.equal(await current(), releases[0]);
+    assert.equal((await serves()).ok, true);
+    assert.equal(report.pruned.length, 1, 'keepReleases 4: the oldest failed release goes, current and previous stay');
+  });
+
+  it('calls in progress hold the switch back until the drain limit, then the deploy stops without switching', async () => {
+    const call = await joinCall(sb.address, readFileSync(issuerRoot));
+    try {
+      const { code, report, stderr } = await cli(rollbackMain, ['--to', releases[1]!], { timing: { drainWaitMs: 2000, pollMs: 500 } });
+      assert.equal(code, 1);
+      assert.equal(report.status, 'refused');
+      assert.match(report.error ?? '', /1 room\(s\) with 1 peer\(s\) still in calls after waiting 2\.0s; nothing was switched/);
+      assert.match(stderr, /drain 1 room\(s\), 1 peer\(s\) in calls; waiting up to/);
+      assert.equal(await current(), releases[0]);
+    } finally {
+      call.close();
+    }
+  });
+
+  it('a deploy killed mid-way leaves a stale lock that is refused, then broken only with --force-unlock', async () => {
+    const child = join(dir, 'killed.mts');
+    writeFileSync(child, `import { rollbackMain } from ${JSON.stringify(join(REPO, 'lib/deploy/command.ts'))};\n`
+      + `await rollbackMain(${JSON.stringify([NAME, '-i', inventory, '--to', releases[1], '--now'])}, { out: () => {}, err: (t) => process.stderr.write(t + '\\n') });\n`);
+    const proc = spawn(process.execPath, ['--import', 'tsx', child], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    await new Promise<void>((resolveKilled, reject) => {
+      let err = '';
+      proc.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('check-config ok')) proc.kill('SIGKILL');
+      });
+      proc.once('exit', () => (err.includes('check-config ok') ? resolveKilled() : reject(new Error(`the deploy ended before it was killed: ${err}`))));
+    });
+    const refused = await cli(deployMain, ['--artifact', good]);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.report.status, 'refused');
+    assert.match(refused.report.error ?? '', /stale deploy lock on e2e-deploy: rollback by .* last phase: (check-config|drain|switch)/);
+    assert.match(refused.report.hint ?? '', /--force-unlock/);
+    const forced = await cli(rollbackMain, ['--to', releases[1]!, '--force-unlock']);
+    assert.equal(forced.code, 0, forced.report.error);
+    assert.match(forced.report.phases[0]?.detail ?? '', /broke a stale lock \(rollback by /);
+    assert.ok((await lastAudit())['brokeLock'] !== undefined, 'breaking a lock is audited');
+    assert.equal(await current(), releases[1]);
+  });
+
+  it('two deploys at once: the second is refused by the lock', async () => {
+    const [a, b] = await Promise.all([cli(rollbackMain, ['--to', releases[0]!]), new Promise((r) => setTimeout(r, 300)).then(() => cli(rollbackMain, ['--to', releases[0]!]))]);
+    assert.deepEqual([a.code, b.code], [0, 1], `${a.report.error ?? ''} / ${b.report.error ?? ''}`);
+    assert.match(b.report.error ?? '', /another deploy holds the lock on e2e-deploy: rollback by \S+ at /);
+  });
+
+  it('releases.mjs lists the releases, current and previous, the failed ones and the last outcomes', async () => {
+    let out = '';
+    assert.equal(await releasesMain([NAME, '-i', inventory, '--json'], { out: (t) => { out += t; }, err: () => undefined }), 0);
+    const r = JSON.parse(out) as { current: string; previous: string; releases: { id: string; failed?: string }[]; history: { action: string; status: string }[] };
+    assert.equal(r.current, releases[0]);
+    assert.equal(r.previous, releases[1]);
+    assert.equal(r.releases.length, 4, 'pruned to deploy.keepReleases');
+    assert.equal(r.releases.filter((x) => x.failed !== undefined).length, 2, 'the oldest failed release was pruned');
+    assert.deepEqual(r.history.slice(-3).map((h) => `${h.action}:${h.status}`).sort(), ['rollback:ok', 'rollback:ok', 'rollback:refused']);
+    let text = '';
+    await releasesMain([NAME, '-i', inventory], { out: (t) => { text += t; }, err: () => undefined });
+    assert.match(text, new RegExp(`^\\* ${releases[0]}.*\\[current\\]`, 'm'));
+    assert.match(text, /FAILED: health gate failed/);
+    assert.match(text, /deploy \S+ {2}rolled-back in/);
+  });
+});
+
+/** A caller in a room, through nginx: what a drain waits for. */
+async function joinCall(address: string, ca: Buffer): Promise<WebSocket> {
+  const token = jwt.sign({ sub: 'caller-1', room: 'standup' }, process.env['E2E_DEPLOY_JWT_SECRET']!, { algorithm: 'HS256', expiresIn: 300 });
+  const ws = new WebSocket('wss://rtc.sandbox.test/signaling', { ca, headers: { authorization: `Bearer ${token}` }, lookup: (_n, o, cb) => (o.all === true ? (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family: 4 }]) : cb(null, address, 4)) });
+  await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+  const ask = (id: number, method: string, data: object) => new Promise<Record<string, unknown>>((r) => {
+    ws.on('message', (raw) => { const m = JSON.parse(raw.toString()) as { id?: number; data?: Record<string, unknown> }; if (m.id === id) r(m.data ?? {}); });
+    ws.send(JSON.stringify({ id, method, data }));
+  });
+  const caps = await ask(1, 'getRouterRtpCapabilities', {});
+  await ask(2, 'join', { rtpCapabilities: { codecs: caps['codecs'] ?? [], headerExtensions: [] } });
+  return ws;
+}
