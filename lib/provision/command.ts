@@ -1,5 +1,6 @@
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
 import { loadInventory, resolveSecrets, type Inventory, type ResolvedHost } from '../inventory/index.js';
+import { startEmbeddedSandbox } from './embedded-sandbox.js';
 import { STEPS, provisionHost, selectSteps, type HostReport } from './engine.js';
 
 const spec = {
@@ -90,6 +91,9 @@ export async function provisionMain(argv: string[], io: Io): Promise<number> {
 
   const inventory = loadInventory(args.inventory);
   const hosts = selectTargets(inventory, args.positionals);
+  // The built-in sandbox host is booted first when it is not running (it also creates its secrets file).
+  const sandboxExit = await startEmbeddedSandbox(hosts, io);
+  if (sandboxExit !== undefined) return sandboxExit;
   // Every secret of every host is checked before anything connects.
   const secrets = new Map(hosts.map((h) => [h.name, resolveSecrets(h, inventory.file)]));
   const t0 = Date.now();

@@ -15,24 +15,28 @@ const SPEC = {
   description: `A disposable Debian 12 host (systemd, sshd, its own address) to rehearse provisioning and deploys on.
 
 Commands:
-  up             build the image once (cached), boot a fresh instance, wait for SSH
+  up             build the image once (cached), boot a fresh instance, wait for SSH; the default sandbox also
+                 gets its ACME server (pebble) and the sandbox host's secrets file
   down           stop it and remove its network, mounts and changes
   reset          down, then up
   status         running or not, address, uptime, disk used
   ssh [cmd...]   interactive ssh as the sandbox user (or run cmd; put "--" before a cmd with options)
 
-The default sandbox is at 10.77.0.2 (host side 10.77.0.1); another --name gets another free 10.77.N.0/24.
-State (operator key, known_hosts, image, apt cache) lives in --state-dir, default $RTCOPS_SANDBOX_DIR or
-~/.cache/rtcops/sandbox. Exit 130 when interrupted (everything it had started is removed).`,
+The default sandbox is at 10.77.0.2 (host side 10.77.0.1, ACME directory https://10.77.0.1:14000/dir); another
+--name gets another free 10.77.N.0/24. State (operator key, known_hosts, image, apt cache, pebble-ca.pem,
+secrets.yaml) lives in --state-dir, default $RTCOPS_SANDBOX_DIR or ~/.cache/rtcops/sandbox.
+Exit 130 when interrupted (everything it had started is removed).`,
   options: {
     name: { type: 'string', default: DEFAULT_NAME },
     'state-dir': { type: 'string' },
     'install-deps': { type: 'boolean', default: false },
+    acme: { type: 'boolean', default: false },
   },
   help: {
     name: `which sandbox (default "${DEFAULT_NAME}")`,
     'state-dir': 'state directory',
     'install-deps': 'apt-get install missing host packages first (up, reset)',
+    acme: 'also run an ACME server (pebble) for a --name sandbox (up, reset; always on for the default one)',
   },
 } as const;
 
@@ -44,6 +48,7 @@ export interface ParsedArgs {
   stateDir?: string;
   json: boolean;
   installDeps: boolean;
+  acme: boolean;
   remoteCommand: string[];
 }
 
@@ -52,7 +57,7 @@ const quiet: Io = { out: () => {}, err: () => {} };
 // The shared conventions of lib/cli.ts (--json, --help, exit 2 on usage errors) plus the subcommand.
 export function parseArgs(argv: string[]): ParsedArgs {
   const parsed = parseCli(SPEC, argv, quiet);
-  if (!parsed) return { command: 'help', name: DEFAULT_NAME, json: false, installDeps: false, remoteCommand: [] };
+  if (!parsed) return { command: 'help', name: DEFAULT_NAME, json: false, installDeps: false, acme: false, remoteCommand: [] };
   const [command, ...remoteCommand] = parsed.positionals;
   const name = String(parsed.values.name);
   const stateDir = parsed.values['state-dir'];
@@ -70,6 +75,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     ...(typeof stateDir === 'string' ? { stateDir } : {}),
     json: parsed.json,
     installDeps: parsed.values['install-deps'] === true,
+    acme: parsed.values.acme === true,
     remoteCommand,
   };
 }
@@ -89,6 +95,10 @@ function describeUp(up: SandboxUpResult): string {
     `  ssh:   npx zx scripts/sandbox.mjs ssh${nameFlag}`,
     `         ${sshArgv(up).join(' ')}`,
     `  apt:   the guest's apt goes through ${up.aptProxy} (cache kept across down/up)`,
+    ...(up.acme
+      ? [`  acme:  ${up.acme.directoryUrl} (pebble; CA ${up.acme.caFile}), every name resolves to ${up.acme.answers}`]
+      : []),
+    `  secrets: ${up.secretsFile}`,
     `  stop:  npx zx scripts/sandbox.mjs down${nameFlag}`,
   ].join('\n');
 }
@@ -100,6 +110,7 @@ async function execute(args: ParsedArgs, signal: AbortSignal): Promise<{ result:
     progress,
     signal,
     installDeps: args.installDeps,
+    ...(args.acme ? { acme: true } : {}),
     ...(args.stateDir ? { stateDir: args.stateDir } : {}),
   };
   switch (args.command) {
@@ -129,9 +140,16 @@ async function execute(args: ParsedArgs, signal: AbortSignal): Promise<{ result:
             `sandbox "${status.name}" is running at ${status.info.address} (bridge ${status.info.bridge}, host ${status.info.hostAddress})`,
             `  up ${status.uptimeSeconds}s, SSH ${status.sshReady ? 'answering' : 'not answering'}, ` +
               `disk used by this instance ${mib(status.diskUsedBytes)}, ${image}`,
+            ...(status.acme
+              ? [
+                  `  ACME server ${status.acme.directoryUrl}: ${status.acme.answering ? 'answering' : 'NOT answering ("up" starts it again)'}` +
+                    ` (pebble pid ${status.acme.pebblePid ?? '?'}, pebble-challtestsrv pid ${status.acme.challtestsrvPid ?? '?'}` +
+                    ` on ${status.acme.dnsServer}), CA ${status.acme.caFile}`,
+                ]
+              : []),
           ].join('\n')
         : `sandbox "${status.name}" is not running (${image})` +
-          (status.leftovers ? `\n  its guest stopped by itself; "down" removes what it left (network, apt proxy, mounts)` : '');
+          (status.leftovers ? `\n  its guest stopped by itself; "down" removes what it left (network, apt proxy, ACME server, mounts)` : '');
       return { result: status, text, exitCode: 0 };
     }
     case 'ssh': {

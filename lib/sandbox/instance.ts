@@ -1,10 +1,11 @@
 // One sandbox's life: up (image, bridge, apt proxy, overlay, nspawn, SSH), down (undo all of it), status.
 import fs from 'node:fs';
 import path from 'node:path';
+import { acmeAlive, acmeEndpoints, acmeProcesses, ensureAcmeCa, type SandboxAcme, startAcme, stopAcme } from './acme.js';
 import { startProxy } from './apt-proxy.js';
 import { SandboxAborted, SandboxConfigError, SandboxFailure } from './errors.js';
 import { ensureImage, hostKeys, readStamp } from './image.js';
-import { DEFAULT_NAME, defaultStateDir, GUEST_UID, layoutFor, nameProblem, PROXY_PORT, type SandboxLayout } from './layout.js';
+import { ACME_PORT, DEFAULT_NAME, defaultStateDir, GUEST_UID, layoutFor, nameProblem, PROXY_PORT, type SandboxLayout } from './layout.js';
 import { bytesUsed, mountLayers, mountsUnder, removeTree, unmountAll } from './mounts.js';
 import { bridgeDown, bridgeUp, chooseLayout, portOpen, probeArgvs, removeProbes, type Probe } from './network.js';
 import { checkPrerequisites } from './prerequisites.js';
@@ -21,6 +22,7 @@ import {
   waitForExit,
 } from './processes.js';
 import { type Progress, silentProgress } from './progress.js';
+import { ensureSecretsFile } from './secrets.js';
 import { type SshTarget, waitForSsh, writeKnownHosts } from './ssh.js';
 
 export interface SandboxOptions {
@@ -29,6 +31,9 @@ export interface SandboxOptions {
   progress?: Progress;
   signal?: AbortSignal;
   installDeps?: boolean;
+  // Also run the sandbox's ACME server (pebble) on its bridge; default: only for the default sandbox, the one
+  // inventory.yaml's acme settings point at (tests run their own pebble on their sandboxes' bridges).
+  acme?: boolean;
 }
 
 export interface SandboxInfo extends SshTarget {
@@ -42,6 +47,9 @@ export interface SandboxInfo extends SshTarget {
 
 export interface SandboxUpResult extends SandboxInfo {
   alreadyRunning: boolean;
+  // The sandbox host's generated secrets (inventory.yaml's secrets.file for the default sandbox).
+  secretsFile: string;
+  acme?: SandboxAcme;
   imageBuilt: boolean;
   imageSeconds: number;
   bootSeconds: number;
@@ -62,6 +70,7 @@ export interface SandboxStatus {
   leftovers?: boolean;
   guestPid?: number;
   proxyPid?: number;
+  acme?: SandboxAcme & { pebblePid?: number; challtestsrvPid?: number; answering: boolean };
 }
 
 export interface SandboxDownResult {
@@ -77,6 +86,8 @@ interface InstanceState {
   startedAt?: string;
   guestPid?: number;
   proxyPid?: number;
+  pebblePid?: number;
+  challtestsrvPid?: number;
 }
 
 const BOOT_TIMEOUT_MS = 60_000;
@@ -131,11 +142,16 @@ export function guestFiles(layout: SandboxLayout, publicKey: string): { path: st
   ];
 }
 
-function resolveOptions(options: SandboxOptions): { name: string; stateDir: string; progress: Progress } {
+function resolveOptions(options: SandboxOptions): { name: string; stateDir: string; progress: Progress; acme: boolean } {
   const name = options.name ?? DEFAULT_NAME;
   const problem = nameProblem(name);
   if (problem) throw new SandboxConfigError(problem);
-  return { name, stateDir: path.resolve(options.stateDir ?? defaultStateDir()), progress: options.progress ?? silentProgress };
+  return {
+    name,
+    stateDir: path.resolve(options.stateDir ?? defaultStateDir()),
+    progress: options.progress ?? silentProgress,
+    acme: options.acme ?? name === DEFAULT_NAME,
+  };
 }
 
 function instanceDir(stateDir: string, name: string): string {
@@ -212,19 +228,49 @@ async function ensureOperatorKey(layout: SandboxLayout): Promise<string> {
   return fs.readFileSync(layout.keyPath + '.pub', 'utf8');
 }
 
+// The CA is shared by every sandbox of the state directory: one "up" generates it, the others wait.
+async function startAcmeFor(layout: SandboxLayout, state: InstanceState, progress: Progress): Promise<void> {
+  const created = await withLock(path.join(layout.stateDir, '.acme-ca-lock'), 'the sandbox ACME CA', () => ensureAcmeCa(layout));
+  if (created) progress.note(`ACME server CA generated: ${layout.acmeCaPath} (kept across down/up)`);
+  const pids = await progress.step(`ACME server (pebble) on ${layout.hostAddress}:${ACME_PORT}, every name resolving to ${layout.address}`, () =>
+    startAcme(layout).catch(async (error: unknown) => {
+      await stopAcme(layout);
+      throw error;
+    }),
+  );
+  Object.assign(state, pids);
+  writeState(layout, state);
+}
+
 export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxUpResult> {
   const t0 = Date.now();
-  const { name, stateDir, progress } = resolveOptions(options);
+  const { name, stateDir, progress, acme } = resolveOptions(options);
   const signal = options.signal;
   await checkPrerequisites({ progress, ...(options.installDeps === undefined ? {} : { installDeps: options.installDeps }) });
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const secretsFile = layoutFor(name, stateDir, 0).secretsPath;
+  if (ensureSecretsFile(secretsFile)) progress.note(`generated the sandbox host's secrets: ${secretsFile} (mode 0600, kept across down/up)`);
 
   return withLock(path.join(instanceDir(stateDir, name), '.lock'), `sandbox "${name}"`, async () => {
     const previous = readState(stateDir, name);
     if (previous) {
       const layout = layoutFor(name, stateDir, previous.index);
       if (guestRunning(layout, previous)) {
-        return { ...infoFor(layout), alreadyRunning: true, imageBuilt: false, imageSeconds: 0, bootSeconds: 0, totalSeconds: 0 };
+        // A guest started without its ACME server (or whose pebble died) gets it (again).
+        if (acme && !acmeAlive(layout, previous)) {
+          await stopAcme(layout);
+          await startAcmeFor(layout, previous, progress);
+        }
+        return {
+          ...infoFor(layout),
+          alreadyRunning: true,
+          secretsFile,
+          ...(acme ? { acme: acmeEndpoints(layout) } : {}),
+          imageBuilt: false,
+          imageSeconds: 0,
+          bootSeconds: 0,
+          totalSeconds: (Date.now() - t0) / 1000,
+        };
       }
       await progress.step('clean up what a previous run left behind', () => teardown(layout, previous));
     }
@@ -249,6 +295,10 @@ export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxUp
       state.proxyPid = await progress.step(`apt proxy on ${layout.hostAddress}:${PROXY_PORT}`, () => startProxy(layout));
       writeState(layout, state);
       signal?.throwIfAborted();
+      if (acme) {
+        await startAcmeFor(layout, state, progress);
+        signal?.throwIfAborted();
+      }
       await progress.step('fresh overlay on tmpfs', async () => {
         await mountLayers(shared.imageDir, layout.layerDir, layout.rootDir);
         for (const file of guestFiles(layout, publicKey)) {
@@ -287,6 +337,8 @@ export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxUp
     return {
       ...infoFor(layout),
       alreadyRunning: false,
+      secretsFile,
+      ...(acme ? { acme: acmeEndpoints(layout) } : {}),
       imageBuilt: built,
       imageSeconds,
       bootSeconds: (Date.now() - bootStart) / 1000,
@@ -319,6 +371,7 @@ async function teardown(layout: SandboxLayout, state: InstanceState | undefined)
     await terminate(proxy, 5_000);
     removed.push('apt proxy');
   }
+  if (await stopAcme(layout)) removed.push('ACME server (pebble, pebble-challtestsrv)');
   // Whatever a crashed or killed earlier run left: a container without its nspawn, a stray process.
   const orphans = containerProcesses(path.join(layout.layerDir, 'upper'));
   const strays = processesMentioning(layout.instanceDir + '/');
@@ -363,6 +416,15 @@ export async function sandboxStatus(options: SandboxOptions = {}): Promise<Sandb
   if (!guestRunning(layout, state)) return { ...base, running: false, sshReady: false, leftovers: true };
   const startedAt = state.startedAt ?? new Date().toISOString();
   const diskUsedBytes = bytesUsed(layout.layerDir);
+  const acme =
+    state.pebblePid === undefined && acmeProcesses(layout).length === 0
+      ? undefined
+      : {
+          ...acmeEndpoints(layout),
+          ...(state.pebblePid === undefined ? {} : { pebblePid: state.pebblePid }),
+          ...(state.challtestsrvPid === undefined ? {} : { challtestsrvPid: state.challtestsrvPid }),
+          answering: acmeAlive(layout, state) && (await portOpen(layout.hostAddress, ACME_PORT, 500)),
+        };
   return {
     ...base,
     running: true,
@@ -373,6 +435,7 @@ export async function sandboxStatus(options: SandboxOptions = {}): Promise<Sandb
     ...(diskUsedBytes === undefined ? {} : { diskUsedBytes }),
     ...(state.guestPid === undefined ? {} : { guestPid: state.guestPid }),
     ...(state.proxyPid === undefined ? {} : { proxyPid: state.proxyPid }),
+    ...(acme === undefined ? {} : { acme }),
   };
 }
 

@@ -7,6 +7,11 @@ export const SSH_PORT = 22;
 export const GUEST_USER = 'rtcops';
 export const GUEST_UID = 1000;
 export const PROXY_PORT = 3142;
+// The sandbox's ACME server (pebble) and its DNS (pebble-challtestsrv), on the host side of the bridge.
+export const ACME_PORT = 14000;
+export const ACME_MANAGEMENT_PORT = 15000;
+export const ACME_DNS_PORT = 8053;
+export const CHALLTESTSRV_MANAGEMENT_PORT = 8055;
 export const PREFIX_LENGTH = 24;
 const SECOND_OCTET = 77;
 
@@ -39,6 +44,10 @@ export interface SandboxLayout {
   guestLogPath: string;
   proxyLogPath: string;
   probePrefix: string;
+  acmeCaPath: string;
+  acmeCaKeyPath: string;
+  acmeDir: string;
+  secretsPath: string;
 }
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, home = os.homedir()): string {
@@ -98,6 +107,12 @@ export function layoutFor(name: string, stateDir: string, index: number): Sandbo
     guestLogPath: path.join(instanceDir, 'nspawn.log'),
     proxyLogPath: path.join(instanceDir, 'apt-proxy.log'),
     probePrefix: `rtcops-${name}-p`,
+    // Kept across down/up (and shared by every sandbox of this state dir): what acme.caBundle points at.
+    acmeCaPath: path.join(stateDir, 'pebble-ca.pem'),
+    acmeCaKeyPath: path.join(stateDir, 'pebble-ca.key'),
+    acmeDir: path.join(instanceDir, 'acme'),
+    // The sandbox host's secrets (inventory.yaml reads them from here), generated once.
+    secretsPath: path.join(stateDir, 'secrets.yaml'),
   };
 }
 

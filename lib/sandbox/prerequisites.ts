@@ -16,6 +16,10 @@ export const REQUIRED_COMMANDS: Record<string, string> = {
   mount: 'mount',
   umount: 'mount',
   du: 'coreutils',
+  // The sandbox's ACME server and its certificates.
+  pebble: 'pebble',
+  'pebble-challtestsrv': 'pebble',
+  openssl: 'openssl',
 };
 
 // file -> package; the image is Debian, so an Ubuntu machine needs Debian's archive keys to check its packages.

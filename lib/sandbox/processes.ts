@@ -64,11 +64,11 @@ export async function query(argv: Argv): Promise<{ ok: boolean; stdout: string }
 }
 
 // Starts a daemon in its own session with stdio in a log file, so it outlives the command that started it.
-export function spawnDetached(argv: Argv, logPath: string): number {
+export function spawnDetached(argv: Argv, logPath: string, env: Record<string, string> = {}): number {
   const log = fs.openSync(logPath, 'a');
   try {
     const [file, ...args] = argv;
-    const child = spawn(file, args, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, LC_ALL: 'C.UTF-8' } });
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, LC_ALL: 'C.UTF-8', ...env } });
     if (child.pid === undefined) throw new SandboxFailure(`could not start ${file}`);
     child.unref();
     return child.pid;
@@ -98,6 +98,22 @@ export function processesMentioning(marker: string): number[] {
     .filter((entry) => /^\d+$/.test(entry))
     .map(Number)
     .filter((pid) => pid !== process.pid && (commandLine(pid)?.includes(marker) ?? false));
+}
+
+// Every live process started with this exact environment entry ("NAME=value"): a marker for daemons whose
+// command line names nothing of the sandbox.
+export function processesWithEnvironment(entry: string): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid)
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry) && isAlive(Number(pid));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 export function signalAll(pids: number[], signal: NodeJS.Signals): void {

@@ -51,23 +51,38 @@ export interface HostSnapshot {
   mounts: string[];
   processes: string[];
   namespaces: string[];
+  listeners: string[];
 }
 
-function commandLines(): { pid: string; cmdline: string }[] {
+function commandLines(): { pid: string; cmdline: string; environ: string[] }[] {
+  const read = (pid: string, file: string) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0');
+    } catch {
+      return [];
+    }
+  };
   return fs
     .readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
-    .map((pid) => {
-      try {
-        return { pid, cmdline: fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ') };
-      } catch {
-        return { pid, cmdline: '' };
-      }
-    });
+    .map((pid) => ({ pid, cmdline: read(pid, 'cmdline').join(' '), environ: read(pid, 'environ') }))
+    // a zombie (already exited, not reaped yet) has an empty command line: nothing runs
+    .filter(({ cmdline }) => cmdline !== '');
+}
+
+// TCP and UDP sockets listening on the host side of sandbox `index`'s bridge (apt proxy, ACME server, ...).
+export function bridgeListeners(index: number): string[] {
+  const hostAddress = `10.77.${index}.1:`;
+  return execFileSync('ss', ['-ltunH'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((cols) => cols[4]?.startsWith(hostAddress))
+    .map((cols) => `${cols[0]} ${cols[4]}`)
+    .sort();
 }
 
 // Everything sandbox `name` (in `dir`) could leave behind: its interfaces, mounts, processes (its container's
-// too) and network namespaces. Scoped to that sandbox, so other sandboxes running on the machine do not matter.
+// too, and its ACME server's, marked in their environment), network namespaces and listeners on its bridge address. Scoped to that sandbox, so other sandboxes running on the machine do not matter.
 export function hostSnapshot(name: string, dir = stateDir): HostSnapshot {
   const index = preferredIndex(name);
   const instance = path.join(dir, 'instances', name) + '/';
@@ -80,13 +95,19 @@ export function hostSnapshot(name: string, dir = stateDir): HostSnapshot {
     .split('\n')
     .filter((line) => line.includes(instance) || line.includes(`${dir}/image.build`));
   const processes = commandLines()
-    .filter(({ pid, cmdline }) => cmdline.includes(instance) || cmdline.includes(`${dir}/image.build`) || rootMountIsOverlay(pid, `${instance}layer/upper`))
+    .filter(
+      ({ pid, cmdline, environ }) =>
+        cmdline.includes(instance) ||
+        cmdline.includes(`${dir}/image.build`) ||
+        environ.some((entry) => entry.startsWith('RTCOPS_SANDBOX_ACME=') && entry.includes(instance)) ||
+        rootMountIsOverlay(pid, `${instance}layer/upper`),
+    )
     .map(({ pid, cmdline }) => `${pid} ${cmdline}`);
   const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
     .filter((ns) => ns.startsWith(`rtcops-${name}-`));
-  return { links: links.sort(), mounts: mounts.sort(), processes: processes.sort(), namespaces: namespaces.sort() };
+  return { links: links.sort(), mounts: mounts.sort(), processes: processes.sort(), namespaces: namespaces.sort(), listeners: bridgeListeners(index) };
 }
 
 export function linkExists(link: string): boolean {

@@ -60,7 +60,7 @@ describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeo
       assert.deepEqual(fs.readFileSync('/proc/mounts', 'utf8').split('\n').filter((line) => line.includes(scratch)), []);
       assert.equal(fs.existsSync(path.join(scratch, 'image.build')), false);
       assert.equal(fs.existsSync(path.join(scratch, 'image')), false);
-      assert.deepEqual(hostSnapshot(name, scratch), { links: clean.links, mounts: [], processes: [], namespaces: [] });
+      assert.deepEqual(hostSnapshot(name, scratch), { links: clean.links, mounts: [], processes: [], namespaces: [], listeners: clean.listeners });
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }

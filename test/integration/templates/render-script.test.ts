@@ -1,16 +1,20 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { EXAMPLE_INVENTORY, FAKE_SECRET_ENV, REPO } from '../../fixtures/inventories/hosts.js';
+import { EXAMPLE_INVENTORY, fakeSandboxHome, REPO } from '../../fixtures/inventories/hosts.js';
 import { tempDir } from './tools.js';
 
 const BROKEN = join(REPO, 'test/fixtures/inventories/broken/relay-range-reversed.yaml');
 
-/** `npx zx scripts/render.mjs ...` as an operator runs it, with only the secrets given here in its environment. */
-async function render(args: string[], secrets: Record<string, string> = FAKE_SECRET_ENV) {
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...secrets };
+// The example's sandbox reads ~/.cache/rtcops/sandbox/secrets.yaml: a temporary home holds a fake one.
+const home = fakeSandboxHome();
+after(() => rmSync(home, { recursive: true, force: true }));
+
+/** `npx zx scripts/render.mjs ...` as an operator runs it, with this home (its sandbox secrets file) and nothing else in its environment. */
+async function render(args: string[], homeDir = home) {
+  const env = { PATH: process.env.PATH ?? '', HOME: homeDir };
   const result = await execa(join(REPO, 'node_modules/.bin/zx'), ['scripts/render.mjs', ...args], { cwd: REPO, env, extendEnv: false, reject: false, timeout: 30_000 });
   return { status: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
@@ -41,11 +45,12 @@ describe('npx zx scripts/render.mjs', () => {
     assert.match(stderr, /relay-range-reversed\.yaml:\d+: hosts\.prod\.turn\.relayPorts: min 50000 must be < max 40000/);
   });
 
-  test('exit 2 for a missing secret, naming the variable', async () => {
-    const { RTCOPS_SANDBOX_JWT_SECRET: _, ...without } = FAKE_SECRET_ENV;
+  test('exit 2 for a missing secret, naming the key and file', async (t) => {
+    const without = fakeSandboxHome(['jwt_secret']);
+    t.after(() => rmSync(without, { recursive: true, force: true }));
     const { status, stderr } = await render(['sandbox'], without);
     assert.equal(status, 2);
-    assert.match(stderr, /hosts\.sandbox\.secrets\.jwtSecret: environment variable RTCOPS_SANDBOX_JWT_SECRET is not set/);
+    assert.match(stderr, /hosts\.sandbox\.secrets\.jwtSecret: key "jwt_secret" of \S+\/\.cache\/rtcops\/sandbox\/secrets\.yaml is not set/);
   });
 
   test('exit 2 for usage errors; --help exits 0', async () => {

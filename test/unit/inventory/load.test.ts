@@ -46,7 +46,10 @@ describe('the example inventory.yaml', () => {
     ['fail2ban.sshdBackend', 'systemd'],
     ['pm2.killTimeoutMs', 35000],
     ['nginx.hsts', false],
-    ['secrets.jwtSecret', { env: 'RTCOPS_SANDBOX_JWT_SECRET' }],
+    ['secrets.file', `${homedir()}/.cache/rtcops/sandbox/secrets.yaml`],
+    ['secrets.jwtSecret', { key: 'jwt_secret' }],
+    ['secrets.adminToken', { key: 'admin_token' }],
+    ['secrets.turnSecret', { key: 'turn_secret' }],
   ];
   for (const [path, value] of cases) test(`sandbox ${path} = ${JSON.stringify(value)}`, () => assert.deepEqual(at(sandbox, path), value));
 

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { inspect } from 'node:util';
 import { InventoryError, resolveSecrets, Secret, type ResolvedHost } from '../../../lib/inventory/index.js';
-import { EXAMPLE_INVENTORY, exampleHost, FAKE_SECRET_ENV } from '../../fixtures/inventories/hosts.js';
+import { EXAMPLE_INVENTORY, exampleHost, FAKE_SECRET_ENV, withEnvSecrets } from '../../fixtures/inventories/hosts.js';
+import { ensureSecretsFile } from '../../../lib/sandbox/secrets.js';
 
 const sandboxEnv = {
   RTCOPS_SANDBOX_JWT_SECRET: FAKE_SECRET_ENV.RTCOPS_SANDBOX_JWT_SECRET,
@@ -31,28 +32,31 @@ function tempDir(t: TestContext): string {
 }
 
 describe('secrets from the environment', () => {
+  // The example sandbox reads a secrets file; the same host with environment references instead.
+  const envHost = () => withEnvSecrets(exampleHost('sandbox'));
+
   test('all present: values come back wrapped', () => {
-    const secrets = resolveSecrets(exampleHost('sandbox'), EXAMPLE_INVENTORY, sandboxEnv);
+    const secrets = resolveSecrets(envHost(), EXAMPLE_INVENTORY, sandboxEnv);
     assert.equal(secrets.turnSecret.reveal(), sandboxEnv.RTCOPS_SANDBOX_TURN_SECRET);
     assert.equal(secrets.slackWebhookUrl, undefined);
   });
 
   test('every missing variable is named, at once', () => {
-    assert.deepEqual(problems(exampleHost('sandbox'), { RTCOPS_SANDBOX_ADMIN_TOKEN: sandboxEnv.RTCOPS_SANDBOX_ADMIN_TOKEN }), [
+    assert.deepEqual(problems(envHost(), { RTCOPS_SANDBOX_ADMIN_TOKEN: sandboxEnv.RTCOPS_SANDBOX_ADMIN_TOKEN }), [
       'hosts.sandbox.secrets.jwtSecret: environment variable RTCOPS_SANDBOX_JWT_SECRET is not set',
       'hosts.sandbox.secrets.turnSecret: environment variable RTCOPS_SANDBOX_TURN_SECRET is not set',
     ]);
   });
 
   test('an empty variable counts as missing', () => {
-    assert.deepEqual(problems(exampleHost('sandbox'), { ...sandboxEnv, RTCOPS_SANDBOX_JWT_SECRET: '' }), [
+    assert.deepEqual(problems(envHost(), { ...sandboxEnv, RTCOPS_SANDBOX_JWT_SECRET: '' }), [
       'hosts.sandbox.secrets.jwtSecret: environment variable RTCOPS_SANDBOX_JWT_SECRET is not set',
     ]);
   });
 
   test('unusable values are reported without the value', () => {
     const env = { ...sandboxEnv, RTCOPS_SANDBOX_JWT_SECRET: 'short-secret-value', RTCOPS_SANDBOX_TURN_SECRET: "has'quote-0000000000000000000000000000" };
-    const messages = problems(exampleHost('sandbox'), env);
+    const messages = problems(envHost(), env);
     assert.deepEqual(messages, [
       'hosts.sandbox.secrets.jwtSecret: environment variable RTCOPS_SANDBOX_JWT_SECRET is too short (18 characters; use at least 32, e.g. openssl rand -hex 32)',
       'hosts.sandbox.secrets.turnSecret: environment variable RTCOPS_SANDBOX_TURN_SECRET must not contain spaces, quotes or backslashes',
@@ -61,7 +65,7 @@ describe('secrets from the environment', () => {
   });
 
   test('a Slack webhook must be an https URL', () => {
-    const host = exampleHost('sandbox');
+    const host = envHost();
     host.secrets.slackWebhookUrl = { env: 'HOOK' };
     assert.deepEqual(problems(host, { ...sandboxEnv, HOOK: 'http://hooks.slack.invalid/x' }), ['hosts.sandbox.secrets.slackWebhookUrl: environment variable HOOK must be an https URL']);
   });
@@ -97,6 +101,21 @@ describe('secrets from a secrets file', () => {
     assert.deepEqual(problems(fileHost(file), sandboxEnv), [`hosts.sandbox.secrets.file: ${file} is not git-ignored: add it to .gitignore before putting secrets in it`]);
     writeFileSync(join(dir, '.gitignore'), '*.secrets.yaml\n');
     assert.equal(resolveSecrets(fileHost(file), EXAMPLE_INVENTORY, sandboxEnv).adminToken.reveal(), sandboxEnv.RTCOPS_SANDBOX_ADMIN_TOKEN);
+  });
+
+  test('the file "sandbox up" generates satisfies the example sandbox host: 0600, every key, long enough', (t) => {
+    const file = join(tempDir(t), 'secrets.yaml');
+    assert.equal(ensureSecretsFile(file), true);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const host = exampleHost('sandbox');
+    assert.deepEqual([host.secrets.jwtSecret, host.secrets.adminToken, host.secrets.turnSecret], [{ key: 'jwt_secret' }, { key: 'admin_token' }, { key: 'turn_secret' }]);
+    host.secrets.file = file;
+    const secrets = resolveSecrets(host, EXAMPLE_INVENTORY, {});
+    const values = [secrets.jwtSecret, secrets.adminToken, secrets.turnSecret].map((s) => s.reveal());
+    assert.ok(values.every((v) => /^[0-9a-f]{64}$/.test(v)), 'random, 64 hex characters each');
+    assert.equal(new Set(values).size, 3);
+    assert.equal(ensureSecretsFile(file), false, 'an existing file is kept');
+    assert.equal(resolveSecrets(host, EXAMPLE_INVENTORY, {}).turnSecret.reveal(), values[2]);
   });
 
   test('a missing key is named', (t) => {

@@ -5,7 +5,8 @@ import { UsageError } from '../../../lib/cli.js';
 
 describe('sandbox command line', () => {
   const ok: [string, Partial<ReturnType<typeof parseArgs>>][] = [
-    ['up', { command: 'up', name: 'sandbox', json: false, installDeps: false, remoteCommand: [] }],
+    ['up', { command: 'up', name: 'sandbox', json: false, installDeps: false, acme: false, remoteCommand: [] }],
+    ['up --name itest --acme', { command: 'up', name: 'itest', acme: true }],
     ['up --json', { command: 'up', json: true }],
     ['--json status', { command: 'status', json: true }],
     ['up --install-deps --name itest', { command: 'up', installDeps: true, name: 'itest' }],

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import type { ResolvedHost } from '../../../lib/inventory/index.js';
 import { MANIFEST, renderMain } from '../../../lib/render/command.js';
 import { renderHost, type RenderedFile } from '../../../lib/render/files.js';
-import { EXAMPLE_INVENTORY, exampleHost, FAKE_SECRET_ENV, fakeSecrets } from '../../fixtures/inventories/hosts.js';
+import { EXAMPLE_INVENTORY, exampleHost, FAKE_SECRET_ENV, fakeSandboxHome, fakeSecrets } from '../../fixtures/inventories/hosts.js';
 
 const SECRET_VALUES = Object.values(FAKE_SECRET_ENV);
 
@@ -111,7 +111,11 @@ describe('fail2ban and sshd follow the host OS and SSH user', () => {
 });
 
 describe('scripts/render.mjs (renderMain)', () => {
-  async function cli(args: string[], env: Record<string, string | undefined> = FAKE_SECRET_ENV) {
+  // The example's sandbox reads ~/.cache/rtcops/sandbox/secrets.yaml: a temporary home holds a fake one.
+  const home = fakeSandboxHome();
+  after(() => rmSync(home, { recursive: true, force: true }));
+
+  async function cli(args: string[], env: Record<string, string | undefined> = { HOME: home }) {
     const saved = { ...process.env };
     Object.assign(process.env, env);
     const out: string[] = [];
@@ -154,10 +158,12 @@ describe('scripts/render.mjs (renderMain)', () => {
     assert.ok(!SECRET_VALUES.some((v) => readFileSync(join(dir, MANIFEST), 'utf8').includes(v)));
   });
 
-  test('a missing secret stops it with exit 2, naming the variable', async () => {
-    const error = await cli(['sandbox'], { ...FAKE_SECRET_ENV, RTCOPS_SANDBOX_TURN_SECRET: '' }).catch((e: Error) => e);
+  test('a missing secret stops it with exit 2, naming the key and file', async (t) => {
+    const without = fakeSandboxHome(['turn_secret']);
+    t.after(() => rmSync(without, { recursive: true, force: true }));
+    const error = await cli(['sandbox'], { HOME: without }).catch((e: Error) => e);
     assert.ok(error instanceof Error);
-    assert.match(error.message, /hosts\.sandbox\.secrets\.turnSecret: environment variable RTCOPS_SANDBOX_TURN_SECRET is not set/);
+    assert.match(error.message, /hosts\.sandbox\.secrets\.turnSecret: key "turn_secret" of \/\S+\/\.cache\/rtcops\/sandbox\/secrets\.yaml is not set/);
   });
 
   test('usage errors', async () => {

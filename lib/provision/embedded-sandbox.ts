@@ -1,0 +1,57 @@
+// Provisioning the built-in sandbox host ("npx zx scripts/provision.mjs sandbox") on a machine where it is not
+// running yet: boot it first (with its ACME server and secrets file), so the README's main command works as written.
+import type { Io } from '../cli.js';
+import type { ResolvedHost } from '../inventory/index.js';
+import {
+  DEFAULT_NAME,
+  defaultStateDir,
+  SandboxAborted,
+  SandboxConfigError,
+  sandboxStatus,
+  sandboxUp,
+  streamProgress,
+} from '../sandbox/index.js';
+import { layoutFor } from '../sandbox/layout.js';
+
+/** The inventory host that is the default sandbox: named like it and reached at its guest address. */
+export function isEmbeddedSandbox(host: ResolvedHost): boolean {
+  return host.name === DEFAULT_NAME && host.ssh.address === layoutFor(DEFAULT_NAME, defaultStateDir(), 0).address;
+}
+
+/**
+ * Starts the default sandbox when one of the hosts is it and it (or its ACME server) is not running.
+ * Returns an exit code when that failed (2 machine problem, 130 interrupted), undefined to go on.
+ */
+export async function startEmbeddedSandbox(hosts: ResolvedHost[], io: Io): Promise<number | undefined> {
+  const host = hosts.find(isEmbeddedSandbox);
+  if (host === undefined) return undefined;
+  const status = await sandboxStatus();
+  if (status.running && status.acme?.answering === true) return undefined;
+  io.err(
+    status.running
+      ? `[${host.name}] the sandbox runs without its ACME server: starting it (npx zx scripts/sandbox.mjs up)`
+      : `[${host.name}] the sandbox host ${host.ssh.address} is not running: starting it first (npx zx scripts/sandbox.mjs up)`,
+  );
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const up = await sandboxUp({ progress: streamProgress(process.stderr, 'sandbox'), signal: controller.signal });
+    io.err(`[${host.name}] sandbox up at ${up.address}${up.acme ? `, ACME server ${up.acme.directoryUrl}` : ''}`);
+    return undefined;
+  } catch (error) {
+    if (error instanceof SandboxAborted || controller.signal.aborted) {
+      io.err(`interrupted: ${(error as Error).message}`);
+      return 130;
+    }
+    if (error instanceof SandboxConfigError) {
+      io.err(`cannot start the sandbox: ${error.message}`);
+      return error.exitCode;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
