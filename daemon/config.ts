@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import cron from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseTurnUrl } from '../lib/turn/url.js';
 import { DAYS } from './alerting/maintenance.js';
 
 /**
@@ -23,6 +24,21 @@ const schedule = z.string().refine((s) => cron.validate(s), { error: (iss) => `"
 const port = z.number().int().min(1).max(65535);
 const percent = z.number().min(1).max(100);
 const file = z.string().min(1);
+// Zod still runs the array's refinement when an element failed: a bad URL stands for itself there.
+const relayTarget = (url: string) => {
+  try {
+    return parseTurnUrl(url).transport;
+  } catch {
+    return url;
+  }
+};
+const relayUrl = z.string().superRefine((url, ctx) => {
+  try {
+    parseTurnUrl(url);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
 
 const common = (defaultSchedule: string, defaultTimeoutMs: number) => ({
   schedule: schedule.default(defaultSchedule).describe('When the check runs (node-cron; six fields for seconds).'),
@@ -100,8 +116,9 @@ export const daemonConfigSchema = z.strictObject({
       signalingUrl: z.url({ protocol: /^wss?$/ }), caFile: file.optional(),
       packets: z.number().int().min(5).max(500).default(25),
       minReceivedPercent: percent.default(80),
-      /** turn:/turns: URLs to force the call through with relay-only ICE; absent: direct only. */
-      relayUrls: z.array(z.string().regex(/^turns?:/)).default([]),
+      relayUrls: z.array(relayUrl).default([]).refine((urls) => new Set(urls.map(relayTarget)).size === urls.length, { error: 'one URL per transport (udp, tcp, tls): each is a target relay:<transport>' })
+        .describe('turn:/turns: URLs; each gets a call of its own forced through it with relay-only ICE. Empty: direct only.'),
+      relayServername: z.string().min(1).optional().describe("Name coturn's TLS certificate covers, when a turns: URL names an address."),
       iceAddress: z.string().optional().describe('Local address the probe gathers ICE candidates on (default: every interface).'),
     }).optional(),
   }),

@@ -1,0 +1,17 @@
+import type { TurnTransport } from './client.js';
+
+export interface TurnUrl {
+  url: string;
+  transport: TurnTransport;
+  host: string;
+  port: number;
+}
+
+/** A turn:/turns: URL the way WebRTC stacks read it (RFC 7065): turns: is TLS, ?transport=tcp is TCP, else UDP. */
+export function parseTurnUrl(url: string): TurnUrl {
+  const m = /^(turns?):(\[[^\]]+\]|[^:?[\]]+)(?::(\d+))?(?:\?transport=(udp|tcp))?$/.exec(url);
+  if (m === null) throw new Error(`${url} is not a turn: or turns: URL (turn:<host>[:<port>][?transport=udp|tcp])`);
+  const [, scheme, host = '', port, transport] = m;
+  if (scheme === 'turns' && transport === 'udp') throw new Error(`${url}: turns: runs over TLS, never UDP`);
+  return { url, transport: scheme === 'turns' ? 'tls' : ((transport ?? 'udp') as TurnTransport), host: host.replace(/^\[|\]$/g, ''), port: Number(port ?? (scheme === 'turns' ? 5349 : 3478)) };
+}

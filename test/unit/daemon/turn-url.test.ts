@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseTurnUrl } from '../../../lib/turn/url.js';
+
+describe('TURN URLs read the way WebRTC stacks read them', () => {
+  const cases: [string, string, number, string][] = [
+    ['turn:turn.example.com', 'udp', 3478, 'turn.example.com'],
+    ['turn:turn.example.com:3478?transport=udp', 'udp', 3478, 'turn.example.com'],
+    ['turn:turn.example.com:3478?transport=tcp', 'tcp', 3478, 'turn.example.com'],
+    ['turns:turn.example.com', 'tls', 5349, 'turn.example.com'],
+    ['turns:turn.example.com:443?transport=tcp', 'tls', 443, 'turn.example.com'],
+    ['turn:127.0.0.1:40000', 'udp', 40000, '127.0.0.1'],
+    ['turn:[2001:db8::1]:3478?transport=tcp', 'tcp', 3478, '2001:db8::1'],
+  ];
+  for (const [url, transport, port, host] of cases) {
+    it(`${url} → ${transport} ${host}:${port}`, () => assert.deepEqual(parseTurnUrl(url), { url, transport, host, port }));
+  }
+
+  const bad: [string, RegExp][] = [
+    ['stun:turn.example.com', /is not a turn: or turns: URL/],
+    ['turn:turn.example.com?transport=sctp', /is not a turn: or turns: URL/],
+    ['turns:turn.example.com?transport=udp', /turns: runs over TLS, never UDP/],
+    ['turn:', /is not a turn: or turns: URL/],
+  ];
+  for (const [url, message] of bad) it(`refuses ${url}`, () => assert.throws(() => parseTurnUrl(url), message));
+});
