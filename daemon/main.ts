@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import pino from 'pino';
 import { runCheck } from './checks/result.js';
 import { buildChecks } from './checks/index.js';
@@ -59,7 +60,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   return undefined;
 }
 
-main(process.argv.slice(2), process.env).then(
+// The media probe's worker thread loads this module too when the daemon is one bundled file: it must not start a daemon.
+if (isMainThread) main(process.argv.slice(2), process.env).then(
   (code) => {
     // --once and config checks end here; probes (werift, sockets) may leave handles that would keep the process up.
     if (code !== undefined) process.exit(code);

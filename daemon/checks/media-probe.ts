@@ -1,8 +1,16 @@
-import { Worker } from 'node:worker_threads';
-import { mediaProbeTargets, type MediaProbeOptions } from './media-call.js';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { MediaCalls, mediaProbeTargets, type MediaProbeOptions } from './media-call.js';
 import type { Check, Outcome } from './result.js';
 
 export type { MediaProbeOptions } from './media-call.js';
+
+const WORKER_ROLE = 'rtcops-media-probe';
+type WorkerInput = { role: typeof WORKER_ROLE; options: MediaProbeOptions };
+
+// This module is also the worker's entry: as a file under tsx or dist/, or inside the daemon's esbuild bundle.
+if (!isMainThread && (workerData as Partial<WorkerInput> | null)?.role === WORKER_ROLE) {
+  void new MediaCalls((workerData as WorkerInput).options).run().then((outcomes) => parentPort?.postMessage(outcomes));
+}
 
 /**
  * The synthetic media probe (see media-call.ts), run in a worker thread that is terminated after every run:
@@ -18,7 +26,8 @@ export class MediaProbeCheck implements Check {
   }
 
   run(signal: AbortSignal): Promise<Outcome[]> {
-    const worker = new Worker(new URL('./media-probe-worker.js', import.meta.url), { workerData: this.o });
+    const input: WorkerInput = { role: WORKER_ROLE, options: this.o };
+    const worker = new Worker(new URL(import.meta.url), { workerData: input });
     return new Promise<Outcome[]>((resolve, reject) => {
       signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
       worker.once('message', (outcomes: Outcome[]) => resolve(outcomes));

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { execa } from 'execa';
+import { daemonBundle } from '../../../lib/provision/artifacts.js';
 import { MediaProbeCheck, type MediaProbeOptions } from '../../../daemon/checks/media-probe.js';
 import { runCheck } from '../../../daemon/checks/result.js';
 import { TestCa, days } from '../../helpers/certs.js';
@@ -58,6 +60,17 @@ describe('media-probe: a real WebRTC call through the SFU, direct and forced thr
     const [, r] = await runCheck(new MediaProbeCheck(options({ relayUrls: [`turn:127.0.0.1:${await freePort()}?transport=tcp`], timeoutMs: 9000 })), 15_000);
     assert.equal(r?.status, 'critical');
     assert.match(r?.message ?? '', /failed at TURN allocation over TCP 127\.0\.0\.1:\d+: ECONNREFUSED/);
+  });
+
+  it('the daemon bundled as provisioning installs it runs the probe (its worker thread loads the bundle itself)', async () => {
+    process.env['RTCOPS_ARTIFACT_CACHE'] = join(dir, 'artifacts');
+    const bundle = await daemonBundle();
+    const config = join(dir, 'bundle.json');
+    writeFileSync(config, JSON.stringify({ host: 'bundle', stateFile: join(dir, 'bundle-state.json'), checks: { 'media-probe': { signalingUrl: s.ws, relayUrls: relayUrls().slice(0, 1), iceAddress: '127.0.0.1' } } }));
+    const r = await execa(process.execPath, [bundle.file, '--config', config, '--once', '--json'], { env: { JWT_SECRET, TURN_SECRET }, extendEnv: false, reject: false, timeout: 30_000 });
+    assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+    const report = JSON.parse(r.stdout) as { results: { target: string; status: string }[] };
+    assert.deepEqual(report.results.map((x) => `${x.target} ${x.status}`), ['direct ok', 'relay:udp ok']);
   });
 
   it('a wrong JWT secret: critical at signaling', async () => {
