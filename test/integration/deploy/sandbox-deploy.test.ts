@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
-import { buildArtifact } from '../../../lib/deploy/artifact.js';
+import { buildArtifact, MANIFEST } from '../../../lib/deploy/artifact.js';
 import { deployMain, releasesMain, rollbackMain } from '../../../lib/deploy/command.js';
 import type { DeployOptions, DeployReport } from '../../../lib/deploy/engine.js';
 import { probeSignaling } from '../../../lib/deploy/signaling-probe.js';
@@ -200,6 +200,20 @@ describe('deploys to the sandbox host: health gate, automatic rollback, rollback
     assert.match(b.report.error ?? '', /another deploy holds the lock on e2e-deploy: rollback by \S+ at /);
   });
 
+  it('a release larger than the free disk is refused before the upload, with sizes in the message', async () => {
+    const huge = join(dir, 'huge');
+    mkdirSync(huge);
+    writeFileSync(join(huge, MANIFEST), JSON.stringify({ sha: 'ffff0000ffff', ref: 'huge', builtAt: new Date().toISOString(), unpackedBytes: 2 ** 50 }));
+    execFileSync('tar', ['-czf', `${huge}.tar.gz`, '-C', huge, MANIFEST]);
+    const before = await sh('ls /srv/rtcops/releases');
+    const { code, report } = await cli(deployMain, ['--artifact', `${huge}.tar.gz`]);
+    assert.equal(code, 1);
+    assert.equal(report.status, 'refused');
+    assert.match(report.error ?? '', /not enough free disk on e2e-deploy for the release: it needs \d+ MB in \/srv\/rtcops\/releases, \d+ MB are free/);
+    assert.equal(await sh('ls /srv/rtcops/releases'), before, 'nothing was uploaded');
+    assert.equal(await current(), releases[0]);
+  });
+
   it('releases.mjs lists the releases, current and previous, the failed ones and the last outcomes', async () => {
     let out = '';
     assert.equal(await releasesMain([NAME, '-i', inventory, '--json'], { out: (t) => { out += t; }, err: () => undefined }), 0);
@@ -208,7 +222,7 @@ describe('deploys to the sandbox host: health gate, automatic rollback, rollback
     assert.equal(r.previous, releases[1]);
     assert.equal(r.releases.length, 4, 'pruned to deploy.keepReleases');
     assert.equal(r.releases.filter((x) => x.failed !== undefined).length, 2, 'the oldest failed release was pruned');
-    assert.deepEqual(r.history.slice(-3).map((h) => `${h.action}:${h.status}`).sort(), ['rollback:ok', 'rollback:ok', 'rollback:refused']);
+    assert.deepEqual(r.history.slice(-4).map((h) => `${h.action}:${h.status}`).sort(), ['deploy:refused', 'rollback:ok', 'rollback:ok', 'rollback:refused']);
     let text = '';
     await releasesMain([NAME, '-i', inventory], { out: (t) => { text += t; }, err: () => undefined });
     assert.match(text, new RegExp(`^\\* ${releases[0]}.*\\[current\\]`, 'm'));
