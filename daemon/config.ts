@@ -100,12 +100,13 @@ export const daemonConfigSchema = z.strictObject({
     server: z.strictObject({
       ...common('15 * * * * *', 10_000),
       url: z.url({ protocol: /^https?$/ }), signalingUrl: z.url({ protocol: /^wss?$/ }), caFile: file.optional(),
+      signalingAddress: z.string().min(1).optional().describe('Connect the signaling probe to this address (nginx on 127.0.0.1) instead of resolving the URL\'s domain; SNI and Host stay the domain.'),
       workerCpuWarnPercent: z.number().min(1).default(80), workerCpuCriticalPercent: z.number().min(1).default(95),
       requestTimeoutMs: z.number().int().min(100).default(3000),
     }).optional(),
     pm2: z.strictObject({
       ...common('45 * * * * *', 10_000),
-      processName: z.string().min(1), restartWarn: z.number().int().min(1).default(1), restartCritical: z.number().int().min(1).default(3),
+      processName: z.string().min(1), home: file.optional().describe('PM2_HOME of the user PM2 runs as (default: ~/.pm2 of the daemon\'s user).'), restartWarn: z.number().int().min(1).default(1), restartCritical: z.number().int().min(1).default(3),
     }).optional(),
     services: z.strictObject({
       ...common('20 * * * * *', 10_000),
@@ -114,6 +115,7 @@ export const daemonConfigSchema = z.strictObject({
     'media-probe': z.strictObject({
       ...common('0 */5 * * * *', 30_000),
       signalingUrl: z.url({ protocol: /^wss?$/ }), caFile: file.optional(),
+      signalingAddress: z.string().min(1).optional().describe('As for the server check.'),
       packets: z.number().int().min(5).max(500).default(25),
       minReceivedPercent: percent.default(80),
       relayUrls: z.array(relayUrl).default([]).refine((urls) => new Set(urls.map(relayTarget)).size === urls.length, { error: 'one URL per transport (udp, tcp, tls): each is a target relay:<transport>' })
@@ -125,6 +127,8 @@ export const daemonConfigSchema = z.strictObject({
 });
 
 export type DaemonConfig = z.output<typeof daemonConfigSchema>;
+/** What a config file may say (defaults still to fill): what lib/render writes. */
+export type DaemonConfigInput = z.input<typeof daemonConfigSchema>;
 export type ChecksConfig = DaemonConfig['checks'];
 
 export interface DaemonSecrets {

@@ -4,6 +4,8 @@ import type { Check, Outcome } from './result.js';
 
 export interface Pm2Options {
   processName: string;
+  /** PM2_HOME of the user PM2 runs as; default ~/.pm2 of this process's user. */
+  home?: string | undefined;
   /** Restarts since the previous run that warn / are critical. */
   restartWarn: number;
   restartCritical: number;
@@ -44,7 +46,7 @@ export class Pm2Check implements Check {
   async run(): Promise<Outcome[]> {
     let stdout: string;
     try {
-      ({ stdout } = await run(this.pm2Bin, ['jlist'], { timeout: 8000, maxBuffer: 16 * 1024 * 1024 }));
+      ({ stdout } = await run(this.pm2Bin, ['jlist'], { timeout: 8000, maxBuffer: 16 * 1024 * 1024, ...(this.o.home === undefined ? {} : { env: { ...process.env, PM2_HOME: this.o.home } }) }));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [{ check: this.name, target: this.o.processName, status: 'skipped', message: 'not applicable: pm2 is not installed here', values: {} }];
       return [{ check: this.name, target: this.o.processName, status: 'critical', message: `pm2 jlist failed: ${(error as Error).message.split('\n')[0] ?? ''}`, values: {} }];

@@ -15,6 +15,8 @@ export interface ServerCheckOptions {
   workerCpuCriticalPercent: number;
   /** CA bundle for a wss:// signaling URL served by a test CA. */
   caFile?: string | undefined;
+  /** Connect the signaling probe here (nginx on 127.0.0.1 on the host) instead of resolving the URL's domain. */
+  signalingAddress?: string | undefined;
   requestTimeoutMs: number;
 }
 
@@ -36,9 +38,9 @@ async function get(url: string, timeoutMs: number, headers: Record<string, strin
 const reason = (error: unknown) => (error as { code?: string }).code ?? (error as Error).message;
 
 /** The signaling path a caller takes: a token, the WebSocket upgrade, then requests answered by a worker. */
-export async function signalingProbe(o: Pick<ServerCheckOptions, 'signalingUrl' | 'jwtSecret' | 'caFile' | 'requestTimeoutMs'>): Promise<{ ms: number }> {
+export async function signalingProbe(o: Pick<ServerCheckOptions, 'signalingUrl' | 'signalingAddress' | 'jwtSecret' | 'caFile' | 'requestTimeoutMs'>): Promise<{ ms: number }> {
   const t0 = performance.now();
-  const client = await SignalingClient.connect({ url: o.signalingUrl, jwtSecret: o.jwtSecret, sub: 'rtcops-health', room: probeRoom('signaling'), ca: o.caFile === undefined ? undefined : readFileSync(o.caFile), timeoutMs: o.requestTimeoutMs });
+  const client = await SignalingClient.connect({ url: o.signalingUrl, address: o.signalingAddress, jwtSecret: o.jwtSecret, sub: 'rtcops-health', room: probeRoom('signaling'), ca: o.caFile === undefined ? undefined : readFileSync(o.caFile), timeoutMs: o.requestTimeoutMs });
   try {
     const caps = await client.request('getRouterRtpCapabilities');
     await client.request('join', { rtpCapabilities: { codecs: caps['codecs'] ?? [], headerExtensions: [] } });

@@ -1,6 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import type { LookupFunction } from 'node:net';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
+
+/** Resolve every name to `address`: connect there while SNI and Host stay the URL's domain (nginx on loopback). */
+function fixedLookup(address: string): LookupFunction {
+  const family = address.includes(':') ? 6 : 4;
+  return (_name, options, cb) => {
+    if (options.all === true) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+    else cb(null, address, family);
+  };
+}
 
 /** A minimal client of the server's signaling protocol ({id, method, data} → {id, ok, data|error}), for probes. */
 export class SignalingClient {
@@ -9,11 +19,11 @@ export class SignalingClient {
   private constructor(private readonly ws: WebSocket, private readonly timeoutMs: number) {}
 
   /** Connect with a short-lived token for `sub` in `room`; errors never carry the URL (it holds the token). */
-  static async connect(o: { url: string; jwtSecret: string; sub: string; room: string; ca?: Buffer | undefined; timeoutMs: number }): Promise<SignalingClient> {
+  static async connect(o: { url: string; jwtSecret: string; sub: string; room: string; ca?: Buffer | undefined; address?: string | undefined; timeoutMs: number }): Promise<SignalingClient> {
     const token = jwt.sign({ sub: o.sub, room: o.room }, o.jwtSecret, { algorithm: 'HS256', expiresIn: 120 });
     let ws: WebSocket;
     try {
-      ws = new WebSocket(`${o.url}?token=${token}`, { handshakeTimeout: o.timeoutMs, ...(o.ca === undefined ? {} : { ca: o.ca }) });
+      ws = new WebSocket(`${o.url}?token=${token}`, { handshakeTimeout: o.timeoutMs, ...(o.ca === undefined ? {} : { ca: o.ca }), ...(o.address === undefined ? {} : { lookup: fixedLookup(o.address) }) });
     } catch {
       throw new Error(`invalid signaling URL ${o.url}`);
     }
