@@ -46,7 +46,7 @@ describe('certbot deploy hook, run by sh against a real Let\'s Encrypt tree', ()
     const { exitCode, output } = await le.runHook('/etc/letsencrypt/live/rtc.sandbox.test');
     assert.equal(exitCode, 0, output);
     assert.deepEqual(le.stat('archive/rtc.sandbox.test/privkey1.pem'), { mode: '640', gid: turnserverGid });
-    for (const d of ['live', 'archive', 'live/rtc.sandbox.test', 'archive/rtc.sandbox.test']) assert.deepEqual(le.stat(d), { mode: '750', gid: turnserverGid }, d);
+    for (const d of ['live', 'archive', 'live/rtc.sandbox.test', 'archive/rtc.sandbox.test']) assert.deepEqual(le.stat(d), { mode: '751', gid: turnserverGid }, d);
     assert.deepEqual(le.calls(), ['reload nginx', 'kill --signal=SIGUSR2 coturn.service']);
   });
 
