@@ -218,14 +218,20 @@ export const hostSettingsSchema = z.strictObject({
 
   daemon: z
     .strictObject({
-      intervalSec: z.number().int().min(10).default(60).describe('How often the health daemon runs its checks.'),
+      intervalSec: z
+        .number()
+        .int()
+        .min(10)
+        .refine((n) => (n < 60 ? 60 % n === 0 : n % 60 === 0 && 3600 % n === 0), { error: 'must divide a minute (10, 12, 15, 20, 30) or be whole minutes that divide an hour (60, 120, 300, 600, 900, 1800, 3600): the daemon schedules its checks with cron' })
+        .default(60)
+        .describe('How often the health daemon runs its host, TURN, server, PM2 and service checks (the TLS check runs every 10 minutes, the media probe every 5).'),
       failureThreshold: z.number().int().min(1).default(3).describe('Consecutive failures before alerting.'),
       successThreshold: z.number().int().min(1).default(2).describe('Consecutive successes before resolving.'),
       reminderIntervalMin: z.number().int().min(0).default(60).describe('Re-send an open alert this often (0: never).'),
-      cpuPercent: z.number().min(1).max(100).default(80).describe('CPU usage alert threshold.'),
-      memoryPercent: z.number().min(1).max(100).default(85).describe('Memory usage alert threshold.'),
-      diskPercent: z.number().min(1).max(100).default(80).describe('Disk usage alert threshold.'),
-      certExpiryDays: z.number().int().min(1).default(14).describe('Alert when the certificate expires within this many days.'),
+      cpuPercent: z.number().min(1).max(100).default(80).describe('CPU usage warning threshold; critical halfway between it and 100.'),
+      memoryPercent: z.number().min(1).max(100).default(85).describe('Memory usage warning threshold; critical halfway between it and 100.'),
+      diskPercent: z.number().min(1).max(100).default(80).describe('Disk (and inode) usage warning threshold per mount; critical halfway between it and 100.'),
+      certExpiryDays: z.number().int().min(1).default(14).describe('Warn when a served certificate expires within this many days; critical within 7 (or this, when smaller).'),
     })
     .prefault({})
     .describe('Health daemon schedule and thresholds.'),

@@ -1,3 +1,4 @@
+import type { DaemonConfigInput } from '../../daemon/config.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 
 /**
@@ -77,35 +78,74 @@ export function pm2LogrotateCommands(host: ResolvedHost): string[][] {
   return Object.entries(pm2LogrotateSettings(host)).map(([key, value]) => ['pm2', 'set', `pm2-logrotate:${key}`, value]);
 }
 
-/** What the health daemon reads besides its secrets (the daemon is built separately). */
-export function daemonConfig(host: ResolvedHost) {
+/** A cron schedule (with seconds) every `intervalSec`, `offsetSec` into each minute so checks do not all start together. */
+export function everyInterval(intervalSec: number, offsetSec: number): string {
+  // node-cron has no start/step ("5/10"): the seconds are listed.
+  if (intervalSec < 60) return `${Array.from({ length: 60 / intervalSec }, (_, i) => (offsetSec % intervalSec) + i * intervalSec).join(',')} * * * * *`;
+  const minutes = intervalSec / 60;
+  return minutes === 60 ? `${offsetSec} 0 * * * *` : `${offsetSec} */${minutes} * * * *`;
+}
+
+/** Critical halfway between a warning threshold and 100 %. */
+const halfwayToFull = (warn: number) => Math.round((warn + (100 - warn) / 2) * 10) / 10;
+
+/** Names under reserved TLDs (RFC 2606, 6761; the sandbox's *.test) have no public DNS to drift from. */
+const hasPublicDns = (name: string) => !/\.(test|example|invalid|localhost)$/i.test(name);
+
+/** Where the daemon reaches nginx and coturn on the host itself: loopback unless coturn listens elsewhere only. */
+function turnAddress(host: ResolvedHost): string {
+  const ips = host.turn.listeningIps;
+  return ips.length === 0 || ips.includes('127.0.0.1') ? '127.0.0.1' : (ips[0] ?? '127.0.0.1');
+}
+
+/**
+ * The health daemon's config file (daemon/config.ts's schema) for one host; its secrets go to daemonSecretEnv.
+ * Everything is probed from the host itself: nginx and coturn on loopback with the public names as SNI, the
+ * relayed data sent to the announced IP (coturn's one allowed peer), the media probe through nginx and coturn.
+ */
+export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
+  const d = host.daemon;
   const domain = host.app.domains[0] ?? '';
+  const turnIp = turnAddress(host);
+  const every = (offsetSec: number) => everyInterval(d.intervalSec, offsetSec);
   return {
     host: host.name,
-    app: host.app.name,
-    intervalSec: host.daemon.intervalSec,
-    failureThreshold: host.daemon.failureThreshold,
-    successThreshold: host.daemon.successThreshold,
-    reminderIntervalMin: host.daemon.reminderIntervalMin,
-    thresholds: {
-      cpuPercent: host.daemon.cpuPercent,
-      memoryPercent: host.daemon.memoryPercent,
-      diskPercent: host.daemon.diskPercent,
-      certExpiryDays: host.daemon.certExpiryDays,
+    stateFile: `/var/lib/${host.app.name}-health/alerts.json`,
+    alerting: { failureThreshold: d.failureThreshold, successThreshold: d.successThreshold, reminderIntervalMin: d.reminderIntervalMin, slack: host.alerts.slack },
+    checks: {
+      'tls-expiry': {
+        warnDays: d.certExpiryDays, criticalDays: Math.min(7, d.certExpiryDays),
+        targets: [
+          { host: '127.0.0.1', port: 443, servername: domain, certFile: host.tls.fullchain },
+          { host: turnIp, port: host.turn.tlsPort, servername: host.turn.domain, certFile: host.tls.fullchain },
+        ],
+      },
+      disk: { schedule: every(0), mounts: ['/'], warnPercent: d.diskPercent, criticalPercent: halfwayToFull(d.diskPercent), inodeWarnPercent: d.diskPercent, inodeCriticalPercent: halfwayToFull(d.diskPercent) },
+      system: { schedule: every(5), memoryWarnPercent: d.memoryPercent, memoryCriticalPercent: halfwayToFull(d.memoryPercent), cpuWarnPercent: d.cpuPercent, cpuCriticalPercent: halfwayToFull(d.cpuPercent) },
+      turn: {
+        schedule: every(30),
+        host: turnIp, servername: host.turn.domain, port: host.turn.port, tlsPort: host.turn.tlsPort,
+        peerIp: host.mediasoup.announcedIp, announcedIp: host.mediasoup.announcedIp, externalIp: host.turn.externalIp,
+        ...(hasPublicDns(host.turn.domain) ? { dnsName: host.turn.domain } : {}),
+      },
+      server: { schedule: every(15), url: `http://127.0.0.1:${host.app.port}`, signalingUrl: `wss://${domain}/signaling`, signalingAddress: '127.0.0.1' },
+      pm2: { schedule: every(45), processName: host.app.name, home: `/home/${host.app.user}/.pm2` },
+      services: {
+        schedule: every(20),
+        units: ['nginx.service', 'coturn.service', 'fail2ban.service', 'certbot.timer', ...(host.nodeExporter.enabled ? ['prometheus-node-exporter.service'] : [])],
+      },
+      'media-probe': {
+        signalingUrl: `wss://${domain}/signaling`, signalingAddress: '127.0.0.1',
+        relayUrls: [`turn:${turnIp}:${host.turn.port}?transport=udp`, `turn:${turnIp}:${host.turn.port}?transport=tcp`, `turns:${turnIp}:${host.turn.tlsPort}?transport=tcp`],
+        relayServername: host.turn.domain,
+      },
     },
-    endpoints: {
-      healthz: `http://127.0.0.1:${host.app.port}/healthz`,
-      status: `http://127.0.0.1:${host.app.port}/status`,
-      public: `https://${domain}/healthz`,
-    },
-    certificate: host.tls.fullchain,
-    turn: { host: '127.0.0.1', port: host.turn.port },
-    alerts: { slack: host.alerts.slack },
   };
 }
 
+/** The daemon's EnvironmentFile: the secrets its checks and Slack need (names from daemon/config.ts SECRET_ENV). */
 export function daemonSecretEnv(secrets: HostSecrets): Record<string, string> {
-  const env: Record<string, string> = { ADMIN_TOKEN: secrets.adminToken.reveal() };
+  const env: Record<string, string> = { JWT_SECRET: secrets.jwtSecret.reveal(), ADMIN_TOKEN: secrets.adminToken.reveal(), TURN_SECRET: secrets.turnSecret.reveal() };
   if (secrets.slackWebhookUrl !== undefined) env.SLACK_WEBHOOK_URL = secrets.slackWebhookUrl.reveal();
   return env;
 }

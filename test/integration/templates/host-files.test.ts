@@ -116,10 +116,10 @@ describe('system files: their readers accept them', () => {
     assert.match(file.content, /systemctl kill --signal=SIGUSR2 coturn\.service/);
   });
 
-  test('the health daemon config is JSON', () => {
-    const config = JSON.parse(rendered(exampleHost('sandbox'), 'health-daemon-config').content) as { intervalSec: number; certificate: string };
-    assert.equal(config.intervalSec, 60);
-    assert.equal(config.certificate, '/etc/letsencrypt/live/rtc.sandbox.test/fullchain.pem');
+  test('the health daemon config is JSON (test/unit/daemon/rendered-config.test.ts loads it with the daemon\'s loader)', () => {
+    const config = JSON.parse(rendered(exampleHost('sandbox'), 'health-daemon-config').content) as { host: string; checks: { 'tls-expiry': { targets: { certFile: string }[] } } };
+    assert.equal(config.host, 'sandbox');
+    assert.equal(config.checks['tls-expiry'].targets[0]?.certFile, '/etc/letsencrypt/live/rtc.sandbox.test/fullchain.pem');
   });
 });
 
