@@ -100,7 +100,8 @@ export const daemonConfigSchema = z.strictObject({
     server: z.strictObject({
       ...common('15 * * * * *', 10_000),
       url: z.url({ protocol: /^https?$/ }), signalingUrl: z.url({ protocol: /^wss?$/ }), caFile: file.optional(),
-      signalingAddress: z.string().min(1).optional().describe('Connect the signaling probe to this address (nginx on 127.0.0.1) instead of resolving the URL\'s domain; SNI and Host stay the domain.'),
+      address: z.string().min(1).optional().describe('Connect to this address (nginx on 127.0.0.1) instead of resolving the URLs\' domain; SNI and Host stay the domain.'),
+      readyz: z.boolean().default(true).describe('Also require /readyz (false through nginx, which does not expose it).'),
       workerCpuWarnPercent: z.number().min(1).default(80), workerCpuCriticalPercent: z.number().min(1).default(95),
       requestTimeoutMs: z.number().int().min(100).default(3000),
     }).optional(),
@@ -115,7 +116,7 @@ export const daemonConfigSchema = z.strictObject({
     'media-probe': z.strictObject({
       ...common('0 */5 * * * *', 30_000),
       signalingUrl: z.url({ protocol: /^wss?$/ }), caFile: file.optional(),
-      signalingAddress: z.string().min(1).optional().describe('As for the server check.'),
+      address: z.string().min(1).optional().describe('Connect the signaling here instead of resolving its domain (as for the server check).'),
       packets: z.number().int().min(5).max(500).default(25),
       minReceivedPercent: percent.default(80),
       relayUrls: z.array(relayUrl).default([]).refine((urls) => new Set(urls.map(relayTarget)).size === urls.length, { error: 'one URL per transport (udp, tcp, tls): each is a target relay:<transport>' })
@@ -168,6 +169,14 @@ export function loadConfigFile(path: string): DaemonConfig {
     throw new ConfigError(path, [`not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0] ?? ''}`]);
   }
   return parseConfig(input, path);
+}
+
+/** The config with only the named checks; a name that is not configured is a problem naming the ones that are. */
+export function onlyChecks(cfg: DaemonConfig, names: string[], source: string): DaemonConfig {
+  const configured = Object.keys(cfg.checks);
+  const unknown = names.filter((n) => !configured.includes(n));
+  if (unknown.length > 0) throw new ConfigError(source, unknown.map((n) => `--only ${n}: not a configured check (configured: ${configured.join(', ')})`));
+  return { ...cfg, checks: Object.fromEntries(Object.entries(cfg.checks).filter(([n]) => names.includes(n))) as ChecksConfig };
 }
 
 /** The secrets the configured checks and providers need, from the environment; every missing one is named. */

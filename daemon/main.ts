@@ -3,11 +3,11 @@ import { isMainThread } from 'node:worker_threads';
 import pino from 'pino';
 import { runCheck } from './checks/result.js';
 import { buildChecks } from './checks/index.js';
-import { ConfigError, loadConfigFile, secretsFromEnv } from './config.js';
+import { ConfigError, loadConfigFile, onlyChecks, secretsFromEnv } from './config.js';
 import { startDaemon } from './daemon.js';
 import { formatTable, hasCritical } from './report.js';
 
-const USAGE = `Usage: node dist/daemon/main.js --config <file> [--once [--json]] [--check-config]
+const USAGE = `Usage: node dist/daemon/main.js --config <file> [--once [--json] [--only <check,...>]] [--check-config]
 
 The rtcops health daemon: runs the configured checks on their schedules, alerts Slack / a webhook,
 serves /healthz and /metrics. Secrets come from environment variables (JWT_SECRET, ADMIN_TOKEN,
@@ -16,14 +16,15 @@ TURN_SECRET, SLACK_WEBHOOK_URL, ALERT_WEBHOOK_URL, ALERT_WEBHOOK_TOKEN).
   --config <file>   JSON or YAML config (default: $RTCOPS_HEALTH_CONFIG)
   --once            Run every check once, print the results, exit 1 if any is critical
   --json            With --once: print the results as JSON
+  --only <checks>   With --once: run only these configured checks (comma-separated); only their secrets are needed
   --check-config    Validate the config and the secrets it needs, then exit
 
 Exit status: 0 ok, 1 a check is critical (--once) or the daemon failed, 2 usage or config error.`;
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
-  let values: { config?: string | undefined; once?: boolean | undefined; json?: boolean | undefined; 'check-config'?: boolean | undefined; help?: boolean | undefined };
+  let values: { config?: string | undefined; once?: boolean | undefined; json?: boolean | undefined; only?: string | undefined; 'check-config'?: boolean | undefined; help?: boolean | undefined };
   try {
-    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string' }, once: { type: 'boolean' }, json: { type: 'boolean' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string' }, once: { type: 'boolean' }, json: { type: 'boolean' }, only: { type: 'string' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
     return 2;
@@ -37,8 +38,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     process.stderr.write(`no config: pass --config <file> or set RTCOPS_HEALTH_CONFIG\n\n${USAGE}\n`);
     return 2;
   }
-  const cfg = loadConfigFile(path);
-  const secrets = secretsFromEnv(cfg, env, path);
+  const cfg = values.only === undefined ? loadConfigFile(path) : onlyChecks(loadConfigFile(path), values.only.split(','), path);
+  // --once sends no alerts, so it needs no alert destinations' secrets.
+  const secrets = secretsFromEnv(values.once === true ? { ...cfg, alerting: { ...cfg.alerting, slack: false, webhook: false } } : cfg, env, path);
   if (values['check-config'] === true) {
     process.stdout.write(`${path}: OK (${Object.keys(cfg.checks).join(', ')})\n`);
     return 0;

@@ -2,12 +2,18 @@ import type { CheckResult } from './checks/result.js';
 
 const MARK = { ok: 'OK', warn: 'WARN', critical: 'CRIT', skipped: 'N/A' } as const;
 
-/** Results as a plain table: status, check, target, duration, message. */
+/** The measured figures worth a glance: numbers and flags, not fingerprints or dates. */
+export function keyValues(r: CheckResult, max = 4): string {
+  return Object.entries(r.values).filter(([, v]) => typeof v === 'number' || typeof v === 'boolean').slice(0, max).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+}
+
+/** Results as a plain table: status, check, target, duration, key values, message. */
 export function formatTable(results: CheckResult[]): string {
-  const rows = results.map((r) => [MARK[r.status], r.check, r.target, `${r.durationMs} ms`, r.message]);
-  const header = ['STATUS', 'CHECK', 'TARGET', 'TIME', 'MESSAGE'];
-  const widths = header.slice(0, 4).map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 4 ? c.padEnd(widths[i] ?? 0) : c)).join('  ');
+  const rows = results.map((r) => [MARK[r.status], r.check, r.target, `${r.durationMs} ms`, keyValues(r), r.message]);
+  const header = ['STATUS', 'CHECK', 'TARGET', 'TIME', 'VALUES', 'MESSAGE'];
+  const last = header.length - 1;
+  const widths = header.slice(0, last).map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < last ? c.padEnd(widths[i] ?? 0) : c)).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }
 

@@ -12,7 +12,7 @@ import { probeRoom, SignalingClient } from './signaling-client.js';
 export interface MediaProbeOptions {
   signalingUrl: string;
   /** Connect the signaling here (nginx on 127.0.0.1 on the host) instead of resolving the URL's domain. */
-  signalingAddress?: string | undefined;
+  address?: string | undefined;
   caFile?: string | undefined;
   jwtSecret: string;
   /** Needed for the relayed probe. */
@@ -95,9 +95,9 @@ export class MediaCalls {
         await this.allocateFirst(relay, creds, ca, Math.min(2000, stepTimeout));
         step = 'signaling';
       }
-      const tx = await SignalingClient.connect({ url: o.signalingUrl, address: o.signalingAddress, jwtSecret: o.jwtSecret, sub: 'rtcops-health-tx', room, ca, timeoutMs: stepTimeout });
+      const tx = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health-tx', room, ca, timeoutMs: stepTimeout });
       closers.push(() => tx.close());
-      const rx = await SignalingClient.connect({ url: o.signalingUrl, address: o.signalingAddress, jwtSecret: o.jwtSecret, sub: 'rtcops-health-rx', room, ca, timeoutMs: stepTimeout });
+      const rx = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health-rx', room, ca, timeoutMs: stepTimeout });
       closers.push(() => rx.close());
       await tx.request('join', { rtpCapabilities: OPUS_CAPS });
       await rx.request('join', { rtpCapabilities: OPUS_CAPS });

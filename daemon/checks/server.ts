@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { request } from 'undici';
-import { probeRoom, SignalingClient } from './signaling-client.js';
+import { Agent, request, type Dispatcher } from 'undici';
+import { fixedLookup, probeRoom, SignalingClient } from './signaling-client.js';
 import { combine, type Check, type Finding, type Outcome } from './result.js';
 
 export interface ServerCheckOptions {
@@ -15,16 +15,18 @@ export interface ServerCheckOptions {
   workerCpuCriticalPercent: number;
   /** CA bundle for a wss:// signaling URL served by a test CA. */
   caFile?: string | undefined;
-  /** Connect the signaling probe here (nginx on 127.0.0.1 on the host) instead of resolving the URL's domain. */
-  signalingAddress?: string | undefined;
+  /** Connect here (nginx on 127.0.0.1 on the host, or a host's address from the operator) instead of resolving the URLs' domain. */
+  address?: string | undefined;
+  /** Require /readyz too; nginx does not expose it, so a check through nginx turns it off. */
+  readyz?: boolean | undefined;
   requestTimeoutMs: number;
 }
 
 interface WorkerStatus { index: number; pid: number; alive: boolean; rooms: number; peers: number; cpuSeconds: number | null }
 interface Status { rooms: number; peers: number; draining: boolean; workers: WorkerStatus[] }
 
-async function get(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
-  const res = await request(url, { headers, reset: true, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+async function get(url: string, timeoutMs: number, headers: Record<string, string> = {}, dispatcher?: Dispatcher): Promise<{ status: number; body: unknown }> {
+  const res = await request(url, { headers, reset: true, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs), ...(dispatcher === undefined ? {} : { dispatcher }) });
   const text = await res.body.text();
   let body: unknown = text;
   try {
@@ -38,9 +40,9 @@ async function get(url: string, timeoutMs: number, headers: Record<string, strin
 const reason = (error: unknown) => (error as { code?: string }).code ?? (error as Error).message;
 
 /** The signaling path a caller takes: a token, the WebSocket upgrade, then requests answered by a worker. */
-export async function signalingProbe(o: Pick<ServerCheckOptions, 'signalingUrl' | 'signalingAddress' | 'jwtSecret' | 'caFile' | 'requestTimeoutMs'>): Promise<{ ms: number }> {
+export async function signalingProbe(o: Pick<ServerCheckOptions, 'signalingUrl' | 'address' | 'jwtSecret' | 'caFile' | 'requestTimeoutMs'>): Promise<{ ms: number }> {
   const t0 = performance.now();
-  const client = await SignalingClient.connect({ url: o.signalingUrl, address: o.signalingAddress, jwtSecret: o.jwtSecret, sub: 'rtcops-health', room: probeRoom('signaling'), ca: o.caFile === undefined ? undefined : readFileSync(o.caFile), timeoutMs: o.requestTimeoutMs });
+  const client = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health', room: probeRoom('signaling'), ca: o.caFile === undefined ? undefined : readFileSync(o.caFile), timeoutMs: o.requestTimeoutMs });
   try {
     const caps = await client.request('getRouterRtpCapabilities');
     await client.request('join', { rtpCapabilities: { codecs: caps['codecs'] ?? [], headerExtensions: [] } });
@@ -58,27 +60,37 @@ export class ServerCheck implements Check {
   readonly targets: string[];
   private readonly lastCpu = new Map<number, { seconds: number; at: number }>();
 
+  /** Only when the requests need a test CA or a fixed address; otherwise undici's global dispatcher. */
+  private readonly dispatcher: Dispatcher | undefined;
+
   constructor(private readonly o: ServerCheckOptions) {
     this.targets = [o.url];
+    this.dispatcher = o.caFile === undefined && o.address === undefined ? undefined : new Agent({
+      connect: { ...(o.caFile === undefined ? {} : { ca: readFileSync(o.caFile) }), ...(o.address === undefined ? {} : { lookup: fixedLookup(o.address) }) },
+    });
   }
 
   private async health(): Promise<Finding[]> {
     const t = this.o.requestTimeoutMs;
+    const d = this.dispatcher;
     const findings: Finding[] = [];
     try {
-      const h = await get(`${this.o.url}/healthz`, t);
+      const h = await get(`${this.o.url}/healthz`, t, {}, d);
       findings.push(h.status === 200 ? { status: 'ok', message: '', values: { healthz: 200 } } : { status: 'critical', message: `/healthz answered HTTP ${h.status}`, values: { healthz: h.status } });
     } catch (error) {
       return [{ status: 'critical', message: `the server does not answer on ${this.o.url} (${reason(error)})`, values: { healthz: null } }];
     }
-    const r = await get(`${this.o.url}/readyz`, t);
-    const body = r.body as { status?: string; reason?: string };
-    if (r.status === 200) findings.push({ status: 'ok', message: '', values: { readyz: 200 } });
-    else if (body.status === 'draining') findings.push({ status: 'warn', message: 'the server is draining (shutting down)', values: { readyz: r.status } });
-    else findings.push({ status: 'critical', message: `not ready: ${body.reason ?? `HTTP ${r.status}`}`, values: { readyz: r.status } });
+    if (this.o.readyz !== false) {
+      const r = await get(`${this.o.url}/readyz`, t, {}, d);
+      const body = r.body as { status?: string; reason?: string };
+      if (r.status === 200) findings.push({ status: 'ok', message: '', values: { readyz: 200 } });
+      else if (body.status === 'draining') findings.push({ status: 'warn', message: 'the server is draining (shutting down)', values: { readyz: r.status } });
+      else findings.push({ status: 'critical', message: `not ready: ${body.reason ?? `HTTP ${r.status}`}`, values: { readyz: r.status } });
+    }
 
-    const s = await get(`${this.o.url}/status`, t, { authorization: `Bearer ${this.o.adminToken}` });
+    const s = await get(`${this.o.url}/status`, t, { authorization: `Bearer ${this.o.adminToken}` }, d);
     if (s.status === 401) return [...findings, { status: 'critical', message: '/status refused the admin token: ADMIN_TOKEN differs from the server\'s', values: {} }];
+    if (s.status === 403) return [...findings, { status: 'warn', message: '/status refused this machine (HTTP 403, nginx): its address is not in adminCidrs, so workers were not checked', values: {} }];
     if (s.status !== 200) return [...findings, { status: 'critical', message: `/status answered HTTP ${s.status}`, values: {} }];
     findings.push(...this.gradeStatus(s.body as Status));
     return findings;

@@ -4,7 +4,7 @@ import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 
 /** Resolve every name to `address`: connect there while SNI and Host stay the URL's domain (nginx on loopback). */
-function fixedLookup(address: string): LookupFunction {
+export function fixedLookup(address: string): LookupFunction {
   const family = address.includes(':') ? 6 : 4;
   return (_name, options, cb) => {
     if (options.all === true) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);

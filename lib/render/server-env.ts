@@ -128,14 +128,14 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
         peerIp: host.mediasoup.announcedIp, announcedIp: host.mediasoup.announcedIp, externalIp: host.turn.externalIp,
         ...(hasPublicDns(host.turn.domain) ? { dnsName: host.turn.domain } : {}),
       },
-      server: { schedule: every(15), url: `http://127.0.0.1:${host.app.port}`, signalingUrl: `wss://${domain}/signaling`, signalingAddress: '127.0.0.1' },
+      server: { schedule: every(15), url: `http://127.0.0.1:${host.app.port}`, signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1' },
       pm2: { schedule: every(45), processName: host.app.name, home: `/home/${host.app.user}/.pm2` },
       services: {
         schedule: every(20),
         units: ['nginx.service', 'coturn.service', 'fail2ban.service', 'certbot.timer', ...(host.nodeExporter.enabled ? ['prometheus-node-exporter.service'] : [])],
       },
       'media-probe': {
-        signalingUrl: `wss://${domain}/signaling`, signalingAddress: '127.0.0.1',
+        signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1',
         relayUrls: [`turn:${turnIp}:${host.turn.port}?transport=udp`, `turn:${turnIp}:${host.turn.port}?transport=tcp`, `turns:${turnIp}:${host.turn.tlsPort}?transport=tcp`],
         relayServername: host.turn.domain,
       },

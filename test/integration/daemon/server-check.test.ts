@@ -20,8 +20,8 @@ describe('server: the real signaling server, a dead worker, a restart', () => {
   let s: TestServer | undefined;
   let rx: AlertReceiver;
   let alerter: Alerter;
-  const make = (overrides: { adminToken?: string; jwtSecret?: string; signalingUrl?: string; signalingAddress?: string } = {}) =>
-    new ServerCheck({ url: `http://127.0.0.1:${port}`, signalingUrl: overrides.signalingUrl ?? `ws://127.0.0.1:${port}/signaling`, signalingAddress: overrides.signalingAddress, adminToken: overrides.adminToken ?? ADMIN_TOKEN, jwtSecret: overrides.jwtSecret ?? JWT_SECRET, workerCpuWarnPercent: 80, workerCpuCriticalPercent: 95, requestTimeoutMs: 2000 });
+  const make = (overrides: { adminToken?: string; jwtSecret?: string; signalingUrl?: string; address?: string } = {}) =>
+    new ServerCheck({ url: `http://127.0.0.1:${port}`, signalingUrl: overrides.signalingUrl ?? `ws://127.0.0.1:${port}/signaling`, address: overrides.address, adminToken: overrides.adminToken ?? ADMIN_TOKEN, jwtSecret: overrides.jwtSecret ?? JWT_SECRET, workerCpuWarnPercent: 80, workerCpuCriticalPercent: 95, requestTimeoutMs: 2000 });
   const cycle = async () => {
     const [r] = await runCheck(make(), 5000);
     assert.ok(r);
@@ -53,9 +53,9 @@ describe('server: the real signaling server, a dead worker, a restart', () => {
     assert.equal(rx.received.length, 0);
   });
 
-  it('signalingAddress: the probe connects there, no DNS asked, while the URL keeps its name (nginx on loopback on the host)', async () => {
+  it('address: the probe connects there, no DNS asked, while the URL keeps its name (nginx on loopback on the host)', async () => {
     const url = `ws://rtc.rtcops.invalid:${port}/signaling`;
-    const [viaAddress] = await runCheck(make({ signalingUrl: url, signalingAddress: '127.0.0.1' }), 5000);
+    const [viaAddress] = await runCheck(make({ signalingUrl: url, address: '127.0.0.1' }), 5000);
     assert.equal(viaAddress?.status, 'ok', viaAddress?.message);
   });
 

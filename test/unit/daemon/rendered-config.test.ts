@@ -46,7 +46,7 @@ describe('the rendered daemon config is what the daemon loads (inventory.yaml â†
       { host: '127.0.0.1', port: 5349, servername: 'turn.sandbox.test', certFile: '/etc/letsencrypt/live/rtc.sandbox.test/fullchain.pem' },
     ]);
     assert.deepEqual([c.turn?.host, c.turn?.servername, c.turn?.port, c.turn?.tlsPort, c.turn?.peerIp, c.turn?.announcedIp, c.turn?.externalIp, c.turn?.dnsName], ['127.0.0.1', 'turn.sandbox.test', 3478, 5349, '10.77.0.2', '10.77.0.2', '10.77.0.2', undefined]);
-    assert.deepEqual([c.server?.url, c.server?.signalingUrl, c.server?.signalingAddress], ['http://127.0.0.1:3000', 'wss://rtc.sandbox.test/signaling', '127.0.0.1']);
+    assert.deepEqual([c.server?.url, c.server?.signalingUrl, c.server?.address], ['http://127.0.0.1:3000', 'wss://rtc.sandbox.test/signaling', '127.0.0.1']);
     assert.deepEqual(c['media-probe']?.relayUrls, ['turn:127.0.0.1:3478?transport=udp', 'turn:127.0.0.1:3478?transport=tcp', 'turns:127.0.0.1:5349?transport=tcp']);
     assert.deepEqual([c.pm2?.processName, c.pm2?.home], ['rtcops', '/home/rtcops/.pm2']);
     assert.deepEqual(c.services?.units, ['nginx.service', 'coturn.service', 'fail2ban.service', 'certbot.timer', 'prometheus-node-exporter.service']);
