@@ -1,0 +1,64 @@
+import { resolve } from 'node:path';
+import { EXIT, UsageError, parseCli, type Io } from '../lib/cli.js';
+import { loadHost } from '../lib/inventory/index.js';
+import { buildChecks } from './checks/index.js';
+import { runCheck, type CheckResult } from './checks/result.js';
+import { ALL_CHECKS, HOST_CHECKS, operatorChecks, runHostChecks, skippedOnHost } from './operator-checks.js';
+import { formatTable, hasCritical } from './report.js';
+
+const spec = {
+  usage: 'check.mjs <host> [--only <check,...>] [--probe-direct] [--no-ssh]',
+  description: 'Run the health daemon\'s checks once for <host>, from this machine, and print the results. '
+    + 'TLS (443 and coturn\'s TLS port), TURN (UDP, TCP, TLS), the server through nginx and a real WebRTC call are probed from here, as callers reach the host; '
+    + `${HOST_CHECKS.join(', ')} run on the host over SSH with the daemon and config installed there. `
+    + 'Exit status: 0 nothing critical (warnings are printed and exit 0), 1 a check is critical, 2 usage, inventory or secret error.',
+  options: {
+    only: { type: 'string' },
+    'probe-direct': { type: 'boolean', default: false },
+    'no-ssh': { type: 'boolean', default: false },
+    'ca-file': { type: 'string' },
+    'https-port': { type: 'string', default: '443' },
+  },
+  help: {
+    only: `Run only these checks, comma-separated (${ALL_CHECKS.join(', ')})`,
+    'probe-direct': 'Connect to the host\'s ssh.address instead of resolving its names (TLS names stay the domains): before DNS points at the host, or the sandbox',
+    'no-ssh': 'Do not SSH to the host: its own checks are listed as skipped',
+    'ca-file': 'Also trust this CA (a test ACME CA)',
+    'https-port': 'nginx\'s HTTPS port (default 443)',
+  },
+} as const;
+
+export function summaryLine(host: string, results: CheckResult[], ms: number): string {
+  const count = (s: CheckResult['status']) => results.filter((r) => r.status === s).length;
+  return `${host}: ${count('ok')} ok, ${count('warn')} warn, ${count('critical')} critical, ${count('skipped')} skipped in ${(ms / 1000).toFixed(1)} s`;
+}
+
+export async function checkMain(argv: string[], io: Io): Promise<number> {
+  const args = parseCli(spec, argv, io);
+  if (args === undefined) return EXIT.ok;
+  const [hostName, ...extra] = args.positionals;
+  if (hostName === undefined) throw new UsageError('check: name the host to check (e.g. sandbox)');
+  if (extra.length > 0) throw new UsageError(`check: unexpected arguments: ${extra.join(' ')}`);
+  const only = typeof args.values.only === 'string' ? args.values.only.split(',').map((s) => s.trim()).filter((s) => s !== '') : [...ALL_CHECKS];
+  const unknown = only.filter((n) => !ALL_CHECKS.includes(n));
+  if (unknown.length > 0) throw new UsageError(`--only: unknown check ${unknown.join(', ')}; checks are: ${ALL_CHECKS.join(', ')}`);
+  const httpsPort = Number(args.values['https-port']);
+  if (!Number.isInteger(httpsPort) || httpsPort < 1 || httpsPort > 65535) throw new UsageError('--https-port takes a port number');
+
+  const { host, secrets } = loadHost(args.inventory, hostName);
+  const t0 = performance.now();
+  const remote = buildChecks(operatorChecks(host, {
+    address: args.values['probe-direct'] === true ? host.ssh.address : undefined,
+    httpsPort,
+    caFile: typeof args.values['ca-file'] === 'string' ? resolve(args.values['ca-file']) : undefined,
+  }), { jwtSecret: secrets.jwtSecret.reveal(), adminToken: secrets.adminToken.reveal(), turnSecret: secrets.turnSecret.reveal() }).filter((c) => only.includes(c.check.name));
+  const onHost = HOST_CHECKS.filter((n) => only.includes(n));
+  const [outside, inside] = await Promise.all([
+    Promise.all(remote.map((c) => runCheck(c.check, c.timeoutMs))),
+    args.values['no-ssh'] === true ? skippedOnHost(host, onHost) : runHostChecks(host, onHost),
+  ]);
+  const results = [...outside.flat(), ...inside];
+  const ms = performance.now() - t0;
+  io.out(args.json ? JSON.stringify({ ok: !hasCritical(results), host: host.name, ms: Math.round(ms), results }, null, 2) : `${formatTable(results)}\n\n${summaryLine(host.name, results, ms)}`);
+  return hasCritical(results) ? EXIT.failed : EXIT.ok;
+}

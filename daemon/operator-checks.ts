@@ -1,0 +1,99 @@
+import { isIP } from 'node:net';
+import type { ResolvedHost } from '../lib/inventory/index.js';
+import { connectionOf } from '../lib/provision/engine.js';
+import { SshTarget } from '../lib/runner/index.js';
+import { shQuote } from '../lib/runner/quote.js';
+import { daemonConfigSchema, type ChecksConfig } from './config.js';
+import type { CheckResult } from './checks/result.js';
+
+/** Checks that read the machine they run on: from the operator's side they run on the host, over SSH. */
+export const HOST_CHECKS = ['disk', 'system', 'pm2', 'services'] as const;
+/** Checks that probe the host from outside, as callers reach it. */
+export const REMOTE_CHECKS = ['tls-expiry', 'turn', 'server', 'media-probe'] as const;
+export const ALL_CHECKS: readonly string[] = [...REMOTE_CHECKS, ...HOST_CHECKS];
+
+export interface OperatorOptions {
+  /** Connect here instead of resolving the host's names (before DNS points at it; the sandbox; a loopback test). */
+  address?: string | undefined;
+  /** nginx's HTTPS port (443). */
+  httpsPort: number;
+  /** Also trust this CA (a test ACME CA). */
+  caFile?: string | undefined;
+}
+
+const RESERVED_TLD = /\.(test|example|invalid|localhost)$/i;
+
+/**
+ * The outside checks for a host, seen from the operator's machine: nginx and coturn at their public names (or
+ * `address`), the server through nginx (/readyz is not exposed there; /status only to adminCidrs), TURN without a
+ * relayed round trip (coturn relays only to the host's own address), and a real call as a caller makes it.
+ */
+export function operatorChecks(host: ResolvedHost, o: OperatorOptions): ChecksConfig {
+  const d = host.daemon;
+  const domain = host.app.domains[0] ?? '';
+  const t = host.turn;
+  const reach = (name: string) => o.address ?? name;
+  const web = `${domain}${o.httpsPort === 443 ? '' : `:${o.httpsPort}`}`;
+  const ca = o.caFile === undefined ? {} : { caFile: o.caFile };
+  const loopback = o.address !== undefined && isIP(o.address) === 4 && o.address.startsWith('127.');
+  return daemonConfigSchema.shape.checks.parse({
+    'tls-expiry': {
+      warnDays: d.certExpiryDays, criticalDays: Math.min(7, d.certExpiryDays), ...ca,
+      targets: [{ host: reach(domain), port: o.httpsPort, servername: domain }, { host: reach(t.domain), port: t.tlsPort, servername: t.domain }],
+    },
+    turn: {
+      host: reach(t.domain), servername: t.domain, port: t.port, tlsPort: t.tlsPort, ...ca,
+      announcedIp: host.mediasoup.announcedIp, externalIp: t.externalIp, ...(RESERVED_TLD.test(t.domain) ? {} : { dnsName: t.domain }),
+    },
+    server: { url: `https://${web}`, signalingUrl: `wss://${web}/signaling`, address: o.address, readyz: false, ...ca },
+    'media-probe': {
+      signalingUrl: `wss://${web}/signaling`, address: o.address, ...ca,
+      relayUrls: [`turn:${reach(t.domain)}:${t.port}?transport=udp`, `turn:${reach(t.domain)}:${t.port}?transport=tcp`, `turns:${reach(t.domain)}:${t.tlsPort}?transport=tcp`],
+      relayServername: t.domain,
+      // A host reached on loopback is only reachable there: gather ICE candidates on it too.
+      ...(loopback ? { iceAddress: o.address } : {}),
+    },
+  });
+}
+
+const row = (check: string, target: string, status: CheckResult['status'], message: string): CheckResult => ({ check, target, status, message, values: {}, durationMs: 0, at: new Date().toISOString() });
+
+/** The command that runs the installed daemon once, on the host, as the app user, for the named host checks. */
+export function hostCheckScript(host: ResolvedHost, names: readonly string[]): string {
+  const asApp = host.ssh.user === host.app.user ? '' : `sudo -n -u ${shQuote(host.app.user)} `;
+  return [
+    `entry=${shQuote(`${host.app.daemonDir}/dist/daemon/main.js`)}`,
+    'if [ ! -f "$entry" ]; then echo rtcops-daemon-not-installed; exit 0; fi',
+    // node from PATH: /usr/local/bin/node on provisioned hosts, as the daemon's unit finds it.
+    `${asApp}node "$entry" --config ${shQuote(host.app.daemonConfigFile)} --once --json --only ${shQuote(names.join(','))}`,
+  ].join('\n');
+}
+
+/** Run the host checks on the host through SSH with the daemon and config installed there; failures become result rows. */
+export async function runHostChecks(host: ResolvedHost, names: readonly string[]): Promise<CheckResult[]> {
+  if (names.length === 0) return [];
+  const all = (status: CheckResult['status'], message: string) => names.map((n) => row(n, host.name, status, message));
+  let target: SshTarget;
+  try {
+    target = await SshTarget.connect(connectionOf(host));
+  } catch (error) {
+    const hint = (error as { hint?: string }).hint;
+    return all('critical', `cannot run on the host: SSH to ${host.ssh.user}@${host.ssh.address}:${host.ssh.port} failed: ${(error as Error).message}${hint === undefined ? '' : ` (${hint})`}`);
+  }
+  try {
+    const r = await target.script(hostCheckScript(host, names), { allowFailure: true, summary: 'the health daemon --once' });
+    if (r.stdout.trim() === 'rtcops-daemon-not-installed') {
+      return all('skipped', `skipped: the health daemon is not installed on ${host.name} (npx zx scripts/provision.mjs ${host.name})`);
+    }
+    try {
+      return (JSON.parse(r.stdout) as { results: CheckResult[] }).results;
+    } catch {
+      return all('critical', `the health daemon on ${host.name} failed (exit ${String(r.code)}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(0, 3).join(' | ')}`);
+    }
+  } finally {
+    target.close();
+  }
+}
+
+/** Rows for host checks not run (--no-ssh): said, never pretended. */
+export const skippedOnHost = (host: ResolvedHost, names: readonly string[]) => names.map((n) => row(n, host.name, 'skipped', 'skipped: runs on the host (over SSH; --no-ssh was given)'));
