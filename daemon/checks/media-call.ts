@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { RTCPeerConnectionConfig } from 'werift';
 import { AudioReceiver, AudioSender, connected, probePayload } from '../../lib/media-probe/audio-peer.js';
 import type { TransportParams } from '../../lib/media-probe/sdp.js';
@@ -32,11 +33,6 @@ const OPUS_CAPS = { codecs: [{ kind: 'audio', mimeType: 'audio/opus', preferredP
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type ConsumerInfo = { consumerId: string; rtpParameters: Parameters<typeof AudioReceiver.create>[1]['rtpParameters'] };
 
-/** The targets a probe with these options reports on: direct, then relay:<transport> per relay URL. */
-export function mediaProbeTargets(o: Pick<MediaProbeOptions, 'relayUrls'>): string[] {
-  return ['direct', ...o.relayUrls.map((u) => `relay:${parseTurnUrl(u).transport}`)];
-}
-
 /**
  * Real WebRTC calls through the SFU: one peer produces Opus, another consumes it; ICE + DTLS + SRTP, then RTP
  * packets compared byte for byte. Direct, and again forced through each TURN URL (relay-only ICE).
@@ -66,8 +62,8 @@ export class MediaCalls {
    * Allocate once with our own client over exactly this transport before werift tries: werift stalls ~12 s on a
    * rejected or unanswered allocation, falls back from UDP to TCP silently, and leaks its socket when it fails.
    */
-  private async allocateFirst(relay: TurnUrl, creds: TurnCredentials, ca: Buffer | undefined, timeoutMs: number): Promise<void> {
-    const client = await TurnClient.connect({ transport: relay.transport, host: relay.host, port: relay.port, servername: this.servername(relay), ca, timeoutMs });
+  private async allocateFirst(relay: TurnUrl, creds: TurnCredentials, secureContext: SecureContext, timeoutMs: number): Promise<void> {
+    const client = await TurnClient.connect({ transport: relay.transport, host: relay.host, port: relay.port, servername: this.servername(relay), secureContext, timeoutMs });
     try {
       await client.allocate(creds.username, creds.password);
     } catch (error) {
@@ -84,6 +80,7 @@ export class MediaCalls {
     const how = relay === undefined ? 'direct' : `TURN-relayed (${relay.url})`;
     const room = probeRoom('media');
     const ca = o.caFile === undefined ? undefined : readFileSync(o.caFile);
+    const secureContext = createSecureContext(ca === undefined ? {} : { ca });
     const stepTimeout = Math.max(2000, Math.floor(o.timeoutMs / 3));
     const closers: (() => unknown)[] = [];
     let step = 'signaling';
@@ -92,12 +89,12 @@ export class MediaCalls {
       if (relay !== undefined) {
         step = `TURN allocation over ${relay.transport.toUpperCase()} ${relay.host}:${relay.port}`;
         creds = mintTurnCredentials(o.turnSecret ?? '', 'rtcops-health-media', 300);
-        await this.allocateFirst(relay, creds, ca, Math.min(2000, stepTimeout));
+        await this.allocateFirst(relay, creds, secureContext, Math.min(2000, stepTimeout));
         step = 'signaling';
       }
-      const tx = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health-tx', room, ca, timeoutMs: stepTimeout });
+      const tx = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health-tx', room, secureContext, timeoutMs: stepTimeout });
       closers.push(() => tx.close());
-      const rx = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health-rx', room, ca, timeoutMs: stepTimeout });
+      const rx = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health-rx', room, secureContext, timeoutMs: stepTimeout });
       closers.push(() => rx.close());
       await tx.request('join', { rtpCapabilities: OPUS_CAPS });
       await rx.request('join', { rtpCapabilities: OPUS_CAPS });

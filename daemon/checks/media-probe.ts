@@ -1,5 +1,6 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { MediaCalls, mediaProbeTargets, type MediaProbeOptions } from './media-call.js';
+import { parseTurnUrl } from '../../lib/turn/url.js';
+import type { MediaProbeOptions } from './media-call.js';
 import type { Check, Outcome } from './result.js';
 
 export type { MediaProbeOptions } from './media-call.js';
@@ -8,8 +9,15 @@ const WORKER_ROLE = 'rtcops-media-probe';
 type WorkerInput = { role: typeof WORKER_ROLE; options: MediaProbeOptions };
 
 // This module is also the worker's entry: as a file under tsx or dist/, or inside the daemon's esbuild bundle.
+// werift (~35 MB resident) is loaded there only, never on the daemon's main thread.
 if (!isMainThread && (workerData as Partial<WorkerInput> | null)?.role === WORKER_ROLE) {
-  void new MediaCalls((workerData as WorkerInput).options).run().then((outcomes) => parentPort?.postMessage(outcomes));
+  const { MediaCalls } = await import('./media-call.js');
+  parentPort?.postMessage(await new MediaCalls((workerData as WorkerInput).options).run());
+}
+
+/** The targets a probe with these options reports on: direct, then relay:<transport> per relay URL. */
+export function mediaProbeTargets(o: Pick<MediaProbeOptions, 'relayUrls'>): string[] {
+  return ['direct', ...o.relayUrls.map((u) => `relay:${parseTurnUrl(u).transport}`)];
 }
 
 /**

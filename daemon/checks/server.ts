@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
+import type { SecureContext } from 'node:tls';
 import { fixedLookup, probeRoom, SignalingClient } from './signaling-client.js';
+import { trustContext } from './tls-context.js';
 import { combine, type Check, type Finding, type Outcome } from './result.js';
 
 export interface ServerCheckOptions {
@@ -40,9 +41,9 @@ async function get(url: string, timeoutMs: number, headers: Record<string, strin
 const reason = (error: unknown) => (error as { code?: string }).code ?? (error as Error).message;
 
 /** The signaling path a caller takes: a token, the WebSocket upgrade, then requests answered by a worker. */
-export async function signalingProbe(o: Pick<ServerCheckOptions, 'signalingUrl' | 'address' | 'jwtSecret' | 'caFile' | 'requestTimeoutMs'>): Promise<{ ms: number }> {
+export async function signalingProbe(o: Pick<ServerCheckOptions, 'signalingUrl' | 'address' | 'jwtSecret' | 'requestTimeoutMs'>, secureContext: SecureContext): Promise<{ ms: number }> {
   const t0 = performance.now();
-  const client = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health', room: probeRoom('signaling'), ca: o.caFile === undefined ? undefined : readFileSync(o.caFile), timeoutMs: o.requestTimeoutMs });
+  const client = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health', room: probeRoom('signaling'), secureContext, timeoutMs: o.requestTimeoutMs });
   try {
     const caps = await client.request('getRouterRtpCapabilities');
     await client.request('join', { rtpCapabilities: { codecs: caps['codecs'] ?? [], headerExtensions: [] } });
@@ -60,19 +61,24 @@ export class ServerCheck implements Check {
   readonly targets: string[];
   private readonly lastCpu = new Map<number, { seconds: number; at: number }>();
 
-  /** Only when the requests need a test CA or a fixed address; otherwise undici's global dispatcher. */
-  private readonly dispatcher: Dispatcher | undefined;
+  /** Made on the first run: the TLS context every request and signaling probe reuses, and an HTTP client with it. */
+  private client: { secureContext: SecureContext; dispatcher: Dispatcher } | undefined;
 
   constructor(private readonly o: ServerCheckOptions) {
     this.targets = [o.url];
-    this.dispatcher = o.caFile === undefined && o.address === undefined ? undefined : new Agent({
-      connect: { ...(o.caFile === undefined ? {} : { ca: readFileSync(o.caFile) }), ...(o.address === undefined ? {} : { lookup: fixedLookup(o.address) }) },
-    });
+  }
+
+  private get http(): { secureContext: SecureContext; dispatcher: Dispatcher } {
+    if (this.client === undefined) {
+      const secureContext = trustContext(this.o.caFile);
+      this.client = { secureContext, dispatcher: new Agent({ connect: { secureContext, ...(this.o.address === undefined ? {} : { lookup: fixedLookup(this.o.address) }) } }) };
+    }
+    return this.client;
   }
 
   private async health(): Promise<Finding[]> {
     const t = this.o.requestTimeoutMs;
-    const d = this.dispatcher;
+    const d = this.http.dispatcher;
     const findings: Finding[] = [];
     try {
       const h = await get(`${this.o.url}/healthz`, t, {}, d);
@@ -124,7 +130,7 @@ export class ServerCheck implements Check {
   async run(): Promise<Outcome[]> {
     const findings = await this.health().catch((error: unknown): Finding[] => [{ status: 'critical', message: `health endpoints: ${reason(error)}`, values: {} }]);
     try {
-      const { ms } = await signalingProbe(this.o);
+      const { ms } = await signalingProbe(this.o, this.http.secureContext);
       findings.push({ status: 'ok', message: '', values: { signalingMs: ms } });
     } catch (error) {
       findings.push({ status: 'critical', message: `signaling probe failed: ${(error as Error).message}`, values: { signalingMs: null } });

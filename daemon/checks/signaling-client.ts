@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { LookupFunction } from 'node:net';
+import type { SecureContext } from 'node:tls';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 
@@ -19,11 +20,11 @@ export class SignalingClient {
   private constructor(private readonly ws: WebSocket, private readonly timeoutMs: number) {}
 
   /** Connect with a short-lived token for `sub` in `room`; errors never carry the URL (it holds the token). */
-  static async connect(o: { url: string; jwtSecret: string; sub: string; room: string; ca?: Buffer | undefined; address?: string | undefined; timeoutMs: number }): Promise<SignalingClient> {
+  static async connect(o: { url: string; jwtSecret: string; sub: string; room: string; secureContext?: SecureContext | undefined; address?: string | undefined; timeoutMs: number }): Promise<SignalingClient> {
     const token = jwt.sign({ sub: o.sub, room: o.room }, o.jwtSecret, { algorithm: 'HS256', expiresIn: 120 });
     let ws: WebSocket;
     try {
-      ws = new WebSocket(`${o.url}?token=${token}`, { handshakeTimeout: o.timeoutMs, ...(o.ca === undefined ? {} : { ca: o.ca }), ...(o.address === undefined ? {} : { lookup: fixedLookup(o.address) }) });
+      ws = new WebSocket(`${o.url}?token=${token}`, { handshakeTimeout: o.timeoutMs, ...(o.secureContext === undefined ? {} : { secureContext: o.secureContext }), ...(o.address === undefined ? {} : { lookup: fixedLookup(o.address) }) });
     } catch {
       throw new Error(`invalid signaling URL ${o.url}`);
     }

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { connect } from 'node:tls';
+import { connect, type SecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { combine, type Check, type Finding, type Outcome } from './result.js';
+import { trustContext } from './tls-context.js';
 
 export interface TlsTarget {
   /** Address to connect to (127.0.0.1 on the host itself). */
@@ -32,9 +33,9 @@ interface Served {
   protocol: string | null;
 }
 
-function fetchServed(t: TlsTarget, ca: Buffer | undefined, timeoutMs: number, signal: AbortSignal): Promise<Served> {
+function fetchServed(t: TlsTarget, secureContext: SecureContext, timeoutMs: number, signal: AbortSignal): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: t.host, port: t.port, ...(isIP(t.servername) === 0 ? { servername: t.servername } : {}), rejectUnauthorized: false, ...(ca === undefined ? {} : { ca }), timeout: timeoutMs });
+    const socket = connect({ host: t.host, port: t.port, ...(isIP(t.servername) === 0 ? { servername: t.servername } : {}), rejectUnauthorized: false, secureContext, timeout: timeoutMs });
     const fail = (err: Error) => { socket.destroy(); reject(err); };
     signal.addEventListener('abort', () => fail(new Error('aborted')), { once: true });
     socket.once('timeout', () => fail(new Error(`no TLS handshake within ${timeoutMs} ms`)));
@@ -89,19 +90,21 @@ export function compareWithDisk(served: X509Certificate, certFile: string): Find
 export class TlsExpiryCheck implements Check {
   readonly name = 'tls-expiry';
   readonly targets: string[];
+  private context: SecureContext | undefined;
 
   constructor(private readonly o: TlsExpiryOptions) {
     this.targets = o.targets.map((t) => `${t.servername}:${t.port}`);
   }
 
   async run(signal: AbortSignal): Promise<Outcome[]> {
-    const ca = this.o.caFile === undefined ? undefined : readFileSync(this.o.caFile);
+    this.context ??= trustContext(this.o.caFile);
+    const context = this.context;
     return Promise.all(
       this.o.targets.map(async (t) => {
         const target = `${t.servername}:${t.port}`;
         let served: Served;
         try {
-          served = await fetchServed(t, ca, this.o.connectTimeoutMs, signal);
+          served = await fetchServed(t, context, this.o.connectTimeoutMs, signal);
         } catch (error) {
           return { check: this.name, target, status: 'critical' as const, message: `no TLS on ${t.host}:${t.port} (${(error as Error).message})`, values: { reachable: false } };
         }

@@ -1,10 +1,11 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { TurnClient, TurnError, TurnTransportError, type TurnTransport } from '../../lib/turn/client.js';
 import { mintTurnCredentials } from '../../lib/turn/credentials.js';
+import type { SecureContext } from 'node:tls';
 import type { Check, Outcome, Value } from './result.js';
+import { trustContext } from './tls-context.js';
 
 export interface TurnCheckOptions {
   /** coturn's address as the daemon reaches it. */
@@ -51,19 +52,20 @@ interface Probe {
 export class TurnCheck implements Check {
   readonly name = 'turn';
   readonly targets: string[];
+  private context: SecureContext | undefined;
 
   constructor(private readonly o: TurnCheckOptions) {
     this.targets = [...o.transports, ...(o.announcedIp === undefined ? [] : ['public-ip'])];
   }
 
-  private async probe(transport: TurnTransport, peerPort: number | undefined, ca: Buffer | undefined): Promise<Probe> {
+  private async probe(transport: TurnTransport, peerPort: number | undefined, secureContext: SecureContext | undefined): Promise<Probe> {
     const o = this.o;
     const port = transport === 'tls' ? o.tlsPort : o.port;
     const where = `${transport.toUpperCase()} ${o.host}:${port}`;
     const values: Record<string, Value> = {};
     let client: TurnClient;
     try {
-      client = await TurnClient.connect({ transport, host: o.host, port, servername: o.servername, ca, timeoutMs: o.requestTimeoutMs });
+      client = await TurnClient.connect({ transport, host: o.host, port, servername: o.servername, secureContext, timeoutMs: o.requestTimeoutMs });
     } catch (error) {
       return { status: 'critical', message: `cannot connect to coturn over ${where} (${(error as Error).message}): is coturn running and the port open?`, values };
     }
@@ -137,11 +139,11 @@ export class TurnCheck implements Check {
   }
 
   async run(): Promise<Outcome[]> {
-    const ca = this.o.caFile === undefined ? undefined : readFileSync(this.o.caFile);
+    if (this.o.transports.includes('tls')) this.context ??= trustContext(this.o.caFile);
     const peer = this.o.peerIp === undefined ? undefined : await echoPeer(this.o.peerBindIp);
     try {
       const peerPort = peer?.address().port;
-      const probes = await Promise.all(this.o.transports.map(async (t) => [t, await this.probe(t, peerPort, ca)] as const));
+      const probes = await Promise.all(this.o.transports.map(async (t) => [t, await this.probe(t, peerPort, this.context)] as const));
       const results: Outcome[] = probes.map(([t, p]) => ({ check: this.name, target: t, status: p.status, message: p.message, values: p.values }));
       if (this.o.announcedIp !== undefined) results.push(await this.drift(probes.find(([, p]) => p.relayedIp !== undefined)?.[1].relayedIp));
       return results;

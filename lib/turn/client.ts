@@ -1,6 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type SecureContext } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { Attr, Class, Method, attr, decode, decodeXorAddress, encode, encodeXorAddress, errorCode, isStun, longTermKey, messageLength, u32, verifyIntegrity, type Address, type StunMessage } from './stun-message.js';
 
@@ -12,8 +12,8 @@ export interface TurnClientOptions {
   port: number;
   /** TLS: SNI name and the name the certificate must cover. */
   servername?: string | undefined;
-  /** TLS: CA bundle (PEM) to trust; default Node's CAs. */
-  ca?: Buffer | undefined;
+  /** TLS: the context to verify with (trusted CAs); default Node's CAs. */
+  secureContext?: SecureContext | undefined;
   /** Per request; UDP retransmits within it (RFC 5389 7.2.1, RTO 250 ms doubling). */
   timeoutMs: number;
 }
@@ -80,7 +80,7 @@ export class TurnClient {
         else { s.destroy(); reject(new TurnTransportError(err.code ?? err.message)); }
       };
       const s: Socket = o.transport === 'tls'
-        ? tlsConnect({ host: o.host, port: o.port, servername: o.servername, ca: o.ca }, () => done())
+        ? tlsConnect({ host: o.host, port: o.port, servername: o.servername, ...(o.secureContext === undefined ? {} : { secureContext: o.secureContext }) }, () => done())
         : tcpConnect({ host: o.host, port: o.port }, () => done());
       s.once('error', done);
     });
