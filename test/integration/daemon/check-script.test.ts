@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Server } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,21 +14,11 @@ import { startCoturn, type Coturn } from '../../helpers/coturn.js';
 import { freePort } from '../../helpers/process.js';
 import { ADMIN_TOKEN, JWT_SECRET, TURN_SECRET, startTestServer, type TestServer } from '../../helpers/server.js';
 import { startSshd, type TestSshd } from '../../helpers/sshd.js';
+import { startTlsFront } from '../../helpers/tls-front.js';
 import { REPO } from '../../fixtures/inventories/hosts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rtcops-check-script-'));
 const SECRETS = { RTCOPS_LOOP_JWT_SECRET: JWT_SECRET, RTCOPS_LOOP_ADMIN_TOKEN: ADMIN_TOKEN, RTCOPS_LOOP_TURN_SECRET: TURN_SECRET };
-
-/** nginx's part for the check: TLS with the host certificate on a loopback port, bytes passed to the server (HTTP and WebSocket alike). */
-function tlsFront(port: number, cert: { fullchainFile: string; keyFile: string }, upstreamPort: number): Promise<Server> {
-  const server = createTlsServer({ cert: readFileSync(cert.fullchainFile), key: readFileSync(cert.keyFile) }, (tls) => {
-    const up = connect(upstreamPort, '127.0.0.1');
-    tls.pipe(up).pipe(tls);
-    tls.on('error', () => up.destroy());
-    up.on('error', () => tls.destroy());
-  });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
-}
 
 describe('npx zx scripts/check.mjs: every check once, against real components on loopback', () => {
   let s: TestServer;
@@ -56,7 +45,7 @@ describe('npx zx scripts/check.mjs: every check once, against real components on
     const cert = ca.issue('host', ['rtc.rtcops.test', 'turn.rtcops.test'], days(-1), days(60));
     coturn = await startCoturn({ dir, secret: TURN_SECRET, cert: cert.fullchainFile, key: cert.keyFile });
     httpsPort = await freePort();
-    front = await tlsFront(httpsPort, cert, s.port);
+    front = await startTlsFront(httpsPort, cert, s.port);
     // The operator's SSH lands in a session whose PATH has this Node.js, as /usr/local/bin/node is on a host.
     sshd = await startSshd(`SetEnv PATH=${dirname(process.execPath)}:/usr/bin:/bin`);
     inventory = join(dir, 'inventory.yaml');
