@@ -137,7 +137,7 @@ describe('fail2ban-server with the rendered jails bans an address that keeps sen
     const reasons = ['missing', 'malformed', 'bad_signature', 'expired', 'alg_not_allowed', 'wrong_room', 'not_before'];
     for (let i = 0; i < 10; i++) {
       appendFileSync(host.app.outLog, line('203.0.113.7', reasons[i % reasons.length] ?? 'expired'));
-      appendFileSync(host.app.outLog, line('10.77.0.5', 'expired'));
+      appendFileSync(host.app.outLog, line('10.77.0.1', 'expired'));
       if (i < 3) appendFileSync(host.app.outLog, line('198.51.100.23', 'expired'));
     }
     for (let i = 0; i < 100 && !(existsSync(join(dir, 'bans')) && readFileSync(join(dir, 'bans'), 'utf8').includes('+203.0.113.7')); i++) await sleep(100);

@@ -59,7 +59,7 @@ describe('UFW plan: the real ufw accepts every command (in throw-away namespaces
     assert.match(output, /^Default: deny \(incoming\), allow \(outgoing\), disabled \(routed\)$/m);
     const rules = output.split('\n').filter((line) => /^\d/.test(line)).map((line) => line.replace(/\s{2,}/g, ' | '));
     assert.deepEqual(rules, [
-      '22/tcp | LIMIT IN | 10.77.0.0/24 | # ssh from admin network',
+      '22/tcp | LIMIT IN | 10.77.0.1 | # ssh from admin network',
       '80/tcp | ALLOW IN | Anywhere | # http: acme challenges and redirect',
       '443/tcp | ALLOW IN | Anywhere | # https: signaling',
       '3478/udp | ALLOW IN | Anywhere | # turn',
@@ -68,7 +68,7 @@ describe('UFW plan: the real ufw accepts every command (in throw-away namespaces
       '50000:50999/udp | ALLOW IN | Anywhere | # turn relay',
       '40000:40999/udp | ALLOW IN | Anywhere | # mediasoup rtc',
       '40000:40999/tcp | ALLOW IN | Anywhere | # mediasoup rtc over tcp',
-      '9100/tcp | ALLOW IN | 10.77.0.0/24 | # node_exporter from admin network',
+      '9100/tcp | ALLOW IN | 10.77.0.1 | # node_exporter from admin network',
       '80/tcp (v6) | ALLOW IN | Anywhere (v6) | # http: acme challenges and redirect',
       '443/tcp (v6) | ALLOW IN | Anywhere (v6) | # https: signaling',
       '3478/udp (v6) | ALLOW IN | Anywhere (v6) | # turn',
