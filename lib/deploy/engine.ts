@@ -59,6 +59,8 @@ export interface DeployOptions {
   action: 'deploy' | 'rollback';
   /** deploy: the release to ship. */
   artifact?: Artifact;
+  /** deploy: the id to give it (default: now + its sha); a restore puts a release back under the id it had. */
+  releaseId?: string;
   /** rollback: the release to return to (default: the previous one). */
   to?: string;
   /** Switch without waiting for calls to end. */
@@ -394,7 +396,7 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
   let id: string;
   if (opts.action === 'deploy') {
     if (opts.artifact === undefined) throw new Error('deploy needs an artifact');
-    id = releaseId(new Date(), opts.artifact.sha);
+    id = opts.releaseId ?? releaseId(new Date(), opts.artifact.sha);
     report.release = id;
     await run.upload(opts.artifact, id, state.freeKb);
   } else {

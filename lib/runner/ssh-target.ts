@@ -25,6 +25,8 @@ export interface ExecOptions {
   allowFailure?: boolean;
   /** What the command is for, in error messages. */
   summary?: string;
+  /** Raw stdout as it arrives (binary-safe: a tar stream); the result's stdout is then not meant to be read. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface ExecResult {
@@ -107,7 +109,7 @@ export class SshTarget {
     const stdin = opts.stdin === undefined ? undefined : typeof opts.stdin === 'string' ? opts.stdin : Readable.from(opts.stdin);
     let r;
     try {
-      r = await this.ssh.execCommand(full, stdin === undefined ? {} : { stdin });
+      r = await this.ssh.execCommand(full, { ...(stdin === undefined ? {} : { stdin }), ...(opts.onStdout !== undefined ? { onStdout: opts.onStdout } : {}) });
     } catch (err) {
       throw new UnreachableError(this.name, `lost the SSH connection while running ${summary}: ${(err as Error).message}`);
     }
