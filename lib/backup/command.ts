@@ -1,0 +1,173 @@
+import { homedir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
+import { loadInventory, resolveSecrets, selectHost, type HostSecrets } from '../inventory/index.js';
+import { selectTargets } from '../provision/command.js';
+import { openArchive } from './archive.js';
+import { backupHost, type BackupReport } from './backup.js';
+import { BackupKeyError, KEY_ENV, loadKey, writeNewKey, type BackupKey } from './key.js';
+import { progressLine, secs } from './phases.js';
+import { restoreHost, restoreSummary } from './restore.js';
+import { DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
+
+export function defaultBackupDir(): string {
+  return join(process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share'), 'rtcops', 'backups');
+}
+
+const backupSpec = {
+  usage: 'backup.mjs <host|group>... [--out DIR] [--key-file FILE] [--keep-daily N] [--keep-weekly N] [--keep-monthly N]   |   backup.mjs --new-key FILE',
+  description: 'Pull a dated, checksummed archive of what rebuilds each host\'s service state: the configs on the host, /etc/letsencrypt (account, renewal config, '
+    + 'certificates), the live and previous release, the health daemon\'s alert state and the audit logs. Secret-bearing files (env files, coturn\'s config, '
+    + `/etc/letsencrypt) are encrypted with age to the operator's key (--key-file, or ${KEY_ENV}) before anything is written. Archives go to <out>/<host>/ `
+    + 'with a .sha256 beside each; older ones are deleted by the retention policy. Exit status: 0 every host backed up, 1 a host failed, 2 usage, inventory or key error.',
+  options: {
+    out: { type: 'string' },
+    'key-file': { type: 'string' },
+    'keep-daily': { type: 'string', default: String(DEFAULT_RETENTION.daily) },
+    'keep-weekly': { type: 'string', default: String(DEFAULT_RETENTION.weekly) },
+    'keep-monthly': { type: 'string', default: String(DEFAULT_RETENTION.monthly) },
+    'new-key': { type: 'string' },
+  },
+  help: {
+    out: `Backup directory (default ${defaultBackupDir()})`,
+    'key-file': `age key file, mode 0600: the secret key (the archive is then verified by decrypting it) or only its public key (age1…); default: ${KEY_ENV}`,
+    'keep-daily': `Keep the newest backup of each of the last N days (default ${DEFAULT_RETENTION.daily})`,
+    'keep-weekly': `... of each of the last N weeks (default ${DEFAULT_RETENTION.weekly})`,
+    'keep-monthly': `... of each of the last N months (default ${DEFAULT_RETENTION.monthly})`,
+    'new-key': 'Write a new age key to FILE (mode 0600) and print its public key; keep a copy off the hosts',
+  },
+} as const;
+
+const restoreSpec = {
+  usage: 'restore.mjs <host> --from <archive> [--key-file FILE] [--force] [--verify-only] [--probe-direct] [--ca-file PEM]',
+  description: 'Rebuild a host from a backup: the archive is verified completely first (checksums, manifest, app name against the inventory, the key decrypts it) '
+    + 'and a host that already serves is refused; then provisioning from the inventory with the certificates and ACME account put back first (certbot issues '
+    + 'nothing), the live release deployed under its own id through the deploy gate, the alert state, and the health daemon\'s checks. Prints the recovery time. '
+    + 'Exit status: 0 restored and no check critical, 1 refused or failed on the host, 2 usage, inventory, key or archive error (nothing was changed).',
+  options: {
+    from: { type: 'string' },
+    'key-file': { type: 'string' },
+    force: { type: 'boolean', default: false },
+    'verify-only': { type: 'boolean', default: false },
+    'probe-direct': { type: 'boolean', default: false },
+    'ca-file': { type: 'string' },
+  },
+  help: {
+    from: 'The archive (.tar.gz, with its .sha256 beside it)',
+    'key-file': `age secret key file the backup was made with, mode 0600 (default: ${KEY_ENV})`,
+    force: 'Restore onto a host that already serves (a current release, or the app running)',
+    'verify-only': 'Verify the archive and the key against the inventory, and stop: no connection to the host',
+    'probe-direct': 'The deploy gate and the checks connect to ssh.address (names kept): before DNS points at the host, or the sandbox',
+    'ca-file': 'Also trust this CA in the gate and the checks (a test ACME CA)',
+  },
+} as const;
+
+function count(value: unknown, option: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${option} takes a whole number ≥ 0`);
+  return n;
+}
+
+/** Key and archive problems are the operator's input: exit 2, with what to do. */
+function inputError(err: Error & { hint?: string }, json: boolean, io: Io, extra: Record<string, unknown> = {}): number {
+  io.err(`error: ${err.message}${err.hint !== undefined ? `\nfix: ${err.hint}` : ''}`);
+  if (json) io.out(JSON.stringify({ ok: false, error: err.name === 'BackupKeyError' ? 'key' : 'archive', message: err.message, hint: err.hint, ...extra }, null, 2));
+  return EXIT.usage;
+}
+
+export function backupSummary(reports: BackupReport[]): string {
+  const lines: string[] = [];
+  for (const r of reports) {
+    if (r.status === 'ok') {
+      lines.push(`${r.host}: backed up in ${secs(r.ms)} → ${r.file} (${((r.bytes ?? 0) / 1048576).toFixed(1)} MB, sha256 ${r.sha256})`);
+      lines.push(`  release ${r.release ?? '(none)'}, previous ${r.previous ?? '(none)'}; ${r.verified ? 'verified: unpacked, checksums match, secrets decrypt' : 'not decrypted again (public key only)'}`);
+      if (r.pruned.length > 0) lines.push(`  retention deleted: ${r.pruned.map((p) => basename(p)).join(', ')}`);
+    } else {
+      lines.push(`${r.host}: FAILED after ${secs(r.ms)}: ${r.error ?? '?'}`);
+      if (r.hint !== undefined) lines.push(`  fix: ${r.hint}`);
+    }
+  }
+  const failed = reports.filter((r) => r.status !== 'ok').map((r) => r.host);
+  lines.push(failed.length > 0 ? `failed on: ${failed.join(', ')}` : `${reports.length} host(s) backed up`);
+  return lines.join('\n');
+}
+
+export async function backupMain(argv: string[], io: Io): Promise<number> {
+  const args = parseCli(backupSpec, argv, io);
+  if (args === undefined) return EXIT.ok;
+  const newKey = args.values['new-key'];
+  if (typeof newKey === 'string') {
+    if (args.positionals.length > 0) throw new UsageError('backup: --new-key makes a key and backs up nothing; drop the host names');
+    try {
+      const recipient = await writeNewKey(resolve(newKey));
+      io.out(args.json ? JSON.stringify({ ok: true, file: resolve(newKey), recipient }) : `wrote ${resolve(newKey)} (mode 0600); public key: ${recipient}\nKeep a copy of this file somewhere safe and off the hosts: without it no backup made with it can be restored.`);
+      return EXIT.ok;
+    } catch (err) {
+      if (err instanceof BackupKeyError) return inputError(err, args.json, io);
+      throw err;
+    }
+  }
+  if (args.positionals.length === 0) throw new UsageError('backup: name a host or group (e.g. sandbox)');
+  const retention: RetentionPolicy = { daily: count(args.values['keep-daily'], 'keep-daily'), weekly: count(args.values['keep-weekly'], 'keep-weekly'), monthly: count(args.values['keep-monthly'], 'keep-monthly') };
+  const inventory = loadInventory(args.inventory);
+  const hosts = selectTargets(inventory, args.positionals);
+  const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveSecrets(h, inventory.file)]));
+  let key: BackupKey;
+  try {
+    key = await loadKey(typeof args.values['key-file'] === 'string' ? resolve(args.values['key-file']) : undefined);
+  } catch (err) {
+    if (err instanceof BackupKeyError) return inputError(err, args.json, io);
+    throw err;
+  }
+  const outDir = resolve(typeof args.values.out === 'string' ? args.values.out : defaultBackupDir());
+  const t0 = Date.now();
+  io.err(`backing up ${hosts.map((h) => h.name).join(', ')} to ${outDir}`);
+  const reports: BackupReport[] = [];
+  for (const host of hosts) {
+    reports.push(await backupHost(host, secrets.get(host.name)!, { outDir, inventoryName: basename(inventory.file), key, retention, onProgress: (e) => io.err(progressLine(e)) }));
+  }
+  const ok = reports.every((r) => r.status === 'ok');
+  io.out(args.json ? JSON.stringify({ ok, ms: Date.now() - t0, hosts: reports }, null, 2) : backupSummary(reports));
+  return ok ? EXIT.ok : EXIT.failed;
+}
+
+export async function restoreMain(argv: string[], io: Io): Promise<number> {
+  const args = parseCli(restoreSpec, argv, io);
+  if (args === undefined) return EXIT.ok;
+  if (args.positionals.length !== 1) throw new UsageError('restore: name exactly one host to restore onto');
+  const from = args.values.from;
+  if (typeof from !== 'string') throw new UsageError('restore: give the archive with --from <file.tar.gz>');
+  const archive = resolve(from);
+  const caFile = typeof args.values['ca-file'] === 'string' ? resolve(args.values['ca-file']) : undefined;
+  const inventory = loadInventory(args.inventory);
+  const host = selectHost(inventory, args.positionals[0] ?? '');
+  const secrets = resolveSecrets(host, inventory.file);
+  let key: BackupKey;
+  try {
+    key = await loadKey(typeof args.values['key-file'] === 'string' ? resolve(args.values['key-file']) : undefined);
+  } catch (err) {
+    if (err instanceof BackupKeyError) return inputError(err, args.json, io);
+    throw err;
+  }
+  if (args.values['verify-only'] === true) {
+    try {
+      const a = await openArchive(archive, key, { app: host.app.name, certName: host.tls.certName });
+      a.close();
+      const m = a.manifest;
+      io.out(args.json ? JSON.stringify({ ok: true, archive, sha256: a.sha256, manifest: m }, null, 2)
+        : `${archive}: OK — ${m.members.length} member(s) match their SHA-256, the secrets decrypt with ${key.source}\n  ${m.app} on ${m.host} (${m.hostInfo.os}), taken ${m.startedAt} by ${m.by}, rtcops ${m.rtcops}\n  release ${m.releases.current?.id ?? '(none)'}, previous ${m.releases.previous?.id ?? '(none)'}; certificate ${m.tls.fingerprint ?? '(none)'} until ${m.tls.notAfter ?? '?'}`);
+      return EXIT.ok;
+    } catch (err) {
+      if (err instanceof Error && (err.name === 'ArchiveError' || err.name === 'BackupKeyError')) return inputError(err as Error & { hint?: string }, args.json, io, { archive });
+      throw err;
+    }
+  }
+  io.err(`restoring ${host.name} from ${archive}`);
+  const report = await restoreHost(host, secrets, {
+    archive, key, inventoryFile: inventory.file, force: args.values.force === true,
+    probe: { address: args.values['probe-direct'] === true ? host.ssh.address : undefined, caFile },
+    onProgress: (e) => io.err(progressLine(e)),
+  });
+  io.out(args.json ? JSON.stringify({ ok: report.status === 'ok', ...report }, null, 2) : restoreSummary(report));
+  return report.status === 'ok' ? EXIT.ok : report.status === 'rejected' ? EXIT.usage : EXIT.failed;
+}

@@ -1,0 +1,137 @@
+import { DEPLOY_LOG, FAILED_MARK, RELEASE_META, stateScript } from '../deploy/commands.js';
+import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
+import { ACME_CA_PATH } from '../provision/steps/tls.js';
+import { daemonUnit } from '../provision/steps/daemon.js';
+import { pm2As } from '../provision/steps/runtime.js';
+import { daemonConfig, renderHost } from '../render/index.js';
+import { AUDIT_LOG } from '../provision/engine.js';
+import { shJoin, shQuote } from '../runner/quote.js';
+
+/**
+ * What a backup reads and a restore writes on a host, as plain values: the paths, and the scripts and argv that
+ * engine code runs through the one runner. Nothing here connects anywhere.
+ */
+
+export type PathKind = 'config' | 'state' | 'log';
+
+export interface BackupPaths {
+  /** Non-secret files, pulled as they are. */
+  plain: { path: string; kind: PathKind }[];
+  /** Secret-bearing files and folders: only ever leave the host into the encrypted member. */
+  secret: string[];
+}
+
+export const LETSENCRYPT = '/etc/letsencrypt';
+export const CERTBOT_DROPIN = '/etc/systemd/system/certbot.service.d/rtcops-acme-ca.conf';
+
+export function alertStateFile(host: ResolvedHost): string {
+  return daemonConfig(host).stateFile;
+}
+
+/** Every file rtcops puts on the host (from the same rendering provisioning uses), its state and its logs. */
+export function backupPaths(host: ResolvedHost, secrets: HostSecrets): BackupPaths {
+  const files = renderHost(host, secrets).files;
+  return {
+    plain: [
+      ...files.filter((f) => !f.secret).map((f) => ({ path: f.path, kind: 'config' as const })),
+      { path: `/etc/nginx/sites-enabled/${host.app.name}.conf`, kind: 'config' },
+      { path: ACME_CA_PATH, kind: 'config' },
+      { path: CERTBOT_DROPIN, kind: 'config' },
+      { path: alertStateFile(host), kind: 'state' },
+      { path: AUDIT_LOG, kind: 'log' },
+      { path: DEPLOY_LOG, kind: 'log' },
+    ],
+    secret: [...files.filter((f) => f.secret).map((f) => f.path), LETSENCRYPT],
+  };
+}
+
+export interface FileFact {
+  path: string;
+  exists: boolean;
+  link?: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  sha256?: string;
+  bytes?: number;
+}
+
+export interface HostInspection {
+  files: FileFact[];
+  releases: { releases: { id: string; sha?: string; ref?: string; builtAt?: string; uploadedAt?: string; uploadedBy?: string; failed?: string }[]; current: string | null; previous: string | null; freeKb: number; missing: string[] };
+  tls: { fingerprint: string; notAfter: string };
+  os: string;
+  hostname: string;
+  /** PM2's status of the app ('' when PM2 or the app is absent). */
+  pm2: string;
+  letsencrypt: boolean;
+}
+
+/** One round trip: each path's type, mode, owner and SHA-256; the releases; the certificate; what runs. */
+export function inspectScript(host: ResolvedHost, paths: string[]): string {
+  return [
+    'fact() { local p=$1',
+    '  if [ -L "$p" ]; then jq -cn --arg p "$p" --arg l "$(readlink "$p")" \'{path: $p, exists: true, link: $l}\'',
+    '  elif [ -f "$p" ]; then local m o g b s; read -r m o g b <<<"$(stat -c \'%a %U %G %s\' "$p")"; s=$(sha256sum "$p" | cut -d" " -f1)',
+    '    jq -cn --arg p "$p" --arg m "$m" --arg o "$o" --arg g "$g" --arg s "$s" --argjson b "$b" \'{path: $p, exists: true, mode: $m, owner: $o, group: $g, sha256: $s, bytes: $b}\'',
+    '  else jq -cn --arg p "$p" \'{path: $p, exists: false}\'; fi; }',
+    `files=$(for p in ${paths.map(shQuote).join(' ')}; do fact "$p"; done | jq -sc .)`,
+    `releases=$(${stateScript(host)}\n)`,
+    `cert=${shQuote(host.tls.fullchain)}`,
+    'fp=$(openssl x509 -in "$cert" -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2 || true)',
+    'na=$(openssl x509 -in "$cert" -noout -enddate 2>/dev/null | cut -d= -f2 || true)',
+    'os=$(. /etc/os-release && echo "$PRETTY_NAME")',
+    `pm2=$(${pm2As(host, shJoin(['jlist']))} 2>/dev/null | jq -r --arg n ${shQuote(host.app.name)} '[.[] | select(.name == $n) | .pm2_env.status][0] // ""' 2>/dev/null || true)`,
+    `le=false; [ -d ${LETSENCRYPT}/live ] && le=true`,
+    'jq -cn --argjson files "$files" --argjson releases "$releases" --arg fp "$fp" --arg na "$na" --arg os "$os" --arg hn "$(hostname)" --arg pm2 "$pm2" --argjson le "$le" \\',
+    '  \'{files: $files, releases: $releases, tls: {fingerprint: $fp, notAfter: $na}, os: $os, hostname: $hn, pm2: $pm2, letsencrypt: $le}\'',
+  ].join('\n');
+}
+
+/** A gzipped tar of host paths on stdout (paths relative to /, symlinks kept as links); a file gone meanwhile is skipped. */
+export function tarArgv(paths: string[]): string[] {
+  return ['tar', '--ignore-failed-read', '-czf', '-', '-C', '/', '--', ...paths.map((p) => p.replace(/^\/+/, ''))];
+}
+
+/** The release directory as a deploy artifact on stdout: everything but what a deploy adds (meta, marks, links). */
+export function releaseTarScript(host: ResolvedHost, id: string): string {
+  return [
+    `cd ${shQuote(`${host.app.releasesDir}/${id}`)}`,
+    `find . -mindepth 1 -maxdepth 1 ! -name ${RELEASE_META} ! -name ${FAILED_MARK} ! -name .env ! -name logs -printf '%P\\0' | LC_ALL=C sort -z | tar --null -T - -czf -`,
+  ].join('\n');
+}
+
+/** What tells that a host already serves: a current release, or the app running under PM2. */
+export function serving(i: Pick<HostInspection, 'releases' | 'pm2'>): string | undefined {
+  if (i.releases.current !== null) return `release ${i.releases.current} is current`;
+  if (i.pm2 === 'online' || i.pm2 === 'launching') return `PM2 runs the app (${i.pm2})`;
+  return undefined;
+}
+
+/** Puts /etc/letsencrypt back from the (decrypted) secrets tarball on stdin, owners by name, modes as they were. */
+export function putBackLetsencryptArgv(): string[] {
+  return ['tar', '-xzf', '-', '-C', '/', '--same-owner', '--same-permissions', LETSENCRYPT.slice(1)];
+}
+
+/** An audit log put back as history, only where the host has none yet (a fresh host). */
+export function putBackLogScript(path: string): string {
+  return [
+    'install -d -m 0750 /var/log/rtcops',
+    `f=${shQuote(path)}`,
+    'if [ -s "$f" ]; then cat >/dev/null; echo kept; exit 0; fi',
+    'umask 027; cat > "$f.restore"; mv -f "$f.restore" "$f"; echo restored',
+  ].join('\n');
+}
+
+/** The daemon's alert state back in place: the daemon stopped meanwhile so it does not overwrite it. */
+export function putBackAlertStateScript(host: ResolvedHost): string {
+  const f = alertStateFile(host);
+  const unit = daemonUnit(host);
+  return [
+    `f=${shQuote(f)}; unit=${shQuote(unit)}; u=${shQuote(host.app.user)}`,
+    'systemctl stop "$unit"',
+    '[ -d "$(dirname "$f")" ] || install -d -m 0755 -o "$u" -g "$u" "$(dirname "$f")"',
+    'umask 077; cat > "$f.restore"; chown "$u:$u" "$f.restore"; mv -f "$f.restore" "$f"',
+    'systemctl start "$unit"',
+  ].join('\n');
+}

@@ -1,0 +1,254 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkMain } from '../../daemon/check-command.js';
+import type { CheckResult } from '../../daemon/checks/result.js';
+import { readArtifact } from '../deploy/artifact.js';
+import { linkSharedScript, receiveArgv, switchScript } from '../deploy/commands.js';
+import { deployHost, type DeployReport, type Timing } from '../deploy/engine.js';
+import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
+import { connectionOf, provisionHost, type HostReport } from '../provision/engine.js';
+import { pm2As } from '../provision/steps/runtime.js';
+import { renderHost } from '../render/index.js';
+import { RemoteError } from '../runner/errors.js';
+import { shQuote } from '../runner/quote.js';
+import { SshTarget } from '../runner/ssh-target.js';
+import { ArchiveError, openArchive, sha256, type OpenedArchive } from './archive.js';
+import { LETSENCRYPT, putBackAlertStateScript, putBackLetsencryptArgv, putBackLogScript } from './commands.js';
+import type { BackupKey } from './key.js';
+import { Phases, secs, type PhaseReport, type Progress } from './phases.js';
+
+export interface RestoreOptions {
+  archive: string;
+  key: BackupKey;
+  /** The inventory file (the daemon's checks load it again, as scripts/check.mjs does). */
+  inventoryFile: string;
+  /** Restore onto a host that already serves. */
+  force?: boolean;
+  /** Where the deploy gate and the checks connect instead of DNS, and an extra CA they trust (a test ACME CA). */
+  probe?: { address?: string | undefined; caFile?: string | undefined };
+  /** Deploy gate and watch overrides. */
+  timing?: Partial<Timing>;
+  onProgress?: Progress;
+}
+
+export type RestoreStatus = 'ok' | 'rejected' | 'refused' | 'failed';
+
+export interface RestoreReport {
+  host: string;
+  /** ok: restored and no check critical; rejected: the archive, key or target is wrong and nothing was touched;
+   *  refused: the host already serves (no --force) and nothing was touched; failed: a step on the host failed. */
+  status: RestoreStatus;
+  archive: string;
+  backup?: { host: string; app: string; createdAt: string; release: string | null; previous: string | null; fingerprint: string | null };
+  release?: string;
+  fingerprint?: string;
+  phases: PhaseReport[];
+  checks?: { ok: number; warn: number; critical: number; skipped: number; results: CheckResult[] };
+  /** Things the operator should know (host renamed, the inventory renders files differently than the backup had). */
+  notes: string[];
+  /** From the start of the command to the checks' end. */
+  recoveryMs: number;
+  error?: string;
+  hint?: string;
+}
+
+class Stop extends Error {
+  constructor(readonly status: RestoreStatus, message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+/** Read-only: does the host serve already? (No jq: a fresh host has none yet.) */
+export function servingProbeScript(host: ResolvedHost): string {
+  return [
+    `cur=$(readlink ${shQuote(host.app.currentDir)} 2>/dev/null || true)`,
+    'echo "current=${cur##*/}"',
+    `if [ -x /usr/local/bin/pm2 ] && id ${shQuote(host.app.user)} >/dev/null 2>&1; then echo "pm2=$(${pm2As(host, `pid ${shQuote(host.app.name)}`)} 2>/dev/null | tail -1)"; else echo pm2=; fi`,
+    `[ -d ${LETSENCRYPT}/live ] && echo letsencrypt=yes || echo letsencrypt=no`,
+    `[ -d ${shQuote(host.app.releasesDir)} ] && echo releases="$(ls -1 ${shQuote(host.app.releasesDir)} | tr '\\n' ' ')" || echo releases=`,
+  ].join('\n');
+}
+
+export function parseProbe(text: string): { current: string; pm2Pid: number; letsencrypt: boolean; releases: string[] } {
+  const kv = new Map(text.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+  return {
+    current: kv.get('current') ?? '',
+    pm2Pid: Number(kv.get('pm2') ?? '0') || 0,
+    letsencrypt: kv.get('letsencrypt') === 'yes',
+    releases: (kv.get('releases') ?? '').split(' ').filter((r) => r !== ''),
+  };
+}
+
+/** Paths whose backed-up copy differs from what the inventory renders now (secret files compared by hash only). */
+function drift(host: ResolvedHost, secrets: HostSecrets, a: OpenedArchive): string[] {
+  const rendered = new Map(renderHost(host, secrets).files.map((f) => [f.path, sha256(f.content)]));
+  return a.manifest.members.filter((m) => m.kind === 'config' && m.hostPath !== undefined && rendered.has(m.hostPath) && rendered.get(m.hostPath) !== m.sha256).map((m) => m.hostPath as string);
+}
+
+/** A script as argv, so that stdin is free for the data it reads (SshTarget.script sends the script itself on stdin). */
+const bashWithStdin = (script: string) => ['bash', '-c', `set -euo pipefail\n${script}`];
+
+async function stdinOf(a: OpenedArchive, path: string): Promise<Buffer> {
+  return readFileSync(join(a.dir, path));
+}
+
+/**
+ * Restores one host from an archive: verify it completely here (checksums, manifest, app, key) → look at the host
+ * (refuse one that serves, unless forced) → packages → /etc/letsencrypt and the audit logs put back → provision
+ * (certbot sees the certificate and issues nothing) → the previous release unpacked, the live one deployed under its
+ * own id through the deploy gate → the alert state → the daemon's checks. Nothing touches the host before the archive
+ * and key are proven good.
+ */
+export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts: RestoreOptions): Promise<RestoreReport> {
+  const t0 = Date.now();
+  const phases = new Phases(host.name, opts.onProgress);
+  const report: RestoreReport = { host: host.name, status: 'ok', archive: opts.archive, phases: phases.list, notes: [], recoveryMs: 0 };
+  const say = (detail: string) => opts.onProgress?.({ host: host.name, phase: 'restore', state: 'start', detail });
+  let archive: OpenedArchive | undefined;
+  let target: SshTarget | undefined;
+  try {
+    archive = await phases.run('verify', async () => {
+      let a: OpenedArchive;
+      try {
+        a = await openArchive(opts.archive, opts.key, { app: host.app.name, certName: host.tls.certName });
+      } catch (err) {
+        throw new Stop('rejected', (err as Error).message, (err as { hint?: string }).hint);
+      }
+      const cur = a.manifest.releases.current;
+      if (cur?.artifact !== undefined) {
+        const art = await readArtifact(join(a.dir, cur.artifact)).catch((err: Error) => { a.close(); throw new Stop('rejected', `the archive's release ${cur.id} is not a usable artifact: ${err.message}`, 'use another backup'); });
+        if (cur.sha !== undefined && art.sha !== cur.sha) { a.close(); throw new Stop('rejected', `the archive's release ${cur.id} holds commit ${art.sha.slice(0, 12)}, its manifest says ${cur.sha.slice(0, 12)}`, 'use an unaltered copy of this backup'); }
+      }
+      return { value: a, detail: `${a.manifest.members.length} member(s) match their SHA-256, secrets decrypt with ${opts.key.source}; backup of ${a.manifest.host} from ${a.manifest.startedAt}, release ${cur?.id ?? '(none)'}` };
+    });
+    const m = archive.manifest;
+    report.backup = { host: m.host, app: m.app, createdAt: m.startedAt, release: m.releases.current?.id ?? null, previous: m.releases.previous?.id ?? null, fingerprint: m.tls.fingerprint };
+    if (m.host !== host.name) report.notes.push(`the backup is of host "${m.host}"; restoring it onto "${host.name}"`);
+    const drifted = drift(host, secrets, archive);
+    if (drifted.length > 0) report.notes.push(`the inventory now renders ${drifted.length} file(s) differently from the backup (provisioning writes the inventory's version): ${drifted.join(', ')}`);
+
+    target = await phases.run('connect', async () => ({ value: await SshTarget.connect(connectionOf(host)), detail: `${host.ssh.user}@${host.ssh.address}` }));
+    const conn = target;
+    const before = await phases.run('inspect', async () => {
+      const p = parseProbe((await conn.script(servingProbeScript(host), { root: true, summary: 'look at the host' })).stdout);
+      const serves = p.current !== '' ? `release ${p.current} is current` : p.pm2Pid > 0 ? `PM2 runs ${host.app.name} (pid ${p.pm2Pid})` : undefined;
+      if (serves !== undefined && opts.force !== true) {
+        throw new Stop('refused', `${host.name} already serves (${serves}); a restore is for a fresh host, nothing was changed`, `restore onto a fresh host, or run again with --force to put this backup over what ${host.name} runs now`);
+      }
+      return { value: p, detail: serves === undefined ? `fresh: no release, ${host.app.name} not running${p.letsencrypt ? ', has /etc/letsencrypt' : ''}` : `serves (${serves}), --force given` };
+    });
+
+    const provision = async (phase: string, only?: string[]): Promise<HostReport> => phases.run(phase, async () => {
+      const r = await provisionHost(host, secrets, {
+        ...(only !== undefined ? { only } : {}),
+        onProgress: (e) => opts.onProgress?.({ host: e.host, phase: `${phase}/${e.step}`, state: e.phase, ...(e.status !== undefined ? { status: e.status === 'changed' ? 'ok' : e.status === 'failed' ? 'failed' : e.status === 'skipped' ? 'skipped' : 'ok' } : {}), ...(e.ms !== undefined ? { ms: e.ms } : {}), ...(e.detail !== undefined ? { detail: e.detail } : e.status === 'changed' ? { detail: 'changed' } : {}) }),
+      });
+      if (r.status === 'failed') throw new Stop('failed', `provisioning failed: ${r.error ?? '?'}`, r.hint ?? `see the output above; after fixing, run again with --force (the host is partly restored)`);
+      const changed = r.steps.filter((s) => s.status === 'changed').map((s) => s.step);
+      return { value: r, detail: changed.length === 0 ? 'nothing to change' : `changed: ${changed.join(', ')}` };
+    });
+
+    // Certificates and the ACME account go back before provisioning, so the tls step finds them and certbot issues
+    // nothing; their owners (coturn's group) exist once the packages are installed.
+    await provision('packages', ['packages']);
+    await phases.run('certificates', async () => {
+      if (!m.secretPaths.includes(LETSENCRYPT)) return { value: undefined, detail: 'the backup holds no /etc/letsencrypt: provisioning will request a certificate' };
+      await conn.exec(putBackLetsencryptArgv(), { root: true, stdin: Buffer.from(archive!.secrets), summary: 'put /etc/letsencrypt back' });
+      const fp = (await conn.exec(['openssl', 'x509', '-in', host.tls.fullchain, '-noout', '-fingerprint', '-sha256'], { root: true, summary: 'read the certificate' })).stdout.trim().split('=')[1] ?? '';
+      if (m.tls.fingerprint !== null && fp !== m.tls.fingerprint) throw new Stop('failed', `the certificate put back has fingerprint ${fp}, the backup recorded ${m.tls.fingerprint}`);
+      report.fingerprint = fp;
+      return { value: undefined, detail: `/etc/letsencrypt (account, renewal config, ${host.tls.certName} certificate ${fp.slice(0, 23)}…, valid until ${m.tls.notAfter ?? '?'})` };
+    });
+    await phases.run('audit-logs', async () => {
+      const logs = m.members.filter((x) => x.kind === 'log' && x.hostPath !== undefined);
+      const done: string[] = [];
+      for (const l of logs) {
+        const r = await conn.exec(bashWithStdin(putBackLogScript(l.hostPath as string)), { root: true, stdin: await stdinOf(archive!, l.path), summary: `put back ${l.hostPath}` });
+        done.push(`${l.hostPath} ${r.stdout.trim()}`);
+      }
+      return { value: undefined, detail: done.length === 0 ? 'none in the backup' : done.join(', ') };
+    });
+    await provision('provision');
+
+    await phases.run('releases', async () => {
+      const cur = m.releases.current;
+      if (cur === null || cur.artifact === undefined) return { value: undefined, detail: 'the backup holds no release: deploy one with scripts/deploy.mjs' };
+      const prev = m.releases.previous;
+      const present = new Set(parseProbe((await conn.script(servingProbeScript(host), { root: true })).stdout).releases);
+      if (prev !== null && prev.artifact !== undefined && !present.has(prev.id)) {
+        const meta = { id: prev.id, sha: prev.sha, ref: prev.ref, builtAt: prev.builtAt, uploadedAt: new Date().toISOString(), uploadedBy: `restore of ${m.host} ${m.startedAt}` };
+        await conn.exec(receiveArgv(host, prev.id, meta), { root: true, stdin: await stdinOf(archive!, prev.artifact), summary: `unpack release ${prev.id}` });
+        await conn.script(linkSharedScript(host, prev.id), { root: true, summary: 'link shared files' });
+        say(`previous release ${prev.id} unpacked (rollback target)`);
+      }
+      let deploy: DeployReport | undefined;
+      const common = {
+        now: true,
+        probe: { address: opts.probe?.address, ca: opts.probe?.caFile !== undefined ? readFileSync(opts.probe.caFile) : undefined },
+        ...(opts.timing !== undefined ? { timing: opts.timing } : {}),
+        onProgress: (e: { host: string; phase: string; state: 'start' | 'done'; status?: 'ok' | 'failed' | 'skipped'; ms?: number; detail?: string }) => opts.onProgress?.({ ...e, phase: `releases/${e.phase}` }),
+      };
+      if (before.current === cur.id) return { value: undefined, detail: `${cur.id} is already current` };
+      if (present.has(cur.id)) deploy = await deployHost(host, secrets, { action: 'rollback', to: cur.id, ...common });
+      else deploy = await deployHost(host, secrets, { action: 'deploy', artifact: await readArtifact(join(archive!.dir, cur.artifact)), releaseId: cur.id, ...common });
+      if (deploy.status !== 'ok') throw new Stop('failed', `the release ${cur.id} did not pass the deploy gate: ${deploy.error ?? deploy.status}`, deploy.hint);
+      if (prev !== null) await conn.script(switchScript(host, cur.id, prev.id), { root: true, summary: 'set the previous release' });
+      report.release = cur.id;
+      const gate = deploy.phases.find((p) => p.phase === 'gate');
+      return { value: undefined, detail: `${cur.id} serves${prev !== null ? `, previous ${prev.id}` : ''}; ${gate?.detail ?? 'gate passed'}` };
+    });
+
+    await phases.run('alert-state', async () => {
+      const state = m.members.find((x) => x.kind === 'state');
+      if (state === undefined) return { value: undefined, detail: 'none in the backup' };
+      await conn.exec(bashWithStdin(putBackAlertStateScript(host)), { root: true, stdin: await stdinOf(archive!, state.path), summary: 'put the alert state back' });
+      const alerts = Object.keys((JSON.parse(readFileSync(join(archive!.dir, state.path), 'utf8')) as { alerts?: object }).alerts ?? {}).length;
+      return { value: undefined, detail: `${state.hostPath ?? ''} (${alerts} alert state(s)); the health daemon restarted with it` };
+    });
+
+    await phases.run('checks', async () => {
+      let out = '';
+      const argv = [host.name, '-i', opts.inventoryFile, '--json', ...(opts.probe?.address !== undefined ? ['--probe-direct'] : []), ...(opts.probe?.caFile !== undefined ? ['--ca-file', opts.probe.caFile] : [])];
+      await checkMain(argv, { out: (t) => { out += t; }, err: () => undefined });
+      const results = (JSON.parse(out) as { results: CheckResult[] }).results;
+      const count = (s: CheckResult['status']) => results.filter((r) => r.status === s).length;
+      report.checks = { ok: count('ok'), warn: count('warn'), critical: count('critical'), skipped: count('skipped'), results };
+      const detail = `${count('ok')} ok, ${count('warn')} warn, ${count('critical')} critical, ${count('skipped')} skipped`;
+      if (count('critical') > 0) {
+        throw new Stop('failed', `the daemon's checks are critical after the restore: ${results.filter((r) => r.status === 'critical').map((r) => `${r.check} ${r.target}: ${r.message}`).join('; ')}`, `npx zx scripts/check.mjs ${host.name} for details`);
+      }
+      return { value: undefined, detail };
+    });
+  } catch (err) {
+    report.status = err instanceof Stop ? err.status : err instanceof ArchiveError ? 'rejected' : 'failed';
+    report.error = (err as Error).message;
+    const hint = (err as { hint?: unknown }).hint;
+    if (typeof hint === 'string') report.hint = hint;
+    else if (err instanceof RemoteError && err.hint !== undefined) report.hint = err.hint;
+  } finally {
+    target?.close();
+    archive?.close();
+    report.recoveryMs = Date.now() - t0;
+  }
+  return report;
+}
+
+export function restoreSummary(r: RestoreReport): string {
+  const lines: string[] = [];
+  const head = r.status === 'ok' ? `RESTORED from ${r.archive}`
+    : r.status === 'rejected' ? 'REJECTED the archive, nothing was changed on the host'
+      : r.status === 'refused' ? 'REFUSED, nothing was changed on the host' : 'FAILED';
+  lines.push(`${r.host}: ${head}`);
+  if (r.backup !== undefined) lines.push(`  backup: ${r.backup.app} on ${r.backup.host}, taken ${r.backup.createdAt}, release ${r.backup.release ?? '(none)'}`);
+  if (r.release !== undefined) lines.push(`  serving: ${r.release}`);
+  if (r.fingerprint !== undefined) lines.push(`  certificate: SHA-256 ${r.fingerprint}`);
+  if (r.checks !== undefined) lines.push(`  checks: ${r.checks.ok} ok, ${r.checks.warn} warn, ${r.checks.critical} critical, ${r.checks.skipped} skipped`);
+  for (const w of r.checks?.results.filter((x) => x.status === 'warn' || x.status === 'critical') ?? []) lines.push(`    ${w.status} ${w.check} ${w.target}: ${w.message}`);
+  for (const n of r.notes) lines.push(`  note: ${n}`);
+  if (r.error !== undefined) lines.push(`  error: ${r.error}`);
+  if (r.hint !== undefined) lines.push(`  fix: ${r.hint}`);
+  const top = r.phases.filter((p) => !p.phase.includes('/'));
+  if (top.length > 0) lines.push(`  phases: ${top.map((p) => `${p.phase} ${p.status === 'ok' ? secs(p.ms) : p.status}`).join(', ')}`);
+  lines.push(`  recovery time: ${secs(r.recoveryMs)}${r.status === 'ok' ? ' (from the command to the checks passing)' : ''}`);
+  return lines.join('\n');
+}
