@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { EXIT, UsageError, parseCli, type Io } from '../lib/cli.js';
-import { loadHost } from '../lib/inventory/index.js';
+import { loadHost, probeReach, readProbeCa } from '../lib/inventory/index.js';
 import { buildChecks } from './checks/index.js';
 import { runCheck, type CheckResult } from './checks/result.js';
 import { ALL_CHECKS, HOST_CHECKS, operatorChecks, runHostChecks, skippedOnHost } from './operator-checks.js';
@@ -21,9 +21,9 @@ const spec = {
   },
   help: {
     only: `Run only these checks, comma-separated (${ALL_CHECKS.join(', ')})`,
-    'probe-direct': 'Connect to the host\'s ssh.address instead of resolving its names (TLS names stay the domains): before DNS points at the host, or the sandbox',
+    'probe-direct': 'Connect to the host\'s ssh.address instead of resolving its names (TLS names stay the domains): before DNS points at the host. Automatic when no name can resolve (the sandbox\'s .test names)',
     'no-ssh': 'Do not SSH to the host: its own checks are listed as skipped',
-    'ca-file': 'Also trust this CA (a test ACME CA)',
+    'ca-file': 'Trust this CA (a test ACME server\'s roots). Default: the inventory\'s acme.issuerRoots, if set',
     'https-port': 'nginx\'s HTTPS port (default 443)',
   },
 } as const;
@@ -47,11 +47,15 @@ export async function checkMain(argv: string[], io: Io): Promise<number> {
 
   const { host, secrets } = loadHost(args.inventory, hostName);
   const t0 = performance.now();
-  const remote = buildChecks(operatorChecks(host, {
-    address: args.values['probe-direct'] === true ? host.ssh.address : undefined,
-    httpsPort,
-    caFile: typeof args.values['ca-file'] === 'string' ? resolve(args.values['ca-file']) : undefined,
-  }), { jwtSecret: secrets.jwtSecret.reveal(), adminToken: secrets.adminToken.reveal(), turnSecret: secrets.turnSecret.reveal() }).filter((c) => only.includes(c.check.name));
+  const flagCa = typeof args.values['ca-file'] === 'string' ? resolve(args.values['ca-file']) : undefined;
+  const reach = probeReach(host, { probeDirect: args.values['probe-direct'] === true, caFile: flagCa });
+  try {
+    readProbeCa(host, reach.caFile, flagCa !== undefined);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (reach.note !== undefined && !args.json) io.err(reach.note);
+  const remote = buildChecks(operatorChecks(host, { address: reach.address, httpsPort, caFile: reach.caFile }), { jwtSecret: secrets.jwtSecret.reveal(), adminToken: secrets.adminToken.reveal(), turnSecret: secrets.turnSecret.reveal() }).filter((c) => only.includes(c.check.name));
   const onHost = HOST_CHECKS.filter((n) => only.includes(n));
   const [outside, inside] = await Promise.all([
     Promise.all(remote.map((c) => runCheck(c.check, c.timeoutMs))),

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { ResolvedHost } from '../lib/inventory/index.js';
+import { hasPublicDns, type ResolvedHost } from '../lib/inventory/index.js';
 import { connectionOf } from '../lib/provision/engine.js';
 import { SshTarget } from '../lib/runner/index.js';
 import { shQuote } from '../lib/runner/quote.js';
@@ -21,7 +21,6 @@ export interface OperatorOptions {
   caFile?: string | undefined;
 }
 
-const RESERVED_TLD = /\.(test|example|invalid|localhost)$/i;
 
 /**
  * The outside checks for a host, seen from the operator's machine: nginx and coturn at their public names (or
@@ -43,7 +42,7 @@ export function operatorChecks(host: ResolvedHost, o: OperatorOptions): ChecksCo
     },
     turn: {
       host: reach(t.domain), servername: t.domain, port: t.port, tlsPort: t.tlsPort, ...ca,
-      announcedIp: host.mediasoup.announcedIp, externalIp: t.externalIp, ...(RESERVED_TLD.test(t.domain) ? {} : { dnsName: t.domain }),
+      announcedIp: host.mediasoup.announcedIp, externalIp: t.externalIp, ...(hasPublicDns(t.domain) ? { dnsName: t.domain } : {}),
     },
     server: { url: `https://${web}`, signalingUrl: `wss://${web}/signaling`, address: o.address, readyz: false, ...ca },
     'media-probe': {

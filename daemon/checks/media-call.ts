@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -37,6 +38,19 @@ type ConsumerInfo = { consumerId: string; rtpParameters: Parameters<typeof Audio
  * Real WebRTC calls through the SFU: one peer produces Opus, another consumes it; ICE + DTLS + SRTP, then RTP
  * packets compared byte for byte. Direct, and again forced through each TURN URL (relay-only ICE).
  */
+/**
+ * The STUN server of the direct call: our own coturn (the first relay URL's host, on its UDP port), so that
+ * werift never falls back to its default, stun.l.google.com. Without relay URLs: coturn's port on loopback.
+ */
+export function directStunUrl(relayUrls: readonly string[]): string {
+  const relays = relayUrls.map(parseTurnUrl);
+  const udp = relays.find((r) => r.transport === 'udp');
+  const host = udp?.host ?? relays[0]?.host ?? '127.0.0.1';
+  const port = udp?.port ?? 3478;
+  const bare = host.replace(/^\[|\]$/g, '');
+  return `stun:${bare.includes(':') ? `[${bare}]` : bare}:${port}`;
+}
+
 export class MediaCalls {
   private readonly name = 'media-probe';
 
@@ -44,7 +58,8 @@ export class MediaCalls {
 
   private rtcConfig(relay: TurnUrl | undefined, creds: TurnCredentials | undefined, ca: Buffer | undefined): RTCPeerConnectionConfig {
     const local: Partial<RTCPeerConnectionConfig> = this.o.iceAddress === undefined ? {} : { iceInterfaceAddresses: { udp4: this.o.iceAddress }, iceAdditionalHostAddresses: [this.o.iceAddress] };
-    if (relay === undefined || creds === undefined) return { iceServers: [], iceUseIpv6: false, ...local };
+    // werift falls back to stun.l.google.com when it has no STUN server: the direct call asks our own coturn.
+    if (relay === undefined || creds === undefined) return { iceServers: [{ urls: directStunUrl(this.o.relayUrls) }], iceUseIpv6: false, ...local };
     const servername = this.servername(relay);
     return {
       // werift uses only the first TURN URL it is given, so each relay probe gets exactly one.
@@ -88,7 +103,9 @@ export class MediaCalls {
       let creds: TurnCredentials | undefined;
       if (relay !== undefined) {
         step = `TURN allocation over ${relay.transport.toUpperCase()} ${relay.host}:${relay.port}`;
-        creds = mintTurnCredentials(o.turnSecret ?? '', 'rtcops-health-media', 300);
+        // A user of its own per call: coturn's user-quota counts allocations per user, and a call that failed can
+        // leave werift's allocation behind until it expires; the next probes must not inherit that quota.
+        creds = mintTurnCredentials(o.turnSecret ?? '', `rtcops-health-media-${randomBytes(4).toString('hex')}`, 300);
         await this.allocateFirst(relay, creds, secureContext, Math.min(2000, stepTimeout));
         step = 'signaling';
       }

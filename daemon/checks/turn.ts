@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
+import { networkInterfaces } from 'node:os';
 import { TurnClient, TurnError, TurnTransportError, type TurnTransport } from '../../lib/turn/client.js';
 import { mintTurnCredentials } from '../../lib/turn/credentials.js';
 import type { SecureContext } from 'node:tls';
@@ -30,6 +31,18 @@ export interface TurnCheckOptions {
   announcedIp?: string | undefined;
   externalIp?: string | undefined;
   dnsName?: string | undefined;
+}
+
+/**
+ * Where the echo peer binds. With the wildcard default and a peer IP that is one of this machine's addresses, bind
+ * to that address: coturn may relay from 127.0.0.1 (it picks the relay address of the interface the daemon came
+ * in on), and a reply from a wildcard socket would then leave from 127.0.0.1, an address coturn has no permission
+ * for, and be dropped. Bound to the peer IP, the reply comes from the address the permission names.
+ */
+export function peerBindAddress(bindIp: string, peerIp: string, interfaces = networkInterfaces()): string {
+  if (bindIp !== '0.0.0.0' && bindIp !== '::') return bindIp;
+  const local = Object.values(interfaces).flat().some((i) => i?.address === peerIp);
+  return local ? peerIp : bindIp;
 }
 
 /** A UDP socket that sends every datagram back where it came from: the far end of the relay. */
@@ -140,7 +153,7 @@ export class TurnCheck implements Check {
 
   async run(): Promise<Outcome[]> {
     if (this.o.transports.includes('tls')) this.context ??= trustContext(this.o.caFile);
-    const peer = this.o.peerIp === undefined ? undefined : await echoPeer(this.o.peerBindIp);
+    const peer = this.o.peerIp === undefined ? undefined : await echoPeer(peerBindAddress(this.o.peerBindIp, this.o.peerIp));
     try {
       const peerPort = peer?.address().port;
       const probes = await Promise.all(this.o.transports.map(async (t) => [t, await this.probe(t, peerPort, this.context)] as const));

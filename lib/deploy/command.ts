@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
-import { loadInventory, resolveSecrets, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
+import { loadInventory, probeReach, readProbeCa, resolveSecrets, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { connectionOf } from '../provision/engine.js';
 import { selectTargets } from '../provision/command.js';
 import { SshTarget } from '../runner/ssh-target.js';
@@ -22,8 +21,8 @@ const common = {
 const commonHelp = {
   now: 'Switch at once, without waiting for the running release\'s calls to end',
   'force-unlock': 'Break a stale lock left by a deploy that was killed (a running deploy\'s lock is never broken)',
-  'probe-direct': 'The signaling probe connects to each host\'s ssh.address (TLS name and Host stay the domain): before DNS points at the host, or the sandbox',
-  'ca-file': 'Also trust this CA for the signaling probe (a test ACME CA)',
+  'probe-direct': 'The signaling probe connects to each host\'s ssh.address (TLS name and Host stay the domain): before DNS points at the host. Automatic when no name can resolve (the sandbox\'s .test names)',
+  'ca-file': 'Trust this CA for the signaling probe (a test ACME server\'s roots). Default: the inventory\'s acme.issuerRoots, if set',
 } as const;
 
 const deploySpec = {
@@ -83,7 +82,18 @@ async function runHosts(action: 'deploy' | 'rollback', args: NonNullable<ReturnT
   const inventory = loadInventory(args.inventory);
   const hosts = selectTargets(inventory, args.positionals);
   const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveSecrets(h, inventory.file)]));
-  const ca = typeof args.values['ca-file'] === 'string' ? readFileSync(args.values['ca-file']) : undefined;
+  const flagCa = typeof args.values['ca-file'] === 'string' ? args.values['ca-file'] : undefined;
+  const reaches = new Map(hosts.map((h) => {
+    const reach = probeReach(h, { probeDirect: args.values['probe-direct'] === true, caFile: flagCa });
+    let ca: Buffer | undefined;
+    try {
+      ca = readProbeCa(h, reach.caFile, flagCa !== undefined);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    if (reach.note !== undefined) io.err(`[${h.name}] ${reach.note}`);
+    return [h.name, { address: reach.address, ca }];
+  }));
   const artifact = await artifactOf();
   const t0 = Date.now();
   const reports: DeployReport[] = [];
@@ -98,7 +108,7 @@ async function runHosts(action: 'deploy' | 'rollback', args: NonNullable<ReturnT
       ...(artifact !== undefined ? { artifact } : {}),
       now: args.values.now === true,
       forceUnlock: args.values['force-unlock'] === true,
-      probe: { address: args.values['probe-direct'] === true ? host.ssh.address : undefined, ca },
+      probe: { address: reaches.get(host.name)?.address, ca: reaches.get(host.name)?.ca },
       ...extra,
       onProgress: (e) => {
         if (e.state === 'start') io.err(`[${e.host}] ${e.phase} ${e.detail ?? '…'}`);

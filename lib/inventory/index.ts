@@ -5,3 +5,4 @@ export { expandPath, type ResolvedHost } from './resolve.js';
 export { isGitIgnored, resolveSecrets, Secret, type HostSecrets } from './secrets.js';
 export { planFirewall, ufwCommands, mediaPorts, type FirewallPlan, type FirewallRule } from './firewall-plan.js';
 export { hostSettingsSchema, type HostSettings } from './schema.js';
+export { hasPublicDns, probeReach, readProbeCa, type ProbeReach } from './reach.js';

@@ -7,7 +7,7 @@ export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' 
   name: string;
   groups: string[];
   ssh: HostSettings['ssh'] & { keyPath: string; knownHostsFile: string | undefined; sudo: boolean };
-  acme: HostSettings['acme'] & { caBundle: string | undefined };
+  acme: HostSettings['acme'] & { caBundle: string | undefined; issuerRoots: string | undefined };
   app: HostSettings['app'] & {
     root: string;
     releasesDir: string;
@@ -76,7 +76,7 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
       knownHostsFile: optionalPath(s.ssh.knownHostsFile, inventoryFile),
       sudo: s.ssh.sudo ?? s.ssh.user !== 'root',
     },
-    acme: { ...s.acme, caBundle: optionalPath(s.acme.caBundle, inventoryFile) },
+    acme: { ...s.acme, caBundle: optionalPath(s.acme.caBundle, inventoryFile), issuerRoots: optionalPath(s.acme.issuerRoots, inventoryFile) },
     app: {
       ...s.app,
       root,

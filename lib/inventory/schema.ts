@@ -118,6 +118,7 @@ export const hostSettingsSchema = z.strictObject({
       email: z.email({ error: 'must be an email address' }).describe('Contact address registered with the ACME server.'),
       directoryUrl: z.url({ protocol: /^https$/, error: 'must be an https URL' }).default('https://acme-v02.api.letsencrypt.org/directory').describe('ACME directory. Let\'s Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory; a test server such as pebble for the sandbox.'),
       caBundle: path.optional().describe('CA bundle on the operator machine to trust for the ACME server (a test server). `~/` is expanded.'),
+      issuerRoots: path.optional().describe('PEM roots, on the operator machine, that the certificates of a test ACME server chain to (pebble\'s; Let\'s Encrypt needs none). Installed on the host for the health daemon; check.mjs and the deploy gate trust them too. `~/` is expanded.'),
     })
     .describe('TLS certificates (certbot).'),
 

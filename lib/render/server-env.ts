@@ -1,5 +1,5 @@
 import type { DaemonConfigInput } from '../../daemon/config.js';
-import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
+import { hasPublicDns, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 
 /**
  * The server's environment, split by sensitivity. Names are the server's contract (server/config.ts);
@@ -89,14 +89,19 @@ export function everyInterval(intervalSec: number, offsetSec: number): string {
 /** Critical halfway between a warning threshold and 100 %. */
 const halfwayToFull = (warn: number) => Math.round((warn + (100 - warn) / 2) * 10) / 10;
 
-/** Names under reserved TLDs (RFC 2606, 6761; the sandbox's *.test) have no public DNS to drift from. */
-const hasPublicDns = (name: string) => !/\.(test|example|invalid|localhost)$/i.test(name);
-
-/** Where the daemon reaches nginx and coturn on the host itself: loopback unless coturn listens elsewhere only. */
+/**
+ * Where the daemon reaches coturn on the host itself, as a caller does: not on loopback, because coturn relays
+ * from the address a client came in on, and a relay on 127.0.0.1 sends to mediasoup from 127.0.0.1, mediasoup
+ * answers to 127.0.0.1, and coturn drops the answer (its permission names the announced IP). So: the first address
+ * coturn listens on, else its relay address (NAT clouds), else the announced IP (the host's own public address).
+ */
 function turnAddress(host: ResolvedHost): string {
-  const ips = host.turn.listeningIps;
-  return ips.length === 0 || ips.includes('127.0.0.1') ? '127.0.0.1' : (ips[0] ?? '127.0.0.1');
+  const listening = host.turn.listeningIps.filter((ip) => !ip.startsWith('127.') && ip !== '::1');
+  return listening[0] ?? host.turn.relayIp ?? host.mediasoup.announcedIp;
 }
+
+/** Where the roots a test ACME server's certificates chain to (acme.issuerRoots) are installed for the health daemon. */
+export const ISSUER_ROOTS_PATH = '/etc/rtcops/acme-issuer-roots.pem';
 
 /**
  * The health daemon's config file (daemon/config.ts's schema) for one host; its secrets go to daemonSecretEnv.
@@ -108,13 +113,15 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
   const domain = host.app.domains[0] ?? '';
   const turnIp = turnAddress(host);
   const every = (offsetSec: number) => everyInterval(d.intervalSec, offsetSec);
+  // A test ACME server's certificates chain to roots no system trusts: the tls step installs them here.
+  const ca = host.acme.issuerRoots === undefined ? {} : { caFile: ISSUER_ROOTS_PATH };
   return {
     host: host.name,
     stateFile: `/var/lib/${host.app.name}-health/alerts.json`,
     alerting: { failureThreshold: d.failureThreshold, successThreshold: d.successThreshold, reminderIntervalMin: d.reminderIntervalMin, slack: host.alerts.slack },
     checks: {
       'tls-expiry': {
-        warnDays: d.certExpiryDays, criticalDays: Math.min(7, d.certExpiryDays),
+        warnDays: d.certExpiryDays, criticalDays: Math.min(7, d.certExpiryDays), ...ca,
         targets: [
           { host: '127.0.0.1', port: 443, servername: domain, certFile: host.tls.fullchain },
           { host: turnIp, port: host.turn.tlsPort, servername: host.turn.domain, certFile: host.tls.fullchain },
@@ -126,9 +133,9 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
         schedule: every(30),
         host: turnIp, servername: host.turn.domain, port: host.turn.port, tlsPort: host.turn.tlsPort,
         peerIp: host.mediasoup.announcedIp, announcedIp: host.mediasoup.announcedIp, externalIp: host.turn.externalIp,
-        ...(hasPublicDns(host.turn.domain) ? { dnsName: host.turn.domain } : {}),
+        ...(hasPublicDns(host.turn.domain) ? { dnsName: host.turn.domain } : {}), ...ca,
       },
-      server: { schedule: every(15), url: `http://127.0.0.1:${host.app.port}`, signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1' },
+      server: { schedule: every(15), url: `http://127.0.0.1:${host.app.port}`, signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1', ...ca },
       pm2: { schedule: every(45), processName: host.app.name, home: `/home/${host.app.user}/.pm2` },
       services: {
         schedule: every(20),
@@ -137,7 +144,7 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
       'media-probe': {
         signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1',
         relayUrls: [`turn:${turnIp}:${host.turn.port}?transport=udp`, `turn:${turnIp}:${host.turn.port}?transport=tcp`, `turns:${turnIp}:${host.turn.tlsPort}?transport=tcp`],
-        relayServername: host.turn.domain,
+        relayServername: host.turn.domain, ...ca,
       },
     },
   };

@@ -131,7 +131,7 @@ function connectError(conn: SshConnection, err: Error & { code?: string; level?:
   if (err.level === 'client-authentication') {
     return new AuthError(conn.name, `SSH key ${conn.keyPath} was refused for ${where}`, `check ssh.user and that the key's public half is in ~${conn.user}/.ssh/authorized_keys on the host`);
   }
-  if (err.code === 'ECONNREFUSED') return new UnreachableError(conn.name, `connection refused by ${conn.address}:${conn.port}`, 'check that sshd runs and ssh.port is right');
+  if (err.code === 'ECONNREFUSED') return new UnreachableError(conn.name, `connection refused by ${conn.address}:${conn.port}`, 'check that sshd runs and ssh.port is right; if it answered a moment ago, ufw "limit" (firewall.sshRateLimit) refuses a 7th connection within 30 s from one address: wait 30 s');
   if (err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') {
     return new UnreachableError(conn.name, `cannot reach ${conn.address} (${err.code})`, 'check ssh.address and the network path (VPN, security group)');
   }

@@ -2,6 +2,7 @@
 // DNS answering every name with the guest's address, so HTTP-01 validation connects to nginx in the guest.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxConfigError, SandboxFailure } from './errors.js';
@@ -22,6 +23,8 @@ export interface SandboxAcme {
   directoryUrl: string;
   // The CA of pebble's HTTPS listener: what acme.caBundle points at (kept across down/up).
   caFile: string;
+  // The roots pebble's certificates chain to: what acme.issuerRoots points at.
+  issuerRootsFile: string;
   managementUrl: string;
   dnsServer: string;
   // Every name resolves to this address for pebble's validation.
@@ -37,6 +40,7 @@ export function acmeEndpoints(layout: SandboxLayout): SandboxAcme {
   return {
     directoryUrl: `https://${layout.hostAddress}:${ACME_PORT}/dir`,
     caFile: layout.acmeCaPath,
+    issuerRootsFile: layout.acmeRootsPath,
     managementUrl: `https://${layout.hostAddress}:${ACME_MANAGEMENT_PORT}`,
     dnsServer: `${layout.hostAddress}:${ACME_DNS_PORT}`,
     answers: layout.address,
@@ -133,7 +137,7 @@ async function waitForPorts(layout: SandboxLayout, ports: number[], pid: number,
 }
 
 // Starts pebble-challtestsrv, then pebble; returns their pids. The caller stops them with stopAcme on failure.
-export async function startAcme(layout: SandboxLayout): Promise<AcmePids> {
+export async function startAcme(layout: SandboxLayout, options: { keepRoots?: boolean } = {}): Promise<AcmePids> {
   const ports = [ACME_PORT, ACME_MANAGEMENT_PORT, ACME_DNS_PORT, CHALLTESTSRV_MANAGEMENT_PORT];
   for (const port of ports) {
     if (await portOpen(layout.hostAddress, port, 300)) {
@@ -153,7 +157,33 @@ export async function startAcme(layout: SandboxLayout): Promise<AcmePids> {
   // No random validation delays and no random nonce rejections: this server is for rehearsals, not for fuzzing clients.
   const pebblePid = spawnDetached(pebbleArgv(layout), pebbleLog, { ...env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' });
   await waitForPorts(layout, [ACME_PORT, ACME_MANAGEMENT_PORT], pebblePid, 'pebble', pebbleLog);
+  await saveIssuerRoots(layout, options.keepRoots === true);
   return { pebblePid, challtestsrvPid };
+}
+
+async function fetchPem(url: string, ca: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => (res.statusCode === 200 && body.includes('BEGIN CERTIFICATE') ? resolve(body) : reject(new Error(`${url}: HTTP ${res.statusCode ?? '?'}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: timed out`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * pebble generates a new root (and intermediate) at every start. Save the root its certificates chain to; a
+ * running guest whose pebble is restarted keeps the previous roots too (its certificate came from the old one).
+ */
+async function saveIssuerRoots(layout: SandboxLayout, keep: boolean): Promise<void> {
+  const root = await fetchPem(`https://${layout.hostAddress}:${ACME_MANAGEMENT_PORT}/roots/0`, fs.readFileSync(layout.acmeCaPath));
+  const previous = keep && fs.existsSync(layout.acmeRootsPath) ? fs.readFileSync(layout.acmeRootsPath, 'utf8') : '';
+  const pem = previous.includes(root.trim()) ? previous : `${previous}${root.trim()}\n`;
+  fs.writeFileSync(`${layout.acmeRootsPath}.tmp`, pem, { mode: 0o644 });
+  fs.renameSync(`${layout.acmeRootsPath}.tmp`, layout.acmeRootsPath);
 }
 
 export function acmeProcesses(layout: SandboxLayout): number[] {

@@ -96,7 +96,7 @@ function describeUp(up: SandboxUpResult): string {
     `         ${sshArgv(up).join(' ')}`,
     `  apt:   the guest's apt goes through ${up.aptProxy} (cache kept across down/up)`,
     ...(up.acme
-      ? [`  acme:  ${up.acme.directoryUrl} (pebble; CA ${up.acme.caFile}), every name resolves to ${up.acme.answers}`]
+      ? [`  acme:  ${up.acme.directoryUrl} (pebble; CA ${up.acme.caFile}; certificate roots ${up.acme.issuerRootsFile}), every name resolves to ${up.acme.answers}`]
       : []),
     `  secrets: ${up.secretsFile}`,
     `  stop:  npx zx scripts/sandbox.mjs down${nameFlag}`,

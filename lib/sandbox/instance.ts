@@ -229,11 +229,11 @@ async function ensureOperatorKey(layout: SandboxLayout): Promise<string> {
 }
 
 // The CA is shared by every sandbox of the state directory: one "up" generates it, the others wait.
-async function startAcmeFor(layout: SandboxLayout, state: InstanceState, progress: Progress): Promise<void> {
+async function startAcmeFor(layout: SandboxLayout, state: InstanceState, progress: Progress, options: { keepRoots?: boolean } = {}): Promise<void> {
   const created = await withLock(path.join(layout.stateDir, '.acme-ca-lock'), 'the sandbox ACME CA', () => ensureAcmeCa(layout));
   if (created) progress.note(`ACME server CA generated: ${layout.acmeCaPath} (kept across down/up)`);
   const pids = await progress.step(`ACME server (pebble) on ${layout.hostAddress}:${ACME_PORT}, every name resolving to ${layout.address}`, () =>
-    startAcme(layout).catch(async (error: unknown) => {
+    startAcme(layout, options).catch(async (error: unknown) => {
       await stopAcme(layout);
       throw error;
     }),
@@ -259,7 +259,7 @@ export async function sandboxUp(options: SandboxOptions = {}): Promise<SandboxUp
         // A guest started without its ACME server (or whose pebble died) gets it (again).
         if (acme && !acmeAlive(layout, previous)) {
           await stopAcme(layout);
-          await startAcmeFor(layout, previous, progress);
+          await startAcmeFor(layout, previous, progress, { keepRoots: true });
         }
         return {
           ...infoFor(layout),

@@ -47,6 +47,7 @@ export interface SandboxLayout {
   acmeCaPath: string;
   acmeCaKeyPath: string;
   acmeDir: string;
+  acmeRootsPath: string;
   secretsPath: string;
 }
 
@@ -111,6 +112,9 @@ export function layoutFor(name: string, stateDir: string, index: number): Sandbo
     acmeCaPath: path.join(stateDir, 'pebble-ca.pem'),
     acmeCaKeyPath: path.join(stateDir, 'pebble-ca.key'),
     acmeDir: path.join(instanceDir, 'acme'),
+    // The roots that the certificates this sandbox's pebble issues chain to (pebble makes new ones at every
+    // start): what acme.issuerRoots points at, so the daemon, check.mjs and deploy's probe trust them.
+    acmeRootsPath: path.join(stateDir, name === 'sandbox' ? 'pebble-roots.pem' : `pebble-roots-${name}.pem`),
     // The sandbox host's secrets (inventory.yaml reads them from here), generated once.
     secretsPath: path.join(stateDir, 'secrets.yaml'),
   };

@@ -2,12 +2,24 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { RemoteError } from '../../runner/errors.js';
 import { shJoin, shQuote } from '../../runner/quote.js';
+import { ISSUER_ROOTS_PATH } from '../../render/server-env.js';
 import type { Action } from '../actions.js';
 import type { Step, StepContext } from '../step.js';
 
 /** Where a custom ACME server's CA (a staging or test directory) is installed on the host for certbot. */
 export const ACME_CA_PATH = '/etc/rtcops/acme-ca.pem';
 const CERTBOT_DROPIN = '/etc/systemd/system/certbot.service.d/rtcops-acme-ca.conf';
+
+function issuerRoots(ctx: StepContext): string | undefined {
+  const file = ctx.host.acme.issuerRoots;
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new RemoteError(ctx.host.name, `cannot read acme.issuerRoots ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      file.includes('sandbox') ? 'start the sandbox\'s ACME server: npx zx scripts/sandbox.mjs up' : 'point acme.issuerRoots at the PEM roots of your test ACME server, or remove it for Let\'s Encrypt');
+  }
+}
 
 function caBundle(ctx: StepContext): string | undefined {
   const file = ctx.host.acme.caBundle;
@@ -27,11 +39,12 @@ export const tlsStep: Step = {
   name: 'tls',
   title: 'TLS certificate (certbot)',
   facts: ({ host }) => ({
-    files: [host.tls.fullchain, ACME_CA_PATH, CERTBOT_DROPIN],
+    files: [host.tls.fullchain, ACME_CA_PATH, CERTBOT_DROPIN, ISSUER_ROOTS_PATH],
     services: ['certbot.timer'],
     probes: {
       'tls.names': `openssl x509 -in ${shQuote(host.tls.fullchain)} -noout -ext subjectAltName | grep -o 'DNS:[^,]*' | cut -d: -f2 | sort | tr '\\n' ' '`,
       'tls.caSha256': `sha256sum ${ACME_CA_PATH} | cut -d' ' -f1`,
+      'tls.rootsSha256': `sha256sum ${ISSUER_ROOTS_PATH} | cut -d' ' -f1`,
     },
   }),
   plan: (ctx, facts) => {
@@ -48,6 +61,13 @@ export const tlsStep: Step = {
           content: `[Service]\nEnvironment=REQUESTS_CA_BUNDLE=${ACME_CA_PATH}\n`, notify: ['systemd daemon-reload'],
         });
       }
+    }
+    const roots = issuerRoots(ctx);
+    if (roots !== undefined && facts.probes.get('tls.rootsSha256') !== createHash('sha256').update(roots).digest('hex')) {
+      actions.push({
+        kind: 'file', summary: `the health daemon trusts the ACME server's certificate roots (${ISSUER_ROOTS_PATH})`, path: ISSUER_ROOTS_PATH, content: roots,
+        mode: '0644', owner: 'root', group: 'root', secret: false, notify: ['restart health daemon'],
+      });
     }
     const want = [...host.tls.names].sort().join(' ');
     const have = (facts.probes.get('tls.names') ?? '').trim();

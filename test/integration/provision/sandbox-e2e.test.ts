@@ -19,14 +19,14 @@ import { TurnCheck } from '../../../daemon/checks/turn.js';
 const run = promisify(execFile);
 const NAME = 'e2e-prov';
 
-function inventoryYaml(sb: SandboxUpResult, acme: TestAcme): string {
+function inventoryYaml(sb: SandboxUpResult, acme: TestAcme, roots: string): string {
   return `
 hosts:
   ${NAME}:
     os: debian-12
     adminCidrs: [${sb.hostAddress}/32]
     ssh: { address: ${sb.address}, user: ${sb.user}, keyPath: ${sb.keyPath}, knownHostsFile: ${sb.knownHostsPath} }
-    acme: { email: ops@sandbox.test, directoryUrl: ${acme.directoryUrl}, caBundle: ${acme.caFile} }
+    acme: { email: ops@sandbox.test, directoryUrl: ${acme.directoryUrl}, caBundle: ${acme.caFile}, issuerRoots: ${roots} }
     secrets:
       jwtSecret: { env: E2E_JWT_SECRET }
       adminToken: { env: E2E_ADMIN_TOKEN }
@@ -82,7 +82,8 @@ describe('provisioning the sandbox host end to end', { timeout: 900_000 }, () =>
     acme = await startPebble(sb.hostAddress, sb.address);
     dir = mkdtempSync(join(tmpdir(), 'rtcops-e2e-'));
     inventory = join(dir, 'inventory.yaml');
-    writeFileSync(inventory, inventoryYaml(sb, acme));
+    writeFileSync(join(dir, 'pebble-root.pem'), await acme.issuerRoot());
+    writeFileSync(inventory, inventoryYaml(sb, acme, join(dir, 'pebble-root.pem')));
     host = loadInventory(inventory).hosts[NAME] as ResolvedHost;
     secrets = resolveSecrets(host, inventory);
   });
@@ -120,7 +121,6 @@ describe('provisioning the sandbox host end to end', { timeout: 900_000 }, () =>
 
   it('nginx serves HTTPS and coturn serves TLS with the certificate pebble issued, and HTTP redirects', async () => {
     const root = join(dir, 'pebble-root.pem');
-    writeFileSync(root, await acme.issuerRoot());
     for (const [port, name] of [[443, 'rtc.sandbox.test'], [5349, 'turn.sandbox.test']] as const) {
       const r = await run('ip', ['netns', 'exec', probe.namespace, 'sh', '-c',
         `openssl s_client -connect ${sb.address}:${port} -servername ${name} -CAfile ${root} -verify_hostname ${name} -verify_return_error </dev/null 2>&1`]).catch((e: { stdout: string }) => e);
@@ -147,6 +147,19 @@ describe('provisioning the sandbox host end to end', { timeout: 900_000 }, () =>
       assert.equal(r?.status, 'ok', r?.message);
       assert.match(r?.message ?? '', /allocated.*private peers refused/);
     }
+  });
+
+  it('the installed health daemon\'s own checks pass on the host: TLS chain (the ACME roots installed), TURN with a relayed round trip, services', async () => {
+    const out = await sh([
+      'set -a; . /srv/rtcops/shared/rtcops-daemon.env; set +a',
+      'node /srv/rtcops/daemon/dist/daemon/main.js --config /srv/rtcops/shared/rtcops-daemon.json --once --json --only tls-expiry,turn,services,disk',
+    ].join('\n'));
+    const results = (JSON.parse(out) as { results: { check: string; target: string; status: string; message: string }[] }).results;
+    const bad = results.filter((r) => r.status !== 'ok');
+    assert.deepEqual(bad, [], JSON.stringify(bad, null, 2));
+    assert.deepEqual([...new Set(results.map((r) => r.check))].sort(), ['disk', 'services', 'tls-expiry', 'turn']);
+    for (const t of ['udp', 'tcp', 'tls']) assert.match(results.find((r) => r.check === 'turn' && r.target === t)?.message ?? '', /relayed data in [\d.]+ ms, private peers refused/);
+    assert.equal((await sh('systemctl is-active rtcops-health.service')).trim(), 'active');
   });
 
   it('sshd refuses passwords and root; fail2ban runs its jails; services are up', async () => {

@@ -3,10 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import type { RTCPeerConnectionConfig } from 'werift';
 import { AudioReceiver, AudioSender, connected, probePayload } from '../../../lib/media-probe/audio-peer.js';
 import type { TransportParams } from '../../../lib/media-probe/sdp.js';
+import { startStunResponder } from '../../helpers/stun-responder.js';
 import { SignalingClient, opusRtpCapabilities, startTestServer, token, type TestServer } from '../../helpers/server.js';
 
-// Keep the client's ICE on loopback: no STUN servers, IPv4 loopback only.
-const loopbackOnly: RTCPeerConnectionConfig = { iceServers: [], iceUseIpv6: false, iceInterfaceAddresses: { udp4: '127.0.0.1' }, iceAdditionalHostAddresses: ['127.0.0.1'] };
+// Keep the client's ICE on loopback, IPv4 only. werift asks stun.l.google.com when it has no STUN server (a DNS
+// query and a packet off this machine): it gets a STUN responder on loopback instead.
+const stun = await startStunResponder();
+after(() => stun.close());
+const loopbackOnly: RTCPeerConnectionConfig = { iceServers: [{ urls: stun.url }], iceUseIpv6: false, iceInterfaceAddresses: { udp4: '127.0.0.1' }, iceAdditionalHostAddresses: ['127.0.0.1'] };
 
 for (const mode of ['port range', 'WebRtcServer'] as const) {
   describe(`a real WebRTC client (werift) through the SFU (${mode})`, () => {

@@ -45,12 +45,14 @@ function script(dir: string, commands: string[][]): string {
 }
 
 describe('UFW plan: the real ufw accepts every command (in throw-away namespaces)', () => {
-  test('sandbox plan: default deny, SSH limited to the admin network, ranges with comments', async (t) => {
+  test('sandbox plan with the production default (SSH rate-limited): default deny, SSH limited to the admin network, ranges with comments', async (t) => {
     tool('ufw', 'ufw');
+    const host = exampleHost('sandbox');
+    host.firewall.sshRateLimit = true;
     tool('iptables', 'iptables');
     const before = hostUfwState();
     const dir = tempDir(t, 'ufw');
-    const { exitCode, output } = await run(tool('unshare', 'util-linux'), ['--mount', '--net', '--propagation', 'private', 'sh', script(dir, ufwCommands(planFirewall(exampleHost('sandbox'))))]);
+    const { exitCode, output } = await run(tool('unshare', 'util-linux'), ['--mount', '--net', '--propagation', 'private', 'sh', script(dir, ufwCommands(planFirewall(host)))]);
     assert.equal(hostUfwState(), before, "the machine's /etc/ufw must be untouched");
     assert.equal(exitCode, 0, output);
 

@@ -38,22 +38,34 @@ describe('the rendered daemon config is what the daemon loads (inventory.yaml â†
     });
   }
 
-  test('sandbox: probes nginx and coturn on loopback under their public names, relays to the announced IP', () => {
+  test('sandbox: probes nginx on loopback and coturn on the announced IP (not loopback: coturn relays from the address a client came in on) under their public names, trusting the ACME roots', () => {
     const host = exampleHost('sandbox');
     const c = loadRendered(host).cfg.checks;
     assert.deepEqual(c['tls-expiry']?.targets, [
       { host: '127.0.0.1', port: 443, servername: 'rtc.sandbox.test', certFile: '/etc/letsencrypt/live/rtc.sandbox.test/fullchain.pem' },
-      { host: '127.0.0.1', port: 5349, servername: 'turn.sandbox.test', certFile: '/etc/letsencrypt/live/rtc.sandbox.test/fullchain.pem' },
+      { host: '10.77.0.2', port: 5349, servername: 'turn.sandbox.test', certFile: '/etc/letsencrypt/live/rtc.sandbox.test/fullchain.pem' },
     ]);
-    assert.deepEqual([c.turn?.host, c.turn?.servername, c.turn?.port, c.turn?.tlsPort, c.turn?.peerIp, c.turn?.announcedIp, c.turn?.externalIp, c.turn?.dnsName], ['127.0.0.1', 'turn.sandbox.test', 3478, 5349, '10.77.0.2', '10.77.0.2', '10.77.0.2', undefined]);
+    assert.deepEqual([c.turn?.host, c.turn?.servername, c.turn?.port, c.turn?.tlsPort, c.turn?.peerIp, c.turn?.announcedIp, c.turn?.externalIp, c.turn?.dnsName], ['10.77.0.2', 'turn.sandbox.test', 3478, 5349, '10.77.0.2', '10.77.0.2', '10.77.0.2', undefined]);
     assert.deepEqual([c.server?.url, c.server?.signalingUrl, c.server?.address], ['http://127.0.0.1:3000', 'wss://rtc.sandbox.test/signaling', '127.0.0.1']);
-    assert.deepEqual(c['media-probe']?.relayUrls, ['turn:127.0.0.1:3478?transport=udp', 'turn:127.0.0.1:3478?transport=tcp', 'turns:127.0.0.1:5349?transport=tcp']);
+    assert.deepEqual(c['media-probe']?.relayUrls, ['turn:10.77.0.2:3478?transport=udp', 'turn:10.77.0.2:3478?transport=tcp', 'turns:10.77.0.2:5349?transport=tcp']);
+    const roots = '/etc/rtcops/acme-issuer-roots.pem';
+    assert.deepEqual([c['tls-expiry']?.caFile, c.turn?.caFile, c.server?.caFile, c['media-probe']?.caFile], [roots, roots, roots, roots]);
     assert.deepEqual([c.pm2?.processName, c.pm2?.home], ['rtcops', '/home/rtcops/.pm2']);
     assert.deepEqual(c.services?.units, ['nginx.service', 'coturn.service', 'fail2ban.service', 'certbot.timer', 'prometheus-node-exporter.service']);
   });
 
-  test('prod: the TURN name\'s public DNS is compared with the announced IP', () => {
-    assert.equal(loadRendered(exampleHost('prod')).cfg.checks.turn?.dnsName, 'turn.example.com');
+  test('prod: the TURN name\'s public DNS is compared with the announced IP; no ACME roots: the system\'s CAs', () => {
+    const c = loadRendered(exampleHost('prod')).cfg.checks;
+    assert.equal(c.turn?.dnsName, 'turn.example.com');
+    assert.deepEqual([c['tls-expiry']?.caFile, c.turn?.caFile, c.server?.caFile, c['media-probe']?.caFile], [undefined, undefined, undefined, undefined]);
+  });
+
+  test('coturn is probed on the first address it listens on, else its relay address, never on loopback', () => {
+    const host = exampleHost('prod');
+    host.turn.relayIp = '10.0.0.5';
+    assert.equal(loadRendered(host).cfg.checks.turn?.host, '10.0.0.5');
+    host.turn.listeningIps = ['127.0.0.1', '10.0.0.6'];
+    assert.equal(loadRendered(host).cfg.checks.turn?.host, '10.0.0.6');
   });
 
   test('thresholds come from the inventory: warn at the value, critical halfway to full', () => {

@@ -6,12 +6,12 @@ import { exampleHost } from '../../fixtures/inventories/hosts.js';
 const lines = (host: Parameters<typeof planFirewall>[0]) => ufwCommands(planFirewall(host)).map((argv) => argv.join(' '));
 
 describe('UFW plan from the inventory', () => {
-  test('sandbox: default deny in, SSH limited to admin networks, public web/TURN/media ports', () => {
+  test('sandbox: default deny in, SSH allowed from admin networks only (no rate limit), public web/TURN/media ports', () => {
     assert.deepEqual(lines(exampleHost('sandbox')), [
       'ufw default deny incoming',
       'ufw default allow outgoing',
       'ufw default deny routed',
-      'ufw limit proto tcp from 10.77.0.1/32 to any port 22 comment ssh from admin network',
+      'ufw allow proto tcp from 10.77.0.1/32 to any port 22 comment ssh from admin network',
       'ufw allow proto tcp from any to any port 80 comment http: acme challenges and redirect',
       'ufw allow proto tcp from any to any port 443 comment https: signaling',
       'ufw allow proto udp from any to any port 3478 comment turn',
@@ -41,8 +41,9 @@ describe('UFW plan from the inventory', () => {
     assert.equal(lines(host).at(-1), 'ufw allow proto tcp from 192.0.2.0/24 to any port 8443 comment partner api');
   });
 
-  test('a custom SSH port is the one limited', () => {
+  test('SSH is rate-limited by default (sshRateLimit), on a custom SSH port too', () => {
     const host = exampleHost('sandbox');
+    host.firewall.sshRateLimit = true;
     host.ssh.port = 2200;
     assert.ok(lines(host).includes('ufw limit proto tcp from 10.77.0.1/32 to any port 2200 comment ssh from admin network'));
   });
