@@ -101,13 +101,6 @@ export function releaseTarScript(host: ResolvedHost, id: string): string {
   ].join('\n');
 }
 
-/** What tells that a host already serves: a current release, or the app running under PM2. */
-export function serving(i: Pick<HostInspection, 'releases' | 'pm2'>): string | undefined {
-  if (i.releases.current !== null) return `release ${i.releases.current} is current`;
-  if (i.pm2 === 'online' || i.pm2 === 'launching') return `PM2 runs the app (${i.pm2})`;
-  return undefined;
-}
-
 /** Puts /etc/letsencrypt back from the (decrypted) secrets tarball on stdin, owners by name, modes as they were. */
 export function putBackLetsencryptArgv(): string[] {
   return ['tar', '-xzf', '-', '-C', '/', '--same-owner', '--same-permissions', LETSENCRYPT.slice(1)];

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { backupMain, restoreMain } from '../../../lib/backup/command.js';
+import { backupPaths, tarArgv } from '../../../lib/backup/commands.js';
+import { parseProbe } from '../../../lib/backup/restore.js';
+import { UsageError, type Io } from '../../../lib/cli.js';
+import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rtcops-backup-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+// A host nothing can reach (TEST-NET-1): every case here must stop before connecting.
+const inventory = join(dir, 'inventory.yaml');
+writeFileSync(inventory, `
+hosts:
+  web:
+    os: debian-12
+    adminCidrs: [192.0.2.0/24]
+    ssh: { address: 192.0.2.10, user: deploy, keyPath: ${join(dir, 'id')}, fingerprint: "SHA256:FmdugJhXwX678SqBTAWFZ290VqeBb8HqVmN5wXZ/iJk", connectTimeoutMs: 1000 }
+    acme: { email: ops@example.test }
+    secrets: { jwtSecret: { env: BK_JWT }, adminToken: { env: BK_ADMIN }, turnSecret: { env: BK_TURN } }
+    app: { domains: [rtc.example.test] }
+    mediasoup: { announcedIp: 192.0.2.10 }
+    turn: { domain: turn.example.test }
+`);
+process.env['BK_JWT'] = 'j'.repeat(40);
+process.env['BK_ADMIN'] = 'a'.repeat(40);
+process.env['BK_TURN'] = 't'.repeat(40);
+
+async function run(main: typeof backupMain, argv: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (t) => { out += t; }, err: (t) => { err += `${t}\n`; } };
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  try {
+    return { code: await main(argv, io), out, err };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  }
+}
+
+describe('backup.mjs / restore.mjs: bad input stops before any connection, naming the fix', () => {
+  const usage = (p: Promise<unknown>, message: RegExp) => assert.rejects(p, (e: Error) => e instanceof UsageError && message.test(e.message));
+  test('backup needs a host', () => usage(run(backupMain, ['-i', inventory]), /name a host or group/));
+  test('an unknown host lists the known ones', () => usage(run(backupMain, ['nope', '-i', inventory]), /no host or group "nope" .*hosts: web/));
+  test('retention counts are whole numbers', () => usage(run(backupMain, ['web', '-i', inventory, '--keep-weekly', 'many']), /--keep-weekly takes a whole number/));
+  test('--new-key with hosts is a usage error', () => usage(run(backupMain, ['web', '--new-key', join(dir, 'k')]), /--new-key makes a key and backs up nothing/));
+  test('restore needs --from', () => usage(run(restoreMain, ['web', '-i', inventory]), /give the archive with --from/));
+  test('restore takes one host', () => usage(run(restoreMain, ['web', 'db', '-i', inventory, '--from', 'x.tar.gz']), /exactly one host/));
+
+  test('no key: exit 2, and how to make one', async () => {
+    const r = await run(backupMain, ['web', '-i', inventory, '--json'], { RTCOPS_BACKUP_KEY: undefined });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /error: no backup key: give --key-file <path> or set RTCOPS_BACKUP_KEY\nfix: make one with: npx zx scripts\/backup\.mjs --new-key/);
+    assert.equal(JSON.parse(r.out).error, 'key');
+  });
+
+  test('--new-key writes a 0600 key once, prints its public key; a second time is refused (exit 2)', async () => {
+    const k = join(dir, 'backup.key');
+    const first = await run(backupMain, ['--new-key', k]);
+    assert.equal(first.code, 0);
+    assert.match(first.out, /^wrote .*backup\.key \(mode 0600\); public key: age1[0-9a-z]{58}\n/);
+    assert.equal(statSync(k).mode & 0o777, 0o600);
+    const again = await run(backupMain, ['--new-key', k]);
+    assert.equal(again.code, 2);
+    assert.match(again.err, /already exists; a key is never overwritten/);
+  });
+
+  test('restore of a missing archive: exit 2 before connecting', async () => {
+    const r = await run(restoreMain, ['web', '-i', inventory, '--from', join(dir, 'nope.tar.gz'), '--key-file', join(dir, 'backup.key')]);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /REJECTED the archive, nothing was changed on the host\n {2}error: no archive at .*nope\.tar\.gz\n {2}fix: give the path of a \.tar\.gz made by scripts\/backup\.mjs/);
+    assert.doesNotMatch(r.err, /connect/);
+    assert.equal(existsSync(join(dir, 'nope.tar.gz')), false);
+  });
+});
+
+describe('what a backup reads from a host', () => {
+  const host = exampleHost('prod');
+  const paths = backupPaths(host, fakeSecrets(host));
+  const plain = paths.plain.map((p) => p.path);
+
+  test('every non-secret rendered file, the enabled site, the ACME CA, the alert state and both audit logs, in the clear', () => {
+    for (const p of ['/etc/nginx/sites-available/rtcops.conf', '/etc/nginx/sites-enabled/rtcops.conf', '/etc/fail2ban/jail.local', '/etc/ssh/sshd_config.d/10-rtcops-hardening.conf',
+      '/srv/rtcops/shared/ecosystem.config.cjs', '/etc/apt/apt.conf.d/50unattended-upgrades', '/srv/rtcops/shared/rtcops-daemon.json', '/etc/rtcops/acme-ca.pem',
+      '/var/lib/rtcops-health/alerts.json', '/var/log/rtcops/provision.log', '/var/log/rtcops/deploy.log']) assert.ok(plain.includes(p), p);
+  });
+  test('secret-bearing files and /etc/letsencrypt only in the encrypted part, never in the clear', () => {
+    assert.deepEqual(paths.secret, ['/etc/turnserver.conf', '/srv/rtcops/shared/rtcops.env', '/srv/rtcops/shared/rtcops-daemon.env', '/etc/letsencrypt']);
+    for (const s of paths.secret) assert.ok(!plain.some((p) => p === s || (s.endsWith('letsencrypt') && p.startsWith(`${s}/live`))), s);
+  });
+  test('tar paths are relative to / and a file gone meanwhile is skipped', () => {
+    assert.deepEqual(tarArgv(['/etc/a b', '/srv/x']), ['tar', '--ignore-failed-read', '-czf', '-', '-C', '/', '--', 'etc/a b', 'srv/x']);
+  });
+  test('the serving probe: a current release or a PM2 pid means the host serves', () => {
+    assert.deepEqual(parseProbe('current=\npm2=\nletsencrypt=no\nreleases=\n'), { current: '', pm2Pid: 0, letsencrypt: false, releases: [] });
+    assert.deepEqual(parseProbe('current=20250101T000000Z-abc1234\npm2=4242\nletsencrypt=yes\nreleases=20241231T000000Z-abc1234 20250101T000000Z-abc1234 \n'),
+      { current: '20250101T000000Z-abc1234', pm2Pid: 4242, letsencrypt: true, releases: ['20241231T000000Z-abc1234', '20250101T000000Z-abc1234'] });
+  });
+});
