@@ -168,6 +168,9 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
     const manifest = JSON.parse(execFileSync('tar', ['-xzOf', file, 'manifest.json']).toString()) as { tls: { fingerprint: string }; secretPaths: string[] };
     assert.equal(manifest.tls.fingerprint, fingerprint);
     assert.deepEqual(manifest.secretPaths, ['/etc/turnserver.conf', '/srv/rtcops/shared/rtcops.env', '/srv/rtcops/shared/rtcops-daemon.env', '/etc/letsencrypt']);
+    const check = await cli(restoreMain, [NAME, '-i', inventory, '--from', file, '--key-file', keyFile, '--verify-only']);
+    assert.equal(check.code, 0, check.err);
+    assert.match(check.out, new RegExp(`: OK — \\d+ member\\(s\\) match their SHA-256, the secrets decrypt with --key-file .*\\n  rtcops on e2e-backup \\(Debian GNU/Linux 12 \\(bookworm\\)\\).*\\n  release ${released[1]}, previous ${released[0]}; certificate ${fingerprint}`));
   });
 
   it('restore.mjs refuses a host that serves, and changes nothing there', async () => {
