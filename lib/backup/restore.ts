@@ -14,7 +14,7 @@ import { shQuote } from '../runner/quote.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import { ArchiveError, openArchive, sha256, type OpenedArchive } from './archive.js';
 import { LETSENCRYPT, putBackAlertStateScript, putBackLetsencryptArgv, putBackLogScript } from './commands.js';
-import type { BackupKey } from './key.js';
+import { BackupKeyError, type BackupKey } from './key.js';
 import { Phases, secs, type PhaseReport, type Progress } from './phases.js';
 
 export interface RestoreOptions {
@@ -86,7 +86,7 @@ export function parseProbe(text: string): { current: string; pm2Pid: number; let
   };
 }
 
-/** Paths whose backed-up copy differs from what the inventory renders now (secret files compared by hash only). */
+/** Non-secret configs whose backed-up copy differs from what the inventory renders now. */
 function drift(host: ResolvedHost, secrets: HostSecrets, a: OpenedArchive): string[] {
   const rendered = new Map(renderHost(host, secrets).files.map((f) => [f.path, sha256(f.content)]));
   return a.manifest.members.filter((m) => m.kind === 'config' && m.hostPath !== undefined && rendered.has(m.hostPath) && rendered.get(m.hostPath) !== m.sha256).map((m) => m.hostPath as string);
@@ -119,7 +119,8 @@ export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts
       try {
         a = await openArchive(opts.archive, opts.key, { app: host.app.name, certName: host.tls.certName });
       } catch (err) {
-        throw new Stop('rejected', (err as Error).message, (err as { hint?: string }).hint);
+        if (err instanceof ArchiveError || err instanceof BackupKeyError) throw new Stop('rejected', err.message, err.hint);
+        throw err;
       }
       const cur = a.manifest.releases.current;
       if (cur?.artifact !== undefined) {
