@@ -50,14 +50,16 @@ describe('npx zx scripts/check.mjs: every check once, against real components on
     sshd = await startSshd(`SetEnv PATH=${dirname(process.execPath)}:/usr/bin:/bin`);
     inventory = join(dir, 'inventory.yaml');
     writeFileSync(inventory, [
+      // The fixed ranges stay below 20000: the real ports here are ephemeral (32768-60999) and coturn's
+      // relay range is 20000+, so the inventory's overlap check can never trip on a random port.
       'hosts:',
       '  loop:',
       '    os: debian-12',
       '    adminCidrs: [127.0.0.1/32]',
       `    ssh: { address: 127.0.0.1, port: ${sshd.port}, user: root, keyPath: ${sshd.keyPath}, knownHostsFile: ${sshd.knownHostsFile} }`,
       `    app: { domains: [rtc.rtcops.test], user: root, root: ${join(dir, 'app')}, port: ${s.port} }`,
-      '    mediasoup: { announcedIp: 127.0.0.1, rtcPorts: { min: 41000, max: 41999 } }',
-      `    turn: { domain: turn.rtcops.test, port: ${coturn.port}, tlsPort: ${coturn.tlsPort}, relayPorts: { min: 50000, max: 50999 } }`,
+      '    mediasoup: { announcedIp: 127.0.0.1, rtcPorts: { min: 10000, max: 10099 } }',
+      `    turn: { domain: turn.rtcops.test, port: ${coturn.port}, tlsPort: ${coturn.tlsPort}, relayPorts: { min: 10100, max: 10199 } }`,
       '    acme: { email: ops@rtcops.test }',
       // A busy 2-core test machine must not make the run critical.
       '    daemon: { diskPercent: 99, cpuPercent: 99, memoryPercent: 99 }',
