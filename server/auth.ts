@@ -33,19 +33,34 @@ export function extractToken(req: IncomingMessage, url: URL): string | undefined
   return url.searchParams.get('token') ?? undefined;
 }
 
+/** The current key first; a key being rotated away from only when the signature did not match the current one. */
+function verifyWithAnyKey(token: string, keys: jwt.Secret[], options: jwt.VerifyOptions): jwt.JwtPayload {
+  let first: unknown;
+  for (const key of keys) {
+    try {
+      return jwt.verify(token, key, options) as jwt.JwtPayload;
+    } catch (err) {
+      first ??= err;
+      if (!(err instanceof jwt.JsonWebTokenError && err.message === 'invalid signature')) throw err;
+    }
+  }
+  throw first;
+}
+
 export function verifyToken(token: string | undefined, cfg: JwtConfig, requestedRoom?: string): AuthResult {
   if (token === undefined || token === '') return { ok: false, reason: 'missing' };
   const decoded = jwt.decode(token, { complete: true });
   if (decoded === null || typeof decoded.payload === 'string') return { ok: false, reason: 'malformed' };
   if (decoded.header.alg !== cfg.algorithm) return { ok: false, reason: 'alg_not_allowed' };
   let payload: jwt.JwtPayload;
+  const options: jwt.VerifyOptions = {
+    algorithms: [cfg.algorithm],
+    clockTolerance: cfg.clockToleranceSec,
+    ...(cfg.issuer !== undefined ? { issuer: cfg.issuer } : {}),
+    ...(cfg.audience !== undefined ? { audience: cfg.audience } : {}),
+  };
   try {
-    payload = jwt.verify(token, cfg.key, {
-      algorithms: [cfg.algorithm],
-      clockTolerance: cfg.clockToleranceSec,
-      ...(cfg.issuer !== undefined ? { issuer: cfg.issuer } : {}),
-      ...(cfg.audience !== undefined ? { audience: cfg.audience } : {}),
-    }) as jwt.JwtPayload;
+    payload = verifyWithAnyKey(token, [cfg.key, ...cfg.previousKeys], options);
   } catch (err) {
     if (err instanceof jwt.TokenExpiredError) return { ok: false, reason: 'expired' };
     if (err instanceof jwt.NotBeforeError) return { ok: false, reason: 'not_before' };

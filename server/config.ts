@@ -29,6 +29,8 @@ export interface JwtConfig {
   algorithm: 'HS256' | 'RS256';
   /** HS256 secret or RS256 public key, as a key object built once (jsonwebtoken would rebuild it per token). */
   key: KeyObject;
+  /** HS256 only: the secret being rotated away from (JWT_SECRET_PREVIOUS); tokens it signed are still accepted. */
+  previousKeys: KeyObject[];
   clockToleranceSec: number;
   issuer: string | undefined;
   audience: string | undefined;
@@ -113,8 +115,12 @@ function parseJwt(env: Env): JwtConfig {
     audience: str(env, 'JWT_AUDIENCE'),
   };
   if (algorithm === 'HS256') {
-    const key = createSecretKey(Buffer.from(secret(env, 'JWT_SECRET', 'set it to the HS256 secret your auth service signs tokens with')));
-    return { algorithm, key, ...common };
+    const current = secret(env, 'JWT_SECRET', 'set it to the HS256 secret your auth service signs tokens with');
+    const key = createSecretKey(Buffer.from(current));
+    // During a rotation the auth service may still sign with the old secret for a while (RUNBOOK.md#rotate-secrets).
+    const previous = str(env, 'JWT_SECRET_PREVIOUS') === undefined ? undefined : secret(env, 'JWT_SECRET_PREVIOUS', 'set it to the secret being rotated away from, or unset it');
+    if (previous !== undefined && previous === current) throw new ConfigError('JWT_SECRET_PREVIOUS', 'equals JWT_SECRET: unset it once the rotation is over');
+    return { algorithm, key, previousKeys: previous === undefined ? [] : [createSecretKey(Buffer.from(previous))], ...common };
   }
   if (algorithm === 'RS256') {
     const file = required(env, 'JWT_PUBLIC_KEY_FILE', 'with JWT_ALGORITHM=RS256, point it at the PEM public key that verifies tokens');
@@ -131,7 +137,7 @@ function parseJwt(env: Env): JwtConfig {
       throw new ConfigError('JWT_PUBLIC_KEY_FILE', `"${file}" is not a PEM public key`);
     }
     if (key.asymmetricKeyType !== 'rsa') throw new ConfigError('JWT_PUBLIC_KEY_FILE', `"${file}" is a ${key.asymmetricKeyType ?? 'non-RSA'} key; RS256 needs an RSA public key`);
-    return { algorithm, key, ...common };
+    return { algorithm, key, previousKeys: [], ...common };
   }
   throw new ConfigError('JWT_ALGORITHM', `must be HS256 or RS256, got "${algorithm}"`);
 }

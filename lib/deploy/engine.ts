@@ -340,7 +340,7 @@ async function alert(host: ResolvedHost, secrets: HostSecrets, report: DeployRep
   await new SlackProvider(secrets.slackWebhookUrl.reveal()).send({
     kind: 'triggered', host: host.name, check: 'deploy', target: report.release ?? '?', severity: 'critical',
     message: `${report.action} ${report.status === 'rolled-back' ? 'rolled back' : 'failed'}: ${report.error ?? ''}${report.serving !== undefined ? ` — serving ${report.serving}` : ''}`,
-    values: {}, since: at, at, runbook: 'RUNBOOK.md#deploy',
+    values: {}, since: at, at, runbook: `${host.alerts.runbookUrl ?? 'RUNBOOK.md'}#deploy`,
   });
 }
 

@@ -233,6 +233,20 @@ export const hostSettingsSchema = z.strictObject({
       memoryPercent: z.number().min(1).max(100).default(85).describe('Memory usage warning threshold; critical halfway between it and 100.'),
       diskPercent: z.number().min(1).max(100).default(80).describe('Disk (and inode) usage warning threshold per mount; critical halfway between it and 100.'),
       certExpiryDays: z.number().int().min(1).default(14).describe('Warn when a served certificate expires within this many days; critical within 7 (or this, when smaller).'),
+      maintenance: z
+        .array(
+          z.union([
+            z.strictObject({ from: z.iso.datetime({ offset: true }), until: z.iso.datetime({ offset: true }), checks: z.array(z.string().min(1)).optional() }),
+            z.strictObject({
+              days: z.array(z.enum(['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'])).min(1),
+              start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be HH:MM (UTC)' }),
+              durationMin: z.number().int().min(1).max(7 * 1440),
+              checks: z.array(z.string().min(1)).optional(),
+            }),
+          ]),
+        )
+        .default([])
+        .describe('Windows in which the daemon sends no alerts (checks still run): one-off `{ from, until }` (ISO times with offset) or weekly `{ days: [sun..sat], start: "HH:MM" UTC, durationMin }`; `checks` limits a window to some checks. Applied with `provision.mjs <host> --only daemon` (RUNBOOK.md#maintenance).'),
     })
     .prefault({})
     .describe('Health daemon schedule and thresholds.'),
@@ -240,6 +254,7 @@ export const hostSettingsSchema = z.strictObject({
   alerts: z
     .strictObject({
       slack: z.boolean().default(false).describe('Send alerts to Slack (needs secrets.slackWebhookUrl).'),
+      runbookUrl: z.url({ protocol: /^https?$/ }).optional().describe('Where your team reads RUNBOOK.md (e.g. its page in your git host); every alert links `<runbookUrl>#<check>`. Default: the bare anchor `RUNBOOK.md#<check>`.'),
     })
     .prefault({})
     .describe('Alert destinations.'),
@@ -251,6 +266,8 @@ export const hostSettingsSchema = z.strictObject({
       adminToken: secretRef.describe('Bearer token for /status (ADMIN_TOKEN), at least 32 characters.'),
       turnSecret: secretRef.describe('coturn static-auth-secret shared with the server (TURN_SECRET), at least 32 characters.'),
       slackWebhookUrl: secretRef.optional().describe('Slack incoming webhook URL for alerts.'),
+      jwtSecretPrevious: secretRef.optional().describe('Only while rotating the JWT secret: the old one. The server still accepts tokens it signed (JWT_SECRET_PREVIOUS). Remove it once every token signed with it has expired (RUNBOOK.md#rotate-secrets).'),
+      turnSecretPrevious: secretRef.optional().describe('Only while rotating the TURN secret: the old one. coturn accepts credentials minted with either (two static-auth-secret lines). Remove it once credentials minted with it have expired (turn.credentialTtlSec).'),
     })
     .describe('Where secret values come from. Values are never written in the inventory.'),
 });

@@ -33,6 +33,9 @@ export interface HostSecrets {
   adminToken: Secret;
   turnSecret: Secret;
   slackWebhookUrl: Secret | undefined;
+  /** Only during a rotation: the old values, still accepted (RUNBOOK.md#rotate-secrets). */
+  jwtSecretPrevious?: Secret | undefined;
+  turnSecretPrevious?: Secret | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -116,8 +119,19 @@ export function resolveSecrets(host: ResolvedHost, inventoryFile: string, env: E
     adminToken: lookup('adminToken', longEnough),
     turnSecret: lookup('turnSecret', longEnough),
     slackWebhookUrl: lookup('slackWebhookUrl', httpsUrl),
+    jwtSecretPrevious: lookup('jwtSecretPrevious', longEnough),
+    turnSecretPrevious: lookup('turnSecretPrevious', longEnough),
   };
-  const { jwtSecret, adminToken, turnSecret } = secrets;
+  const { jwtSecret, adminToken, turnSecret, jwtSecretPrevious, turnSecretPrevious } = secrets;
+  for (const [name, previous, current] of [['jwtSecretPrevious', jwtSecretPrevious, jwtSecret], ['turnSecretPrevious', turnSecretPrevious, turnSecret]] as const) {
+    if (previous !== undefined && current !== undefined && previous.reveal() === current.reveal()) {
+      report(`secrets.${name}`, `holds the same value as secrets.${name.replace('Previous', '')}: give the new value to ${name.replace('Previous', '')} and the old one here, or remove ${name} once the rotation is over`);
+    }
+  }
   if (issues.length > 0 || jwtSecret === undefined || adminToken === undefined || turnSecret === undefined) throw new InventoryError(inventoryFile, issues);
-  return { jwtSecret, adminToken, turnSecret, slackWebhookUrl: secrets.slackWebhookUrl };
+  return {
+    jwtSecret, adminToken, turnSecret, slackWebhookUrl: secrets.slackWebhookUrl,
+    ...(jwtSecretPrevious !== undefined ? { jwtSecretPrevious } : {}),
+    ...(turnSecretPrevious !== undefined ? { turnSecretPrevious } : {}),
+  };
 }

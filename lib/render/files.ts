@@ -64,7 +64,7 @@ function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
   return [
     { id: 'nginx-site', template: 'nginx/site.conf.njk', path: `/etc/nginx/sites-available/${app}.conf`, mode: '0644', ...root, validator: 'nginx -t', secret: false, context: { firstBoot: false } },
     { id: 'nginx-site-first-boot', template: 'nginx/site.conf.njk', path: `/etc/nginx/sites-available/${app}-first-boot.conf`, mode: '0644', ...root, validator: 'nginx -t', secret: false, context: { firstBoot: true } },
-    { id: 'turnserver', template: 'coturn/turnserver.conf.njk', path: '/etc/turnserver.conf', mode: '0640', owner: 'root', group: 'turnserver', validator: 'turnserver', secret: true, context: { secrets: { turnSecret: secrets.turnSecret.reveal() }, deniedPeerRanges: DENIED_PEER_RANGES } },
+    { id: 'turnserver', template: 'coturn/turnserver.conf.njk', path: '/etc/turnserver.conf', mode: '0640', owner: 'root', group: 'turnserver', validator: 'turnserver', secret: true, context: { secrets: { turnSecret: secrets.turnSecret.reveal(), turnSecretPrevious: secrets.turnSecretPrevious?.reveal() }, deniedPeerRanges: DENIED_PEER_RANGES } },
     { id: 'fail2ban-jail', template: 'fail2ban/jail.local.njk', path: '/etc/fail2ban/jail.local', mode: '0644', ...root, validator: 'fail2ban-client -t', secret: false },
     { id: 'fail2ban-filter-signaling-auth', template: 'fail2ban/filter.d/rtcops-signaling-auth.conf', path: '/etc/fail2ban/filter.d/rtcops-signaling-auth.conf', mode: '0644', ...root, validator: 'fail2ban-regex', secret: false },
     { id: 'sshd-hardening', template: 'ssh/sshd-hardening.conf.njk', path: `/etc/ssh/sshd_config.d/10-${app}-hardening.conf`, mode: '0644', ...root, validator: 'sshd -t', secret: false },

@@ -31,6 +31,7 @@ export function serverPlainEnv(host: ResolvedHost): Record<string, string> {
 export function serverSecretEnv(secrets: HostSecrets): Record<string, string> {
   return {
     JWT_SECRET: secrets.jwtSecret.reveal(),
+    ...(secrets.jwtSecretPrevious !== undefined ? { JWT_SECRET_PREVIOUS: secrets.jwtSecretPrevious.reveal() } : {}),
     ADMIN_TOKEN: secrets.adminToken.reveal(),
     TURN_SECRET: secrets.turnSecret.reveal(),
   };
@@ -118,7 +119,8 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
   return {
     host: host.name,
     stateFile: `/var/lib/${host.app.name}-health/alerts.json`,
-    alerting: { failureThreshold: d.failureThreshold, successThreshold: d.successThreshold, reminderIntervalMin: d.reminderIntervalMin, slack: host.alerts.slack },
+    ...(host.alerts.runbookUrl !== undefined ? { runbookUrl: host.alerts.runbookUrl } : {}),
+    alerting: { failureThreshold: d.failureThreshold, successThreshold: d.successThreshold, reminderIntervalMin: d.reminderIntervalMin, slack: host.alerts.slack, maintenance: d.maintenance },
     checks: {
       'tls-expiry': {
         warnDays: d.certExpiryDays, criticalDays: Math.min(7, d.certExpiryDays), ...ca,

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:tls';
 import { mintTurnCredentials } from '../../../lib/turn/credentials.js';
 import type { RenderedFile } from '../../../lib/render/files.js';
+import { Secret, type HostSecrets } from '../../../lib/inventory/index.js';
 import { exampleHost } from '../../fixtures/inventories/hosts.js';
 import { freePort, rendered, selfSignedCert, tempDir, tool, writeFile } from './tools.js';
 
@@ -97,6 +98,47 @@ async function client() {
   };
 }
 
+/** Renders turnserver.conf for the sandbox host (TEST variant: loopback, free ports, temp files) and runs it. */
+async function startRendered(cleanups: (() => void)[], secrets: Partial<HostSecrets> = {}): Promise<{ port: number; tlsPort: number; file: RenderedFile }> {
+  const dir = tempDir({ after: (fn: () => void) => cleanups.push(fn) }, 'coturn');
+  const host = exampleHost('sandbox');
+  const { cert, key } = selfSignedCert(dir, host.turn.domain);
+  const [port, tlsPort] = [await freePort(), await freePort()];
+  // Production values stay in the golden files.
+  Object.assign(host.turn, { listeningIps: ['127.0.0.1'], relayIp: '127.0.0.1', externalIp: '127.0.0.1', port, tlsPort, pidFile: join(dir, 'turnserver.pid'), userDbFile: join(dir, 'turndb'), logFile: 'stdout' });
+  Object.assign(host.tls, { fullchain: cert, privkey: key });
+  const file = rendered(host, 'turnserver', secrets);
+  const config = writeFile(join(dir, 'turnserver.conf'), file.content);
+  const turnserver = spawn(tool('turnserver', 'coturn'), ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  turnserver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  turnserver.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  cleanups.push(() => turnserver.kill('SIGTERM'));
+  for (let i = 0; i < 40; i++) {
+    if (await exchange(port, stunRequest(0x0001).packet, 100).then(() => true, () => false)) return { port, tlsPort, file };
+    if (turnserver.exitCode !== null) break;
+    await sleep(50);
+  }
+  assert.fail(`turnserver did not answer STUN on 127.0.0.1:${port}:\n${output}`);
+}
+
+/** An authenticated UDP Allocate with REST credentials minted from `secret`: the response type and error code. */
+async function allocateWith(port: number, secret: string): Promise<{ ok: boolean; error: number | undefined }> {
+  const { username, password } = mintTurnCredentials(secret, 'probe', 600);
+  const turn = await client();
+  try {
+    const transport: [number, Buffer] = [0x0019, Buffer.from([17, 0, 0, 0])];
+    const challenge = await turn.request(port, stunRequest(0x0003, [transport]).packet);
+    const realm = challenge.attributes.get(0x0014) ?? Buffer.alloc(0);
+    const nonce = challenge.attributes.get(0x0015) ?? Buffer.alloc(0);
+    const key = createHash('md5').update(`${username}:${realm.toString()}:${password}`).digest();
+    const reply = await turn.request(port, stunRequest(0x0003, [transport, [0x0006, Buffer.from(username)], [0x0014, realm], [0x0015, nonce]], key).packet);
+    return { ok: reply.type === 0x0103, error: errorCode(reply) };
+  } finally {
+    turn.close();
+  }
+}
+
 describe('coturn: turnserver runs the rendered turnserver.conf on loopback', () => {
   let port = 0;
   let tlsPort = 0;
@@ -105,26 +147,7 @@ describe('coturn: turnserver runs the rendered turnserver.conf on loopback', () 
   after(() => cleanups.reverse().forEach((cleanup) => cleanup()));
 
   before(async () => {
-    const dir = tempDir({ after: (fn: () => void) => cleanups.push(fn) }, 'coturn');
-    const host = exampleHost('sandbox');
-    const { cert, key } = selfSignedCert(dir, host.turn.domain);
-    [port, tlsPort] = [await freePort(), await freePort()];
-    // TEST variant: loopback addresses, free ports, files in the temp dir, log to stdout. Production values stay in the golden files.
-    Object.assign(host.turn, { listeningIps: ['127.0.0.1'], relayIp: '127.0.0.1', externalIp: '127.0.0.1', port, tlsPort, pidFile: join(dir, 'turnserver.pid'), userDbFile: join(dir, 'turndb'), logFile: 'stdout' });
-    Object.assign(host.tls, { fullchain: cert, privkey: key });
-    file = rendered(host, 'turnserver');
-    const config = writeFile(join(dir, 'turnserver.conf'), file.content);
-    const turnserver = spawn(tool('turnserver', 'coturn'), ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    turnserver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    turnserver.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    cleanups.push(() => turnserver.kill('SIGTERM'));
-    for (let i = 0; i < 40; i++) {
-      if (await exchange(port, stunRequest(0x0001).packet, 100).then(() => true, () => false)) return;
-      if (turnserver.exitCode !== null) break;
-      await sleep(50);
-    }
-    assert.fail(`turnserver did not answer STUN on 127.0.0.1:${port}:\n${output}`);
+    ({ port, tlsPort, file } = await startRendered(cleanups));
   });
 
   test('the rendered file is marked secret-bearing and holds the shared secret', () => {
@@ -193,5 +216,34 @@ describe('coturn: turnserver runs the rendered turnserver.conf on loopback', () 
     } finally {
       turn.close();
     }
+  });
+});
+
+describe('coturn during a TURN secret rotation (secrets.turnSecretPrevious)', () => {
+  const cleanups: (() => void)[] = [];
+  after(() => cleanups.reverse().forEach((cleanup) => cleanup()));
+  const NEW = 'test-turn-secret-not-real-000000000000000';
+  const OLD = 'the-old-turn-secret-being-rotated-0000000';
+  let port = 0;
+  before(async () => {
+    ({ port } = await startRendered(cleanups, { turnSecretPrevious: new Secret(OLD) }));
+  });
+
+  test('credentials minted with the new secret and with the previous one are both accepted', async () => {
+    assert.deepEqual(await allocateWith(port, NEW), { ok: true, error: undefined });
+    assert.deepEqual(await allocateWith(port, OLD), { ok: true, error: undefined });
+  });
+
+  test('credentials minted with any other secret are still refused (401)', async () => {
+    assert.deepEqual(await allocateWith(port, 'some-third-secret-nobody-configured-00000'), { ok: false, error: 401 });
+  });
+});
+
+describe('coturn after the rotation (no previous secret)', () => {
+  const cleanups: (() => void)[] = [];
+  after(() => cleanups.reverse().forEach((cleanup) => cleanup()));
+  test('credentials minted with the old secret are refused (401)', async () => {
+    const { port } = await startRendered(cleanups);
+    assert.deepEqual(await allocateWith(port, 'the-old-turn-secret-being-rotated-0000000'), { ok: false, error: 401 });
   });
 });

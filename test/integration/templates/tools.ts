@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { execa } from 'execa';
 import { renderHost, type RenderedFile } from '../../../lib/render/files.js';
-import type { ResolvedHost } from '../../../lib/inventory/index.js';
+import type { HostSecrets, ResolvedHost } from '../../../lib/inventory/index.js';
 import { fakeSecrets } from '../../fixtures/inventories/hosts.js';
 
 /** Absolute path of a program, or a failed test that says which Debian package provides it. */
@@ -33,8 +33,8 @@ export function writeFile(path: string, content: string): string {
   return path;
 }
 
-export function rendered(host: ResolvedHost, id: string): RenderedFile {
-  const file = renderHost(host, fakeSecrets(host)).files.find((f) => f.id === id);
+export function rendered(host: ResolvedHost, id: string, secrets: Partial<HostSecrets> = {}): RenderedFile {
+  const file = renderHost(host, { ...fakeSecrets(host), ...secrets }).files.find((f) => f.id === id);
   assert.ok(file, `no rendered file "${id}"`);
   return file;
 }

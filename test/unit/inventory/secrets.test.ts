@@ -71,6 +71,30 @@ describe('secrets from the environment', () => {
   });
 });
 
+describe('rotating a secret: the previous value beside the new one', () => {
+  const envHost = () => withEnvSecrets(exampleHost('sandbox'));
+  const OLD = 'the-old-turn-secret-0123456789abcdef0123';
+
+  test('the previous values resolve like the others, and are absent when not named', () => {
+    const host = envHost();
+    assert.equal(resolveSecrets(host, EXAMPLE_INVENTORY, sandboxEnv).turnSecretPrevious, undefined);
+    host.secrets.turnSecretPrevious = { env: 'OLD_TURN' };
+    host.secrets.jwtSecretPrevious = { env: 'OLD_JWT' };
+    const s = resolveSecrets(host, EXAMPLE_INVENTORY, { ...sandboxEnv, OLD_TURN: OLD, OLD_JWT: `${OLD}-jwt` });
+    assert.equal(s.turnSecretPrevious?.reveal(), OLD);
+    assert.equal(s.jwtSecretPrevious?.reveal(), `${OLD}-jwt`);
+  });
+
+  test('a previous value that is missing, or the same as the new one, is named (never printed)', () => {
+    const host = envHost();
+    host.secrets.turnSecretPrevious = { env: 'OLD_TURN' };
+    assert.deepEqual(problems(host, sandboxEnv), ['hosts.sandbox.secrets.turnSecretPrevious: environment variable OLD_TURN is not set']);
+    const messages = problems(host, { ...sandboxEnv, OLD_TURN: sandboxEnv.RTCOPS_SANDBOX_TURN_SECRET });
+    assert.deepEqual(messages, ['hosts.sandbox.secrets.turnSecretPrevious: holds the same value as secrets.turnSecret: give the new value to turnSecret and the old one here, or remove turnSecretPrevious once the rotation is over']);
+    assert.ok(!messages.join('\n').includes(sandboxEnv.RTCOPS_SANDBOX_TURN_SECRET));
+  });
+});
+
 describe('secrets from a secrets file', () => {
   function fileHost(file: string): ResolvedHost {
     const host = exampleHost('sandbox');

@@ -6,7 +6,7 @@ import { verifyToken } from '../../../server/auth.js';
 import type { JwtConfig } from '../../../server/config.js';
 
 const secret = 'unit-test-secret-0123456789abcdef0123456789';
-const hs: JwtConfig = { algorithm: 'HS256', key: createSecretKey(Buffer.from(secret)), clockToleranceSec: 0, issuer: undefined, audience: undefined };
+const hs: JwtConfig = { algorithm: 'HS256', key: createSecretKey(Buffer.from(secret)), previousKeys: [], clockToleranceSec: 0, issuer: undefined, audience: undefined };
 const sign = (claims: object, opts: jwt.SignOptions = {}, key: jwt.Secret = secret, expires = true) =>
   jwt.sign(claims, key, { algorithm: 'HS256', ...(expires ? { expiresIn: 60 } : {}), ...opts });
 const unsigned = (claims: object) =>
@@ -40,6 +40,22 @@ describe('JWT verification before the upgrade', () => {
   it('tolerates configured clock skew', () => {
     const late = sign({ ...peer, exp: Math.floor(Date.now() / 1000) - 5 }, {}, secret, false);
     assert.equal(verifyToken(late, { ...hs, clockToleranceSec: 30 }).ok, true);
+  });
+
+  describe('during a JWT secret rotation (JWT_SECRET_PREVIOUS)', () => {
+    const old = 'the-secret-being-rotated-away-0123456789abcdef';
+    const rotating: JwtConfig = { ...hs, previousKeys: [createSecretKey(Buffer.from(old))] };
+    it('accepts tokens signed with the new secret and with the previous one', () => {
+      assert.equal(verifyToken(sign(peer), rotating).ok, true);
+      assert.deepEqual(verifyToken(sign(peer, {}, old), rotating), { ok: true, claims: { sub: 'alice', room: 'standup', role: undefined } });
+    });
+    it('still refuses a token signed with neither (bad_signature), and an expired one signed with the previous secret (expired)', () => {
+      assert.deepEqual(verifyToken(sign(peer, {}, 'a-third-secret-0123456789abcdef0123456'), rotating), { ok: false, reason: 'bad_signature' });
+      assert.deepEqual(verifyToken(sign({ ...peer, exp: Math.floor(Date.now() / 1000) - 10 }, {}, old, false), rotating), { ok: false, reason: 'expired' });
+    });
+    it('once the rotation is over (no previous key), the old secret is refused', () => {
+      assert.deepEqual(verifyToken(sign(peer, {}, old), hs), { ok: false, reason: 'bad_signature' });
+    });
   });
 
   describe('with an RS256 public key', () => {

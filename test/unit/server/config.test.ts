@@ -27,6 +27,8 @@ describe('server configuration from the environment', () => {
   const bad: [string, Record<string, string>, string][] = [
     ['missing JWT secret', { ADMIN_TOKEN: S, ANNOUNCED_IP: '1.2.3.4' }, 'JWT_SECRET: is required but not set'],
     ['short JWT secret', { ...base, JWT_SECRET: 'secret' }, 'JWT_SECRET: is too short (6 characters)'],
+    ['short previous JWT secret', { ...base, JWT_SECRET_PREVIOUS: 'old' }, 'JWT_SECRET_PREVIOUS: is too short (3 characters)'],
+    ['previous JWT secret equal to the current one', { ...base, JWT_SECRET_PREVIOUS: S }, 'JWT_SECRET_PREVIOUS: equals JWT_SECRET: unset it once the rotation is over'],
     ['missing admin token', { JWT_SECRET: S, ANNOUNCED_IP: '1.2.3.4' }, 'ADMIN_TOKEN: is required but not set'],
     ['no announced IP on a wildcard listen IP', { JWT_SECRET: S, ADMIN_TOKEN: S }, 'ANNOUNCED_IP: is required when LISTEN_IP is 0.0.0.0'],
     ['announced IP that is a hostname', { ...base, ANNOUNCED_IP: 'rtc.example.com' }, 'ANNOUNCED_IP: must be an IPv4 or IPv6 address'],

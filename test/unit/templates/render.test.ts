@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
-import type { ResolvedHost } from '../../../lib/inventory/index.js';
+import { Secret, type ResolvedHost } from '../../../lib/inventory/index.js';
 import { MANIFEST, renderMain } from '../../../lib/render/command.js';
 import { renderHost, type RenderedFile } from '../../../lib/render/files.js';
 import { EXAMPLE_INVENTORY, exampleHost, FAKE_SECRET_ENV, fakeSandboxHome, fakeSecrets } from '../../fixtures/inventories/hosts.js';
@@ -44,6 +44,43 @@ describe('rendered files: what lands where', () => {
   test('every file names its host paths once and says it is generated', () => {
     assert.equal(new Set(files.map((f) => f.path)).size, files.length);
     for (const f of files.filter((x) => !x.path.endsWith('.json') && !x.id.startsWith('fail2ban-filter'))) assert.match(f.content, /Rendered by rtcops from inventory\.yaml for host sandbox\./, f.path);
+  });
+});
+
+describe('rotations and maintenance from the inventory', () => {
+  const OLD = 'the-old-secret-value-0123456789abcdef0123';
+  const rotating = () => {
+    const host = exampleHost('sandbox');
+    const secrets = { ...fakeSecrets(host) };
+    secrets.turnSecretPrevious = new Secret(OLD);
+    secrets.jwtSecretPrevious = new Secret(`${OLD}-jwt`);
+    return renderHost(host, secrets).files;
+  };
+  const file = (files: RenderedFile[], id: string) => files.find((f) => f.id === id)?.content ?? assert.fail(id);
+
+  test('a TURN rotation: coturn accepts both secrets, the new one first; none of it outside secret files', () => {
+    const files = rotating();
+    const secrets = file(files, 'turnserver').match(/^static-auth-secret=.*$/gm);
+    assert.deepEqual(secrets, [`static-auth-secret=${FAKE_SECRET_ENV.RTCOPS_SANDBOX_TURN_SECRET}`, `static-auth-secret=${OLD}`]);
+    for (const f of files.filter((x) => !x.secret)) assert.ok(!f.content.includes(OLD), f.path);
+  });
+
+  test('without a rotation coturn has exactly one secret and the server no JWT_SECRET_PREVIOUS', () => {
+    assert.equal(content(exampleHost('sandbox'), 'turnserver').match(/^static-auth-secret=/gm)?.length, 1);
+    assert.doesNotMatch(content(exampleHost('sandbox'), 'server-env'), /JWT_SECRET_PREVIOUS/);
+  });
+
+  test('a JWT rotation: the server env carries JWT_SECRET_PREVIOUS', () => {
+    assert.match(file(rotating(), 'server-env'), new RegExp(`^JWT_SECRET_PREVIOUS='${OLD}-jwt'$`, 'm'));
+  });
+
+  test('maintenance windows and the runbook URL reach the daemon config', () => {
+    const host = exampleHost('sandbox');
+    host.daemon.maintenance = [{ from: '2026-12-01T02:00:00Z', until: '2026-12-01T03:00:00Z' }, { days: ['sun'], start: '03:00', durationMin: 30, checks: ['disk'] }];
+    host.alerts.runbookUrl = 'https://git.example.test/ops/rtcops/blob/main/RUNBOOK.md';
+    const cfg = JSON.parse(content(host, 'health-daemon-config')) as { runbookUrl: string; alerting: { maintenance: unknown[] } };
+    assert.equal(cfg.runbookUrl, host.alerts.runbookUrl);
+    assert.deepEqual(cfg.alerting.maintenance, host.daemon.maintenance);
   });
 });
 
