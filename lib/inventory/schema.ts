@@ -246,7 +246,7 @@ export const hostSettingsSchema = z.strictObject({
           ]),
         )
         .default([])
-        .describe('Windows in which the daemon sends no alerts (checks still run): one-off `{ from, until }` (ISO times with offset) or weekly `{ days: [sun..sat], start: "HH:MM" UTC, durationMin }`; `checks` limits a window to some checks. Applied with `provision.mjs <host> --only daemon` (RUNBOOK.md#maintenance).'),
+        .describe('Windows in which the daemon sends no alerts (checks still run): one-off `{ from, until }` (ISO times with offset) or weekly `{ days: [sun..sat], start: "HH:MM" UTC, durationMin }`; `checks` limits a window to some checks. Applied with `provision.mjs <host> --only config` (RUNBOOK.md#maintenance).'),
     })
     .prefault({})
     .describe('Health daemon schedule and thresholds.'),
