@@ -37,7 +37,8 @@ export async function startEmbeddedSandbox(hosts: ResolvedHost[], io: Io): Promi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const up = await sandboxUp({ progress: streamProgress(process.stderr, 'sandbox'), signal: controller.signal });
+    // The README's main command on a fresh machine: the host packages the sandbox needs are installed (and named) here.
+    const up = await sandboxUp({ progress: streamProgress(process.stderr, 'sandbox'), signal: controller.signal, installDeps: true });
     io.err(`[${host.name}] sandbox up at ${up.address}${up.acme ? `, ACME server ${up.acme.directoryUrl}` : ''}`);
     return undefined;
   } catch (error) {
