@@ -50,7 +50,7 @@ export function secretsFix(host: ResolvedHost, issues: readonly InventoryIssue[]
 export function checkSecrets(host: ResolvedHost, inventoryFile: string, env: Env = process.env): DoctorResult {
   try {
     const s = resolveSecrets(host, inventoryFile, env);
-    const names = ['jwtSecret', 'adminToken', 'turnSecret', ...(s.slackWebhookUrl !== undefined ? ['slackWebhookUrl'] : [])];
+    const names = Object.entries(s).filter(([, v]) => v !== undefined).map(([k]) => k);
     return ok(host.name, 'secrets', `${names.join(', ')} set`);
   } catch (error) {
     if (!(error instanceof InventoryError)) throw error;
