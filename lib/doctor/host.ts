@@ -246,18 +246,22 @@ export function sudoersFix(user: string): string {
 
 /** 8b. The login user has passwordless sudo (provisioning runs privileged commands with `sudo -n`). */
 export async function checkSudo(host: ResolvedHost, target: SshTarget): Promise<DoctorResult> {
-  const user = host.ssh.user;
-  if (user === 'root') return ok(host.name, 'sudo', 'ssh.user is root: no sudo needed');
+  if (host.ssh.user === 'root') return ok(host.name, 'sudo', 'ssh.user is root: no sudo needed');
+  return probeSudo(host.name, host.ssh.user, target);
+}
+
+/** Runs `sudo -n true` over the connection and says what its exit status means for `user`. */
+export async function probeSudo(hostName: string, user: string, target: SshTarget): Promise<DoctorResult> {
   let r;
   try {
     r = await target.exec(['sudo', '-n', 'true'], { allowFailure: true, summary: 'sudo -n true' });
   } catch (error) {
-    return fail(host.name, 'sudo', (error as Error).message, 'run doctor again; if it repeats, check the host\'s sshd and load');
+    return fail(hostName, 'sudo', (error as Error).message, 'run doctor again; if it repeats, check the host\'s sshd and load');
   }
-  if (r.code === 0) return ok(host.name, 'sudo', `passwordless sudo works for ${user}`);
-  if (r.code === 127) return fail(host.name, 'sudo', `sudo is not installed on ${host.name}`, `on the host as root: apt-get install sudo; then ${sudoersFix(user)}`);
+  if (r.code === 0) return ok(hostName, 'sudo', `passwordless sudo works for ${user}`);
+  if (r.code === 127) return fail(hostName, 'sudo', `sudo is not installed on ${hostName}`, `on the host as root: apt-get install sudo; then ${sudoersFix(user)}`);
   const said = r.stderr.trim().split('\n').at(-1) ?? '';
-  return fail(host.name, 'sudo', `passwordless sudo missing for ${user}: sudo -n true exited ${r.code ?? 'by a signal'}${said === '' ? '' : ` (${said})`}`, sudoersFix(user));
+  return fail(hostName, 'sudo', `passwordless sudo missing for ${user}: sudo -n true exited ${r.code ?? 'by a signal'}${said === '' ? '' : ` (${said})`}`, sudoersFix(user));
 }
 
 // ---- one host --------------------------------------------------------------------------------------------
