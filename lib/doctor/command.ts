@@ -10,7 +10,7 @@ const spec = {
   description: 'Preflight of the operator\'s side, one line per check with the fix: Node.js against engines.node, the ssh client, the inventory; '
     + 'then per host (default: every host in the inventory): its secrets, the SSH key file, the pinned host key, TCP to ssh.address:ssh.port, '
     + 'an SSH login with the pinned key, and passwordless sudo. Checks that depend on a failed one are listed as skipped. Changes nothing. '
-    + 'Exit status: 0 everything ok or warn, 1 a check failed, 2 usage error (bad flag, unknown host or group).',
+    + 'Exit status: 0 everything ok or warn, 1 a check failed, 2 usage or inventory error (bad flag, unknown host or group, an inventory that does not load).',
   options: {
     'tcp-timeout': { type: 'string', default: '5' },
   },
@@ -39,5 +39,7 @@ export async function doctorMain(argv: string[], io: Io): Promise<number> {
     results.push(...perHost.flat());
   }
   io.out(args.json ? JSON.stringify(toJson(results), null, 2) : `${formatTable(results)}\n\n${summaryLine(results)}`);
+  // An inventory that does not load is exit 2, as in every other script (the table still says what is wrong).
+  if (inventory === undefined) return EXIT.usage;
   return hasFailure(results) ? EXIT.failed : EXIT.ok;
 }

@@ -147,11 +147,11 @@ describe('npx zx scripts/doctor.mjs: the operator-side preflight, against a thro
     assert.match(stdout, /^SKIP\s+loop\s+sudo\s+not attempted: login failed$/m);
   });
 
-  it('a broken inventory: one fail listing every problem, hosts not attempted, exit 1', async () => {
+  it('a broken inventory: one fail listing every problem, hosts not attempted, exit 2 (as every script)', async () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, 'hosts:\n  loop:\n    os: debian-99\n    sssh: {}\n');
     const { code, stdout } = await run(['-i', file]);
-    assert.equal(code, 1);
+    assert.equal(code, 2);
     assert.match(stdout, /^FAIL\s+-\s+inventory\s+.*broken\.yaml: \d+ problems: .*hosts\.loop\.sssh: unknown key.* — fix: edit .*broken\.yaml/m);
     assert.match(stdout, /^SKIP\s+-\s+hosts\s+not attempted for every host: the inventory did not load$/m);
   });
