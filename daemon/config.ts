@@ -124,6 +124,16 @@ export const daemonConfigSchema = z.strictObject({
       relayServername: z.string().min(1).optional().describe("Name coturn's TLS certificate covers, when a turns: URL names an address."),
       iceAddress: z.string().optional().describe('Local address the probe gathers ICE candidates on (default: every interface).'),
     }).optional(),
+    backup: z.strictObject({
+      ...common('0 0 3 * * *', 15 * 60_000),
+      inventory: file.describe('The inventory.yaml the hosts and their secrets come from (the secrets from this daemon\'s environment or the secrets file).'),
+      hosts: z.array(z.string().min(1)).min(1).describe('Hosts to back up, one after the other.'),
+      outDir: file.describe('Archives go to <outDir>/<host>/, as with backup.mjs --out.'),
+      keyFile: file.optional().describe('age key file (mode 0600; the public key alone is enough). Default: RTCOPS_BACKUP_KEY.'),
+      maxAgeHours: z.number().positive().default(26).describe('The newest archive of a host may be this old before the check is critical.'),
+      skipWhenNewerThanHours: z.number().min(0).default(12).describe('A run that finds an archive newer than this does not back up again (daemon restarts, --once).'),
+      keepDaily: z.number().int().min(0).optional(), keepWeekly: z.number().int().min(0).optional(), keepMonthly: z.number().int().min(0).optional(),
+    }).optional().describe('Run from the machine that keeps the backups (not on a host): scheduled backup.mjs with an alert when a backup fails or is stale.'),
   }),
 });
 

@@ -5,6 +5,7 @@ import type { AlertProvider } from './alerting/providers/provider.js';
 import { SlackProvider } from './alerting/providers/slack.js';
 import { WebhookProvider } from './alerting/providers/webhook.js';
 import { AlertStore } from './alerting/store.js';
+import type { BackupJob } from './checks/backup.js';
 import { buildChecks } from './checks/index.js';
 import type { DaemonConfig, DaemonSecrets } from './config.js';
 import { startHttp } from './http.js';
@@ -26,7 +27,7 @@ export function providersFor(cfg: DaemonConfig, s: DaemonSecrets): AlertProvider
 }
 
 /** The composition root: checks, alerting, scheduler, then the HTTP endpoints. */
-export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log: Logger, opts: { schedule?: boolean } = {}): Promise<RunningDaemon> {
+export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log: Logger, opts: { schedule?: boolean; backupJob?: BackupJob } = {}): Promise<RunningDaemon> {
   const metrics = new DaemonMetrics();
   const providers = providersFor(cfg, secrets);
   if (providers.length === 0) log.warn('no alert destination configured (alerting.slack / alerting.webhook): results go to the log and /metrics only');
@@ -38,7 +39,7 @@ export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log
     onSent: (p, k) => metrics.alertSent(p, k),
     onFailed: (p, k) => metrics.alertFailed(p, k),
   });
-  const checks = buildChecks(cfg.checks, secrets);
+  const checks = buildChecks(cfg.checks, secrets, opts.backupJob);
   const scheduler = new Scheduler(checks, alerter, metrics, log);
   let http: { server: Server; port: number };
   try {

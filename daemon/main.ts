@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
 import pino from 'pino';
 import { runCheck } from './checks/result.js';
-import { buildChecks } from './checks/index.js';
+import { buildChecks, loadBackupJob } from './checks/index.js';
+import type { BackupJob } from './checks/backup.js';
 import { ConfigError, loadConfigFile, onlyChecks, secretsFromEnv } from './config.js';
 import { startDaemon } from './daemon.js';
 import { formatTable, hasCritical } from './report.js';
@@ -41,17 +42,27 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
   const cfg = values.only === undefined ? loadConfigFile(path) : onlyChecks(loadConfigFile(path), values.only.split(','), path);
   // --once sends no alerts, so it needs no alert destinations' secrets.
   const secrets = secretsFromEnv(values.once === true ? { ...cfg, alerting: { ...cfg.alerting, slack: false, webhook: false } } : cfg, env, path);
+  // The backup job loads its inventory, secrets and key now: a problem is a config error at start, not at 3 a.m.
+  let backupJob: BackupJob | undefined;
+  if (cfg.checks.backup !== undefined) {
+    try {
+      backupJob = await loadBackupJob(cfg.checks.backup, env);
+    } catch (error) {
+      const problems = (error as { problems?: string[] }).problems ?? [(error as Error).message];
+      throw new ConfigError(path, problems.map((p) => `checks.backup: ${p.replace(/^checks\.backup: /, '')}`));
+    }
+  }
   if (values['check-config'] === true) {
     process.stdout.write(`${path}: OK (${Object.keys(cfg.checks).join(', ')})\n`);
     return 0;
   }
   if (values.once === true) {
-    const results = (await Promise.all(buildChecks(cfg.checks, secrets).map((c) => runCheck(c.check, c.timeoutMs)))).flat();
+    const results = (await Promise.all(buildChecks(cfg.checks, secrets, backupJob).map((c) => runCheck(c.check, c.timeoutMs)))).flat();
     process.stdout.write(`${values.json === true ? JSON.stringify({ host: cfg.host, ok: !hasCritical(results), results }) : formatTable(results)}\n`);
     return hasCritical(results) ? 1 : 0;
   }
   const log = pino({ level: cfg.logLevel, base: { service: 'rtcops-health', host: cfg.host } });
-  const daemon = await startDaemon(cfg, secrets, log);
+  const daemon = await startDaemon(cfg, secrets, log, { ...(backupJob !== undefined ? { backupJob } : {}) });
   void daemon.scheduler.runAll();
   const shutdown = (signal: string) => {
     log.info({ event: 'daemon_stopping', signal }, 'stopping');

@@ -1,4 +1,5 @@
 import type { ChecksConfig, DaemonSecrets } from '../config.js';
+import { BackupCheck, type BackupJob } from './backup.js';
 import { DiskCheck } from './disk.js';
 import { MediaProbeCheck } from './media-probe.js';
 import { Pm2Check } from './pm2.js';
@@ -15,8 +16,29 @@ export interface ScheduledCheck {
   timeoutMs: number;
 }
 
-/** One check per configured section; secrets were checked present by secretsFromEnv. */
-export function buildChecks(c: ChecksConfig, s: DaemonSecrets): ScheduledCheck[] {
+/** Every check the daemon can run, also the RUNBOOK.md anchors its alerts link to. */
+export const DAEMON_CHECK_NAMES = ['tls-expiry', 'disk', 'system', 'turn', 'server', 'pm2', 'services', 'media-probe', 'backup'] as const satisfies readonly (keyof ChecksConfig)[];
+
+/**
+ * The backup job, loaded at run time from the rtcops checkout (dist/lib/backup): the bundle installed on hosts leaves
+ * it out (it runs on the machine that keeps the archives, with SSH to the hosts).
+ */
+export async function loadBackupJob(cfg: NonNullable<ChecksConfig['backup']>, env: Record<string, string | undefined> = process.env): Promise<BackupJob> {
+  const path = '../../lib/backup/scheduled.js';
+  let mod: typeof import('../../lib/backup/scheduled.js');
+  try {
+    mod = (await import(path)) as typeof mod;
+  } catch (error) {
+    throw new Error(`the backup check runs from an rtcops checkout (node dist/daemon/main.js after npm ci), not from the daemon installed on a host: ${(error as Error).message}`);
+  }
+  return mod.prepareScheduledBackup({
+    inventory: cfg.inventory, hosts: cfg.hosts, outDir: cfg.outDir, keyFile: cfg.keyFile,
+    retention: { ...(cfg.keepDaily !== undefined ? { daily: cfg.keepDaily } : {}), ...(cfg.keepWeekly !== undefined ? { weekly: cfg.keepWeekly } : {}), ...(cfg.keepMonthly !== undefined ? { monthly: cfg.keepMonthly } : {}) },
+  }, env);
+}
+
+/** One check per configured section; secrets were checked present by secretsFromEnv (the backup job's by loadBackupJob). */
+export function buildChecks(c: ChecksConfig, s: DaemonSecrets, backupJob?: BackupJob): ScheduledCheck[] {
   const out: ScheduledCheck[] = [];
   const add = (cfg: { schedule: string; timeoutMs: number }, check: Check) => out.push({ check, schedule: cfg.schedule, timeoutMs: cfg.timeoutMs });
   const secret = (v: string | undefined) => v ?? '';
@@ -28,5 +50,9 @@ export function buildChecks(c: ChecksConfig, s: DaemonSecrets): ScheduledCheck[]
   if (c.pm2) add(c.pm2, new Pm2Check(c.pm2));
   if (c.services) add(c.services, new ServicesCheck(c.services.units));
   if (c['media-probe']) add(c['media-probe'], new MediaProbeCheck({ ...c['media-probe'], jwtSecret: secret(s.jwtSecret), turnSecret: s.turnSecret }));
+  if (c.backup) {
+    const cfg = c.backup;
+    add(cfg, new BackupCheck(cfg, async () => backupJob ?? loadBackupJob(cfg)));
+  }
   return out;
 }
