@@ -1,4 +1,4 @@
-import type { ChecksConfig, DaemonSecrets } from '../config.js';
+import { daemonConfigSchema, type ChecksConfig, type DaemonSecrets } from '../config.js';
 import { BackupCheck, type BackupJob } from './backup.js';
 import { DiskCheck } from './disk.js';
 import { MediaProbeCheck } from './media-probe.js';
@@ -16,8 +16,11 @@ export interface ScheduledCheck {
   timeoutMs: number;
 }
 
-/** Every check the daemon can run, also the RUNBOOK.md anchors its alerts link to. */
-export const DAEMON_CHECK_NAMES = ['tls-expiry', 'disk', 'system', 'turn', 'server', 'pm2', 'services', 'media-probe', 'backup'] as const satisfies readonly (keyof ChecksConfig)[];
+/**
+ * Every check the daemon can run (each key of the config's `checks`, so it cannot drift from the schema): also the
+ * RUNBOOK.md anchors its alerts link to (<runbookUrl>#<check>).
+ */
+export const DAEMON_CHECK_NAMES: readonly (keyof ChecksConfig)[] = Object.freeze(Object.keys(daemonConfigSchema.shape.checks.shape) as (keyof ChecksConfig)[]);
 
 /**
  * The backup job, loaded at run time from the rtcops checkout (dist/lib/backup): the bundle installed on hosts leaves

@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path';
-import { InventoryError, loadInventory, resolveSecrets, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
+import { InventoryError, loadInventory, resolveSecrets, Secret, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { listArchives } from './archive.js';
 import { backupHost } from './backup.js';
 import { BackupKeyError, loadKey, type BackupKey } from './key.js';
@@ -73,9 +73,15 @@ export async function prepareScheduledBackup(cfg: ScheduledBackupConfig, env: Re
       const h = hosts.get(name);
       if (h === undefined) return { host: name, ok: false, error: `${name} is not prepared` };
       const r = await backupHost(h.host, h.secrets, { outDir, inventoryName, key: sealed, retention });
-      return { host: name, ok: r.status === 'ok', file: r.file, bytes: r.bytes, release: r.release, error: r.error, hint: r.hint, newest: newest(name) };
+      // The result goes to alerts and logs: a host secret that ever made it into an error message does not.
+      const scrub = (text: string | undefined) => (text === undefined ? undefined : secretValues(h.secrets).reduce((t, v) => t.split(v).join('[secret]'), text));
+      return { host: name, ok: r.status === 'ok', file: r.file, bytes: r.bytes, release: r.release, error: scrub(r.error), hint: scrub(r.hint), newest: newest(name) };
     },
   };
+}
+
+function secretValues(s: HostSecrets): string[] {
+  return Object.values(s).flatMap((v) => (v instanceof Secret && v.reveal() !== '' ? [v.reveal()] : []));
 }
 
 export class ScheduledBackupError extends Error {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,14 +8,17 @@ import { execa } from 'execa';
 import { archiveName } from '../../../lib/backup/archive.js';
 import { writeNewKey } from '../../../lib/backup/key.js';
 import { freePort } from '../../helpers/process.js';
+import { AlertReceiver } from '../../helpers/receiver.js';
 
 const REPO = join(import.meta.dirname, '../../..');
 const SECRETS = { RTCOPS_LOOP_JWT_SECRET: 'loop-jwt-secret-not-real-000000000000000', RTCOPS_LOOP_ADMIN_TOKEN: 'loop-admin-token-not-real-00000000000000', RTCOPS_LOOP_TURN_SECRET: 'loop-turn-secret-not-real-00000000000000' };
 const HOUR = 3_600_000;
+const base = (file: string) => file.split('/').pop() ?? file;
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 interface Result { check: string; target: string; status: string; message: string; values: Record<string, unknown> }
 
-describe('the daemon\'s backup check (scheduled backups on the machine that keeps them)', () => {
+describe('the daemon\'s backup check (scheduled backups on the machine that keeps them): every run backs up', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rtcops-backup-check-'));
   const out = join(dir, 'backups');
   let inventory: string;
@@ -41,9 +45,14 @@ describe('the daemon\'s backup check (scheduled backups on the machine that keep
   };
 
   before(async () => {
-    closedPort = await freePort();
+    // A port nothing listens on, outside the host's RTC range (40000-49999), which the inventory refuses to overlap.
+    do closedPort = await freePort();
+    while (closedPort >= 40000 && closedPort <= 49999);
     keyFile = join(dir, 'backup.key');
     await writeNewKey(keyFile);
+    // A real SSH key, so the attempt gets as far as the TCP connect (the age key is no SSH key).
+    const sshKey = join(dir, 'id_ed25519');
+    assert.equal(spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', sshKey]).status, 0);
     inventory = join(dir, 'inventory.yaml');
     writeFileSync(inventory, [
       'hosts:',
@@ -51,7 +60,7 @@ describe('the daemon\'s backup check (scheduled backups on the machine that keep
       '    os: debian-12',
       '    adminCidrs: [127.0.0.1/32]',
       // Nothing listens there: every backup attempt fails at connect, for real.
-      `    ssh: { address: 127.0.0.1, port: ${closedPort}, user: root, keyPath: ${keyFile}, fingerprint: "SHA256:FmdugJhXwX678SqBTAWFZ290VqeBb8HqVmN5wXZ/iJk", connectTimeoutMs: 2000 }`,
+      `    ssh: { address: 127.0.0.1, port: ${closedPort}, user: root, keyPath: ${sshKey}, fingerprint: "SHA256:FmdugJhXwX678SqBTAWFZ290VqeBb8HqVmN5wXZ/iJk", connectTimeoutMs: 2000 }`,
       '    app: { domains: [rtc.rtcops.test] }',
       '    mediasoup: { announcedIp: 127.0.0.1 }',
       '    turn: { domain: turn.rtcops.test }',
@@ -83,30 +92,69 @@ describe('the daemon\'s backup check (scheduled backups on the machine that keep
     assert.equal(res?.check, 'backup');
     assert.equal(res?.target, 'loop');
     assert.equal(res?.status, 'critical');
-    assert.match(res?.message ?? '', new RegExp(`^backup of loop failed: .*127\\.0\\.0\\.1:${closedPort}.*; no archive of it exists yet$`));
+    assert.match(res?.message ?? '', new RegExp(`^backup of loop failed: connection refused by 127\\.0\\.0\\.1:${closedPort} \\(fix: check that sshd runs and ssh\\.port is right;.*\\); no archive of it exists yet; backups of loop are stale \\(at most 26 h allowed\\)$`));
     for (const v of Object.values(SECRETS)) assert.ok(!r.stdout.includes(v) && !r.stderr.includes(v));
   });
 
-  it('a failure after older good backups says how old the last good one is', async () => {
-    const old = archiveAt(new Date(Date.now() - 30 * HOUR));
-    const r = await once(config());
-    assert.equal(r.results[0]?.status, 'critical');
-    assert.match(r.results[0]?.message ?? '', new RegExp(`^backup of loop failed: .*; the newest archive is ${old.split('/').pop()!.replace(/\./g, '\\.')}, 30\\.0 h old$`));
-    assert.equal(r.results[0]?.values['ageHours'], 30);
-  });
-
-  it('a fresh archive: ok without backing up again (a daemon restart is not a schedule)', async () => {
+  it('a fresh archive does not skip the run (the schedule is the contract): it backs up again, here failing at connect', async () => {
     const fresh = archiveAt(new Date(Date.now() - 2 * HOUR));
     const r = await once(config());
-    assert.equal(r.code, 0, r.stdout);
-    assert.equal(r.results[0]?.status, 'ok');
-    // The port is closed: had it tried, it would have failed.
-    assert.match(r.results[0]?.message ?? '', new RegExp(`^loop was backed up 2\\.0 h ago \\(${fresh.split('/').pop()!.replace(/\./g, '\\.')}\\); not again yet$`));
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.results[0]?.status, 'critical');
+    // The port is closed: the failure proves it tried; the message says when the last good archive was.
+    assert.match(r.results[0]?.message ?? '', new RegExp(`^backup of loop failed: connection refused by 127\\.0\\.0\\.1:${closedPort} .*; the last good archive is ${esc(base(fresh))}, from \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC \\(2\\.0 h ago\\)$`));
+    assert.equal(r.results[0]?.values['ageHours'], 2);
+    assert.equal(r.results[0]?.values['file'], base(fresh));
+    rmSync(fresh);
   });
 
-  it('stale: the newest archive older than maxAgeHours is critical even when no run was due', async () => {
-    const r = await once(config({ maxAgeHours: 1, skipWhenNewerThanHours: 6 }));
+  it('stale: the newest archive older than maxAgeHours, and the run failing, says both', async () => {
+    const old = archiveAt(new Date(Date.now() - 30 * HOUR));
+    const r = await once(config());
     assert.equal(r.code, 1);
-    assert.match(r.results[0]?.message ?? '', /^backups of loop are stale: the newest archive is .*, 2\.0 h old \(at most 1 h allowed\)$/);
+    assert.equal(r.results[0]?.status, 'critical');
+    assert.match(r.results[0]?.message ?? '', new RegExp(`^backup of loop failed: .*; the last good archive is ${esc(base(old))}, from .* UTC \\(30\\.0 h ago\\); backups of loop are stale \\(at most 26 h allowed\\)$`));
+    assert.equal(r.results[0]?.values['ageHours'], 30);
+    const tight = await once(config({ maxAgeHours: 48 }));
+    assert.doesNotMatch(tight.results[0]?.message ?? '', /stale/);
+  });
+
+  it('the daemon alerts once per host, linking RUNBOOK.md#backup, with no secret in the alert', async () => {
+    const rx = await AlertReceiver.start();
+    const cfg = join(dir, 'daemon-alerting.yaml');
+    writeFileSync(cfg, [
+      'host: backups', `stateFile: ${join(dir, 'alerting-state.json')}`, `listen: { host: 127.0.0.1, port: ${await freePort()} }`,
+      'runbookUrl: https://git.example.test/rtcops/RUNBOOK.md',
+      'alerting: { failureThreshold: 1, reminderIntervalMin: 0, slack: true, retry: { attempts: 1, initialDelayMs: 50, maxDelayMs: 100 } }',
+      'checks:',
+      `  backup: { inventory: ${inventory}, hosts: [loop], outDir: ${out}, keyFile: ${keyFile} }`,
+      '',
+    ].join('\n'));
+    // The daemon runs every check once at start, then on the schedule (03:00): the start-up run fails and alerts.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'daemon/main.ts', '--config', cfg], {
+      cwd: REPO, env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...SECRETS, SLACK_WEBHOOK_URL: rx.url }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout.on('data', (d: Buffer) => { log += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const [alert] = await rx.waitFor(1, 30_000);
+      const text = JSON.stringify(alert?.body);
+      assert.match(text, /backup/);
+      assert.match(text, /loop/);
+      assert.match(text, /backup of loop failed: /);
+      assert.match(text, /RUNBOOK\.md#backup/);
+      for (const v of Object.values(SECRETS)) {
+        assert.ok(!text.includes(v), 'a host secret in the alert');
+        assert.ok(!log.includes(v), 'a host secret in the daemon log');
+      }
+      assert.ok(!text.includes(readFileSync(keyFile, 'utf8').match(/AGE-SECRET-KEY-\S+/)?.[0] ?? '\0'), 'the backup key in the alert');
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await rx.down();
+    }
+    assert.equal(rx.received.length, 1, 'one alert per open problem');
   });
 });
