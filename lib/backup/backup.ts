@@ -182,7 +182,16 @@ export async function backupHost(host: ResolvedHost, secrets: HostSecrets, opts:
 
     if (opts.key.identity !== undefined) {
       await phases.run('verify', async () => {
-        const opened = await openArchive(file, opts.key, { app: host.app.name, certName: host.tls.certName });
+        let opened: Awaited<ReturnType<typeof openArchive>>;
+        try {
+          opened = await openArchive(file, opts.key, { app: host.app.name, certName: host.tls.certName });
+        } catch (err) {
+          // An archive that does not verify must never count as "the last good backup" (retention, the backup check).
+          rmSync(file, { force: true });
+          rmSync(`${file}.sha256`, { force: true });
+          delete report.file;
+          throw err;
+        }
         opened.close();
         return { value: undefined, detail: `${packed.manifest.members.length} member(s) match their SHA-256, the secrets decrypt with ${opts.key.source}` };
       });
