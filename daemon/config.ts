@@ -132,6 +132,10 @@ export const daemonConfigSchema = z.strictObject({
       keyFile: file.optional().describe('age key file (mode 0600; the public key alone is enough). Default: RTCOPS_BACKUP_KEY.'),
       maxAgeHours: z.number().positive().default(26).describe('The newest archive of a host may be this old before the check is critical (stale). Every run backs up, whatever the age.'),
       keepDaily: z.number().int().min(0).optional(), keepWeekly: z.number().int().min(0).optional(), keepMonthly: z.number().int().min(0).optional(),
+      upload: z.strictObject({
+        url: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, { error: 'an S3 URL: s3://<bucket>/<prefix>' }).describe('Also copy each archive to s3://<bucket>/<prefix>/<host>/ and apply the retention there (as backup.mjs --upload). Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the daemon\'s environment.'),
+        endpoint: z.url({ protocol: /^https?$/ }).optional().describe('Endpoint of an S3-compatible service (MinIO, Ceph, R2, B2, ...), path-style; default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS S3.'),
+      }).optional().describe('The off-site copy: an S3-compatible bucket.'),
     }).optional().describe('Run from the machine that keeps the backups (not on a host): scheduled backup.mjs with an alert when a backup fails or is stale.'),
   }),
 });

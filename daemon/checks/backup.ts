@@ -6,6 +6,8 @@ export interface BackupRun {
   file?: string | undefined;
   bytes?: number | undefined;
   release?: string | null | undefined;
+  /** s3://… of the off-site copy, when the job uploads. */
+  uploaded?: string | undefined;
   error?: string | undefined;
   hint?: string | undefined;
 }
@@ -61,7 +63,8 @@ export function gradeBackup(host: string, o: { maxAgeHours: number }, run: Backu
   const file = baseName(run.file ?? newest.file);
   const size = run.bytes === undefined ? '' : `, ${(run.bytes / 1048576).toFixed(1)} MB`;
   const release = run.release === undefined || run.release === null ? '' : `, release ${run.release}`;
-  return outcome('ok', `backed up ${host}: ${file}${size}${release}`, { ageHours, bytes: run.bytes ?? null, release: run.release ?? null, file });
+  const uploaded = run.uploaded === undefined ? '' : `, uploaded to ${run.uploaded}`;
+  return outcome('ok', `backed up ${host}: ${file}${size}${release}${uploaded}`, { ageHours, bytes: run.bytes ?? null, release: run.release ?? null, file, ...(run.uploaded !== undefined ? { uploaded: run.uploaded } : {}) });
 }
 
 /**

@@ -35,7 +35,7 @@ export async function loadBackupJob(cfg: NonNullable<ChecksConfig['backup']>, en
     throw new Error(`the backup check runs from an rtcops checkout (node dist/daemon/main.js after npm ci), not from the daemon installed on a host: ${(error as Error).message}`);
   }
   return mod.prepareScheduledBackup({
-    inventory: cfg.inventory, hosts: cfg.hosts, outDir: cfg.outDir, keyFile: cfg.keyFile,
+    inventory: cfg.inventory, hosts: cfg.hosts, outDir: cfg.outDir, keyFile: cfg.keyFile, upload: cfg.upload,
     retention: { ...(cfg.keepDaily !== undefined ? { daily: cfg.keepDaily } : {}), ...(cfg.keepWeekly !== undefined ? { weekly: cfg.keepWeekly } : {}), ...(cfg.keepMonthly !== undefined ? { monthly: cfg.keepMonthly } : {}) },
   }, env);
 }

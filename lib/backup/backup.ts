@@ -12,6 +12,7 @@ import { archiveName, listArchives, openArchive, packArchive, SECRETS_MEMBER, FO
 import { backupPaths, inspectScript, releaseTarScript, tarArgv, type HostInspection } from './commands.js';
 import { encryptTo, type BackupKey } from './key.js';
 import { Phases, type PhaseReport, type Progress } from './phases.js';
+import type { S3Store } from './remote.js';
 import { DEFAULT_RETENTION, retain, type RetentionPolicy } from './retention.js';
 import { rtcopsVersion } from './version.js';
 
@@ -24,6 +25,8 @@ export interface BackupOptions {
   inventoryName: string;
   key: BackupKey;
   retention?: RetentionPolicy;
+  /** Also copy the archive to this bucket (and apply the retention policy there). */
+  remote?: S3Store | undefined;
   onProgress?: Progress;
   /** The clock (tests). */
   now?: () => Date;
@@ -40,6 +43,10 @@ export interface BackupReport {
   /** The archive was opened and checked again with the key (only when the key's secret half was given). */
   verified: boolean;
   pruned: string[];
+  /** s3://… of the uploaded archive (with --upload). */
+  uploaded?: string;
+  /** Keys the retention policy deleted in the bucket. */
+  remotePruned?: string[];
   phases: PhaseReport[];
   ms: number;
   error?: string;
@@ -200,6 +207,16 @@ export async function backupHost(host: ResolvedHost, secrets: HostSecrets, opts:
       phases.skip('verify', `${opts.key.source} holds only the public key: the archive was not decrypted again`);
     }
 
+    const remote = opts.remote;
+    if (remote !== undefined) {
+      await phases.run('upload', async () => {
+        const t = Date.now();
+        const up = await remote.upload(file, host.name);
+        report.uploaded = `s3://${remote.location.bucket}/${up.key}`;
+        return { value: undefined, detail: `${report.uploaded} (${(up.bytes / 1048576).toFixed(1)} MB at ${((up.bytes / 1048576) / Math.max(0.001, (Date.now() - t) / 1000)).toFixed(1)} MB/s, size checked) and its .sha256` };
+      });
+    }
+
     await phases.run('retention', async () => {
       const policy = opts.retention ?? DEFAULT_RETENTION;
       const { drop, keep } = retain(listArchives(dir, host.app.name, host.name), policy);
@@ -208,7 +225,11 @@ export async function backupHost(host: ResolvedHost, secrets: HostSecrets, opts:
         rmSync(`${d.file}.sha256`, { force: true });
       }
       report.pruned = drop.map((d) => d.file);
-      return { value: undefined, detail: `${keep.length} kept (${policy.daily} daily, ${policy.weekly} weekly, ${policy.monthly} monthly), ${drop.length} deleted` };
+      const policyText = `${policy.daily} daily, ${policy.weekly} weekly, ${policy.monthly} monthly`;
+      if (remote === undefined) return { value: undefined, detail: `${keep.length} kept (${policyText}), ${drop.length} deleted` };
+      const r = await remote.prune(host.app.name, host.name, policy);
+      report.remotePruned = r.deleted;
+      return { value: undefined, detail: `${keep.length} kept here, ${r.kept} in the bucket (${policyText}); ${drop.length} deleted here, ${r.deleted.length} in the bucket` };
     });
   } catch (err) {
     report.status = 'failed';

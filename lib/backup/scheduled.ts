@@ -3,6 +3,7 @@ import { InventoryError, loadInventory, resolveSecrets, Secret, selectHost, type
 import { listArchives } from './archive.js';
 import { backupHost } from './backup.js';
 import { BackupKeyError, loadKey, type BackupKey } from './key.js';
+import { RemoteStoreError, S3Store } from './remote.js';
 import { DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
 
 /** What the health daemon's `backup` check needs to back hosts up on its schedule (daemon/config.ts). */
@@ -12,6 +13,8 @@ export interface ScheduledBackupConfig {
   outDir: string;
   keyFile?: string | undefined;
   retention?: Partial<RetentionPolicy> | undefined;
+  /** The off-site copy (credentials from the environment). */
+  upload?: { url: string; endpoint?: string | undefined } | undefined;
 }
 
 export interface HostBackupResult {
@@ -20,6 +23,7 @@ export interface HostBackupResult {
   file?: string | undefined;
   bytes?: number | undefined;
   release?: string | null | undefined;
+  uploaded?: string | undefined;
   error?: string | undefined;
   hint?: string | undefined;
   /** The newest archive for the host after the run (the fresh one, or the last good one when this run failed). */
@@ -59,7 +63,18 @@ export async function prepareScheduledBackup(cfg: ScheduledBackupConfig, env: Re
   } catch (error) {
     problems.push(error instanceof BackupKeyError ? `checks.backup: ${error.message} (${error.hint})` : (error as Error).message);
   }
-  if (problems.length > 0 || key === undefined) throw new ScheduledBackupError(problems);
+  let remote: S3Store | undefined;
+  if (cfg.upload !== undefined) {
+    try {
+      remote = S3Store.fromEnv(cfg.upload.url, env, cfg.upload.endpoint);
+    } catch (error) {
+      problems.push(error instanceof RemoteStoreError ? `checks.backup.upload: ${error.message} (${error.hint})` : (error as Error).message);
+    }
+  }
+  if (problems.length > 0 || key === undefined) {
+    remote?.close();
+    throw new ScheduledBackupError(problems);
+  }
   const sealed = key;
   const outDir = resolve(cfg.outDir);
   const retention: RetentionPolicy = { ...DEFAULT_RETENTION, ...cfg.retention };
@@ -72,10 +87,12 @@ export async function prepareScheduledBackup(cfg: ScheduledBackupConfig, env: Re
     async backup(name) {
       const h = hosts.get(name);
       if (h === undefined) return { host: name, ok: false, error: `${name} is not prepared` };
-      const r = await backupHost(h.host, h.secrets, { outDir, inventoryName, key: sealed, retention });
+      const r = await backupHost(h.host, h.secrets, { outDir, inventoryName, key: sealed, retention, remote });
       // The result goes to alerts and logs: a host secret that ever made it into an error message does not.
       const scrub = (text: string | undefined) => (text === undefined ? undefined : secretValues(h.secrets).reduce((t, v) => t.split(v).join('[secret]'), text));
-      return { host: name, ok: r.status === 'ok', file: r.file, bytes: r.bytes, release: r.release, error: scrub(r.error), hint: scrub(r.hint), newest: newest(name) };
+      // A failed upload leaves a good local archive: say so, the alert is about the off-site copy.
+      const error = r.status !== 'ok' && r.file !== undefined ? `${r.error ?? '?'} (the local archive ${basename(r.file)} is fine)` : r.error;
+      return { host: name, ok: r.status === 'ok', file: r.file, bytes: r.bytes, release: r.release, uploaded: r.uploaded, error: scrub(error), hint: scrub(r.hint), newest: newest(name) };
     },
   };
 }

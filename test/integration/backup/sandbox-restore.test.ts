@@ -19,6 +19,7 @@ import { connectionOf } from '../../../lib/provision/engine.js';
 import { SshTarget } from '../../../lib/runner/index.js';
 import { sandboxDown, sandboxUp, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { startPebble } from '../../helpers/pebble.js';
+import { startS3, type TestS3 } from '../../helpers/s3.js';
 
 const NAME = 'e2e-backup';
 const ENV = { jwt: 'E2E_BACKUP_JWT_SECRET', admin: 'E2E_BACKUP_ADMIN_TOKEN', turn: 'E2E_BACKUP_TURN_SECRET' } as const;
@@ -77,6 +78,9 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
   let backup: BackupReport;
   const released: string[] = [];
   let fingerprint: string;
+  // The off-site copy: an S3-compatible server on loopback; the final restore comes from it.
+  let s3: TestS3;
+  const bucket = 's3://rtcops-offsite/prod';
   const sh = async (script: string) => {
     shell ??= await SshTarget.connect(connectionOf(host));
     return (await shell.script(script, { root: true, allowFailure: true })).stdout;
@@ -95,6 +99,9 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
     otherKey = join(dir, 'other.key');
     await writeNewKey(keyFile);
     await writeNewKey(otherKey);
+    s3 = await startS3(['rtcops-offsite']);
+    process.env['AWS_ACCESS_KEY_ID'] = s3.accessKeyId;
+    process.env['AWS_SECRET_ACCESS_KEY'] = s3.secretAccessKey;
     sb = await sandboxUp({ name: NAME });
     const pebble = await startPebble(sb.hostAddress, sb.address);
     try {
@@ -132,15 +139,17 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
   after(async () => {
     shell?.close();
     await sandboxDown({ name: NAME });
+    await s3?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('backup.mjs pulls one dated archive: manifest, configs, alert state, audit logs, both releases, secrets only encrypted', async () => {
-    const { code, out, err } = await cli(backupMain, [NAME, '-i', inventory, '--out', join(dir, 'backups'), '--key-file', keyFile, '--json']);
+  it('backup.mjs pulls one dated archive: manifest, configs, alert state, audit logs, both releases, secrets only encrypted; and uploads it', async () => {
+    const { code, out, err } = await cli(backupMain, [NAME, '-i', inventory, '--out', join(dir, 'backups'), '--key-file', keyFile, '--upload', bucket, '--s3-endpoint', s3.endpoint, '--json']);
     backup = (JSON.parse(out) as { hosts: BackupReport[] }).hosts[0]!;
     assert.equal(code, 0, `${backup.error ?? ''}\n${err}`);
     console.log(`# backup: ${backup.file} ${((backup.bytes ?? 0) / 1048576).toFixed(1)} MB in ${(backup.ms / 1000).toFixed(1)} s`);
-    assert.deepEqual(backup.phases.map((p) => `${p.phase}:${p.status}`), ['connect:ok', 'inspect:ok', 'configs:ok', 'secrets:ok', 'releases:ok', 'pack:ok', 'verify:ok', 'retention:ok']);
+    assert.deepEqual(backup.phases.map((p) => `${p.phase}:${p.status}`), ['connect:ok', 'inspect:ok', 'configs:ok', 'secrets:ok', 'releases:ok', 'pack:ok', 'verify:ok', 'upload:ok', 'retention:ok']);
+    assert.equal(backup.uploaded, `${bucket}/${NAME}/${backup.file!.split('/').pop()}`);
     assert.match(err, /\[e2e-backup\] secrets ok \(\d+\.\d+s\): .*\/etc\/letsencrypt → secrets\.tar\.gz\.age/);
     assert.equal(backup.release, released[1]);
     assert.equal(backup.previous, released[0]);
@@ -176,12 +185,12 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
   it('the health daemon\'s backup check backs the host up on its own (scheduled backups), and again on the next run though the archive is fresh', async () => {
     const cfg = join(dir, 'backup-daemon.json');
     const outDir = join(dir, 'scheduled');
-    writeFileSync(cfg, JSON.stringify({ host: 'backups', stateFile: join(dir, 'backup-alerts.json'), checks: { backup: { inventory, hosts: [NAME], outDir, keyFile } } }));
+    writeFileSync(cfg, JSON.stringify({ host: 'backups', stateFile: join(dir, 'backup-alerts.json'), checks: { backup: { inventory, hosts: [NAME], outDir, keyFile, upload: { url: bucket, endpoint: s3.endpoint } } } }));
     const once = () => execFileSync(process.execPath, ['--import', 'tsx', 'daemon/main.ts', '--config', cfg, '--once', '--json'], { cwd: join(import.meta.dirname, '../../..'), env: process.env }).toString();
     type Results = { results: { status: string; message: string; values: Record<string, unknown> }[] };
     const first = (JSON.parse(once()) as Results).results[0];
     assert.equal(first?.status, 'ok', first?.message);
-    assert.match(first?.message ?? '', new RegExp(`^backed up ${NAME}: rtcops-${NAME}-\\d{8}T\\d{6}Z\\.tar\\.gz, [\\d.]+ MB, release ${released[1]}$`));
+    assert.match(first?.message ?? '', new RegExp(`^backed up ${NAME}: rtcops-${NAME}-\\d{8}T\\d{6}Z\\.tar\\.gz, [\\d.]+ MB, release ${released[1]}, uploaded to ${bucket}/${NAME}/rtcops-${NAME}-\\d{8}T\\d{6}Z\\.tar\\.gz$`));
     assert.equal(first?.values['release'], released[1]);
     // The schedule is the contract: a fresh archive does not skip a run.
     const second = (JSON.parse(once()) as Results).results[0];
@@ -242,14 +251,17 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
     });
   }
 
-  it('restore.mjs rebuilds it: same release serving, same certificate, previous release, alert state and audit history back, checks green', async () => {
-    const { code, out, err } = await restore(['--from', backup.file!, '--key-file', keyFile]);
+  it('restore.mjs rebuilds it from the bucket: same release serving, same certificate, previous release, alert state and audit history back, checks green', async () => {
+    // The operator's machine is gone too: the newest backup of the host in the bucket (the daemon's second run).
+    const { code, out, err } = await restore(['--from', bucket, '--s3-endpoint', s3.endpoint, '--key-file', keyFile]);
     const r = JSON.parse(out) as RestoreReport;
     for (const c of r.checks?.results ?? []) console.log(`# ${c.status.padEnd(8)} ${c.check} ${c.target}: ${c.message}`);
     assert.equal(code, 0, `${r.error ?? ''}\n${r.hint ?? ''}\n${err.slice(-4000)}`);
+    assert.match(err, new RegExp(`downloaded ${bucket}/${NAME}/rtcops-${NAME}-\\d{8}T\\d{6}Z\\.tar\\.gz`));
+    assert.ok(r.archive > `${bucket}/${NAME}/${backup.file!.split('/').pop()}`, `${r.archive}: the newest in the bucket, after backup.mjs's`);
     console.log(`# recovery time: ${(r.recoveryMs / 1000).toFixed(1)} s (${r.phases.filter((p) => !p.phase.includes('/')).map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)}s`).join(', ')})`);
     assert.deepEqual(r.phases.filter((p) => !p.phase.includes('/')).map((p) => `${p.phase}:${p.status}`), [
-      'verify:ok', 'connect:ok', 'inspect:ok', 'audit-logs:ok', 'packages:ok', 'certificates:ok', 'provision:ok', 'releases:ok', 'alert-state:ok', 'checks:ok',
+      'download:ok', 'verify:ok', 'connect:ok', 'inspect:ok', 'audit-logs:ok', 'packages:ok', 'certificates:ok', 'provision:ok', 'releases:ok', 'alert-state:ok', 'checks:ok',
     ]);
     assert.match(err, /\[e2e-backup\] provision\/tls (ok|changed)/);
     assert.doesNotMatch(err, /obtain a certificate/, 'certbot was not asked for a new certificate');

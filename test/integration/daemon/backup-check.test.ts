@@ -83,6 +83,10 @@ describe('the daemon\'s backup check (scheduled backups on the machine that keep
     assert.equal(r.code, 2);
     assert.match(r.stderr, /no host "lop" \(did you mean "loop"\?\)/);
     for (const v of Object.values(SECRETS)) assert.ok(!r.stderr.includes(v));
+    // The off-site copy without its credentials in the daemon's environment.
+    r = await once(config({ upload: { url: 's3://acme-backups/rtcops' } }));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /checks\.backup\.upload: s3:\/\/acme-backups\/rtcops needs S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set/);
   });
 
   it('a backup that fails: critical, naming the host and the connection error, never a secret', async () => {

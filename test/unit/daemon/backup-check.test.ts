@@ -43,6 +43,14 @@ describe('gradeBackup: the freshness of real archive files in <outDir>/<host>/',
     });
   });
 
+  it('a successful run with the off-site copy says where it went', () => {
+    const d = hostDir(0.25);
+    const uploaded = 's3://acme-backups/rtcops/loop/rtcops-loop-20261123T044500Z.tar.gz';
+    const r = gradeBackup('loop', o, { ok: true, file: join(d, 'rtcops-loop-20261123T044500Z.tar.gz'), bytes: 1048576, release: 'r1', uploaded }, newest(d), now);
+    assert.equal(r.message, `backed up loop: rtcops-loop-20261123T044500Z.tar.gz, 1.0 MB, release r1, uploaded to ${uploaded}`);
+    assert.equal(r.values['uploaded'], uploaded);
+  });
+
   it('ok on a host with no release yet: release is null in the values', () => {
     const d = hostDir(0);
     const r = gradeBackup('loop', o, { ok: true, bytes: 1024, release: null }, newest(d), now);
@@ -108,6 +116,24 @@ describe('the backup check config', () => {
     assert.match(problems({ ...base, checks: { backup: { inventory: 'i.yaml', hosts: [], outDir: '/b' } } }).join('\n'), /^checks\.backup\.hosts: /);
     assert.match(problems({ ...base, checks: { backup: { inventory: 'i.yaml', hosts: ['prod'] } } }).join('\n'), /^checks\.backup\.outDir: /);
     assert.match(problems({ ...base, checks: { backup: { inventory: 'i.yaml', hosts: ['prod'], outDir: '/b', skipWhenNewerThanHours: 12 } } }).join('\n'), /Unrecognized key: "skipWhenNewerThanHours"/);
+  });
+
+  it('upload: an s3:// URL and an optional http(s) endpoint', () => {
+    const parse = (upload: unknown) => parseConfig({ ...base, checks: { backup: { inventory: 'i.yaml', hosts: ['prod'], outDir: '/b', upload } } }, 'cfg');
+    assert.deepEqual(parse({ url: 's3://acme-backups/rtcops', endpoint: 'https://s3.example.test' }).checks.backup?.upload, { url: 's3://acme-backups/rtcops', endpoint: 'https://s3.example.test' });
+    const problems = (upload: unknown) => {
+      try {
+        parse(upload);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems.join('\n');
+        throw error;
+      }
+      return '';
+    };
+    assert.match(problems({ url: '/var/backups' }), /^checks\.backup\.upload\.url: an S3 URL: s3:\/\/<bucket>\/<prefix>/);
+    assert.match(problems({ url: 's3://Bad_Bucket/x' }), /checks\.backup\.upload\.url/);
+    assert.match(problems({ url: 's3://acme-backups', endpoint: 'ftp://s3.example.test' }), /^checks\.backup\.upload\.endpoint: /);
+    assert.match(problems({ url: 's3://acme-backups', accessKey: 'AKIA' }), /Unrecognized key: "accessKey"/);
   });
 });
 
