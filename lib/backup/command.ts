@@ -120,6 +120,9 @@ export async function backupMain(argv: string[], io: Io): Promise<number> {
     }
   }
   if (args.positionals.length === 0) throw new UsageError('backup: name a host or group (e.g. sandbox)');
+  const upload = args.values.upload;
+  const endpoint = typeof args.values['s3-endpoint'] === 'string' ? args.values['s3-endpoint'] : undefined;
+  if (endpoint !== undefined && typeof upload !== 'string') throw new UsageError('backup: --s3-endpoint goes with --upload s3://BUCKET/PREFIX');
   const retention: RetentionPolicy = { daily: count(args.values['keep-daily'], 'keep-daily'), weekly: count(args.values['keep-weekly'], 'keep-weekly'), monthly: count(args.values['keep-monthly'], 'keep-monthly') };
   const inventory = loadInventory(args.inventory);
   const hosts = selectTargets(inventory, args.positionals);
@@ -132,9 +135,6 @@ export async function backupMain(argv: string[], io: Io): Promise<number> {
     throw err;
   }
   const outDir = resolve(typeof args.values.out === 'string' ? args.values.out : defaultBackupDir());
-  const upload = args.values.upload;
-  const endpoint = typeof args.values['s3-endpoint'] === 'string' ? args.values['s3-endpoint'] : undefined;
-  if (endpoint !== undefined && typeof upload !== 'string') throw new UsageError('backup: --s3-endpoint goes with --upload s3://BUCKET/PREFIX');
   let remote: S3Store | undefined;
   if (typeof upload === 'string') {
     // The bucket, the credentials and the endpoint are proven before any host is touched.

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -76,6 +77,36 @@ describe('backup.mjs / restore.mjs: bad input stops before any connection, namin
     assert.match(r.out, /REJECTED the archive, nothing was changed on the host\n {2}error: no archive at .*nope\.tar\.gz\n {2}fix: give the path of a \.tar\.gz made by scripts\/backup\.mjs/);
     assert.doesNotMatch(r.err, /connect/);
     assert.equal(existsSync(join(dir, 'nope.tar.gz')), false);
+  });
+
+  test('--from a backup directory picks the newest archive of the host in <dir>/<host>/; none there is a usage error', async () => {
+    const backups = join(dir, 'backups');
+    mkdirSync(join(backups, 'web'), { recursive: true });
+    for (const n of ['rtcops-web-20261120T030000Z.tar.gz', 'rtcops-web-20261122T030000Z.tar.gz', 'rtcops-web-20261121T030000Z.tar.gz', 'billing-web-20261123T030000Z.tar.gz']) {
+      writeFileSync(join(backups, 'web', n), 'not an archive');
+      writeFileSync(join(backups, 'web', `${n}.sha256`), `${createHash('sha256').update('not an archive').digest('hex')}  ${n}\n`);
+    }
+    const r = await run(restoreMain, ['web', '-i', inventory, '--from', backups, '--key-file', join(dir, 'backup.key'), '--verify-only']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /error: rtcops-web-20261122T030000Z\.tar\.gz does not unpack/);
+    mkdirSync(join(dir, 'empty'));
+    await usage(run(restoreMain, ['web', '-i', inventory, '--from', join(dir, 'empty'), '--key-file', join(dir, 'backup.key')]), /no backup of web \(rtcops-web-\*\.tar\.gz\) in .*empty\/web or .*empty; give the archive's file name/);
+  });
+
+  test('--upload and --from s3:// without credentials: exit 2 naming the variables, before connecting', async () => {
+    const noCreds = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined };
+    const b = await run(backupMain, ['web', '-i', inventory, '--key-file', join(dir, 'backup.key'), '--upload', 's3://acme-backups/rtcops'], noCreds);
+    assert.equal(b.code, 2);
+    assert.match(b.err, /error: s3:\/\/acme-backups\/rtcops needs S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set/);
+    const r = await run(restoreMain, ['web', '-i', inventory, '--key-file', join(dir, 'backup.key'), '--from', 's3://acme-backups/rtcops'], { ...noCreds, AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /needs S3 credentials: AWS_SECRET_ACCESS_KEY is not set/);
+    for (const x of [b, r]) assert.doesNotMatch(x.err, /connect/);
+    await usage(run(backupMain, ['web', '-i', inventory, '--s3-endpoint', 'http://127.0.0.1:9000']), /--s3-endpoint goes with --upload/);
+    await usage(run(restoreMain, ['web', '-i', inventory, '--from', 'x.tar.gz', '--s3-endpoint', 'http://127.0.0.1:9000']), /--s3-endpoint goes with --from s3:/);
+    const bad = await run(backupMain, ['web', '-i', inventory, '--key-file', join(dir, 'backup.key'), '--upload', 's3://Bad_Bucket']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /s3:\/\/Bad_Bucket is not an S3 URL with a valid bucket name\nfix: write it as s3:\/\/<bucket>\/<prefix>/);
   });
 });
 
