@@ -22,7 +22,7 @@ const backupSpec = {
     + 'certificates), the live and previous release, the health daemon\'s alert state and the audit logs. Secret-bearing files (env files, coturn\'s config, '
     + `/etc/letsencrypt) are encrypted with age to the operator's key (--key-file, or ${KEY_ENV}) before anything is written. Archives go to <out>/<host>/ `
     + 'with a .sha256 beside each; older ones are deleted by the retention policy. With --upload each archive is also copied to an S3-compatible bucket '
-    + '(<prefix>/<host>/, credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and the same policy is applied there. Exit status: 0 every host backed up, 1 a host failed, 2 usage, inventory or key error.',
+    + '(<prefix>/<host>/, credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and the same policy is applied there. Exit status: 0 every host backed up, 1 a host failed (an upload too), 2 usage, inventory, key or bucket error (nothing was backed up).',
   options: {
     out: { type: 'string' },
     'key-file': { type: 'string' },
