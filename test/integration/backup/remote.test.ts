@@ -136,6 +136,19 @@ describe('the S3-compatible backup target, against a real S3 API server (s3rver)
     s.close();
   });
 
+  it('an upload the service fails (HTTP 500 after the check passed): an error naming the bucket and the archive', async () => {
+    // s3rver keeps objects as files under <dir>/<bucket>/<key>: a plain file where the host's folder must go makes
+    // every put under it fail inside the server, while the prefix still lists.
+    mkdirSync(join(s3.dir, BUCKET, 'broken'), { recursive: true });
+    writeFileSync(join(s3.dir, BUCKET, 'broken', 'web1'), 'in the way');
+    const s = store(`s3://${BUCKET}/broken`);
+    await s.check();
+    const file = fakeArchive('web1', at('2026-11-23T03:00:00Z'));
+    await assert.rejects(s.upload(file, 'web1'), (e: RemoteStoreError) => e instanceof RemoteStoreError
+      && /^s3:\/\/rtcops-backups\/broken at http:\/\/127\.0\.0\.1:\d+: upload rtcops-web1-20261123T030000Z\.tar\.gz failed: \w+ \(HTTP 500\)/.test(e.message) && /run it again/.test(e.hint));
+    s.close();
+  });
+
   it('errors name the problem and the fix, and never a secret', async () => {
     assert.throws(() => s3SettingsFromEnv({ AWS_ACCESS_KEY_ID: 'AKIA' }, 's3://b-1/x'), (e: Error) => e instanceof RemoteStoreError && /needs S3 credentials: AWS_SECRET_ACCESS_KEY is not set/.test(e.message));
     assert.throws(() => S3Store.fromEnv('s3://No_Such/x', env), /not an S3 URL with a valid bucket name/);

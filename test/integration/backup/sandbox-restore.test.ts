@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -180,6 +180,20 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
     const check = await cli(restoreMain, [NAME, '-i', inventory, '--from', file, '--key-file', keyFile, '--verify-only']);
     assert.equal(check.code, 0, check.err);
     assert.match(check.out, new RegExp(`: OK — \\d+ member\\(s\\) match their SHA-256, the secrets decrypt with --key-file .*\\n  rtcops on e2e-backup \\(Debian GNU/Linux 12 \\(bookworm\\)\\).*\\n  release ${released[1]}, previous ${released[0]}; certificate ${fingerprint}`));
+  });
+
+  it('an upload that fails after the backup: exit 1, the host failed, its local archive kept and named', async () => {
+    // s3rver keeps objects as files under <dir>/<bucket>/<key>: a plain file where the host's folder must go makes the
+    // put fail inside the server (HTTP 500) while the bucket still answers the check made before the backup.
+    mkdirSync(join(s3.dir, 'rtcops-offsite', 'broken'), { recursive: true });
+    writeFileSync(join(s3.dir, 'rtcops-offsite', 'broken', NAME), 'in the way');
+    const out = join(dir, 'backups-upload-fails');
+    const { code, out: stdout } = await cli(backupMain, [NAME, '-i', inventory, '--out', out, '--key-file', keyFile, '--upload', 's3://rtcops-offsite/broken', '--s3-endpoint', s3.endpoint]);
+    assert.equal(code, 1, stdout);
+    assert.match(stdout, new RegExp(`^${NAME}: FAILED after [\\d.]+s: s3://rtcops-offsite/broken at ${s3.endpoint}: upload rtcops-${NAME}-\\d{8}T\\d{6}Z\\.tar\\.gz failed: .*\\(HTTP 500\\)`));
+    const kept = new RegExp(`\\n  the local archive is fine: (${out}/${NAME}/rtcops-${NAME}-\\d{8}T\\d{6}Z\\.tar\\.gz)\\n`).exec(stdout)?.[1];
+    assert.ok(kept !== undefined && statSync(kept).size > 0 && statSync(`${kept}.sha256`).size > 0, stdout);
+    assert.match(stdout, new RegExp(`failed on: ${NAME}$`));
   });
 
   it('the health daemon\'s backup check backs the host up on its own (scheduled backups), and again on the next run though the archive is fresh', async () => {
