@@ -92,6 +92,19 @@ describe('the S3-compatible backup target, against a real S3 API server (s3rver)
     assert.deepEqual(names, ['rtcops-web1-20261122T030000Z.tar.gz', 'rtcops-web1-20261121T030000Z.tar.gz', 'rtcops-web1-20261120T030000Z.tar.gz']);
   });
 
+  it('check passes on a prefix that holds backups, and list pages through more than 1000 objects', async () => {
+    const s = store('s3://rtcops-backups/many');
+    const mine = fakeArchive('big', at('2026-11-01T00:00:00Z'));
+    // 1100 foreign objects sort before ours ("a…" < "rtcops-…"): our archive is on the second page.
+    const names = Array.from({ length: 1100 }, (_, i) => `many/big/a-${String(i).padStart(4, '0')}.txt`);
+    for (let i = 0; i < names.length; i += 50) await Promise.all(names.slice(i, i + 50).map((k) => put(k)));
+    await s.upload(mine, 'big');
+    await s.check();
+    const listed = await s.list('rtcops', 'big');
+    s.close();
+    assert.deepEqual(listed.map((a) => a.name), ['rtcops-big-20261101T000000Z.tar.gz']);
+  });
+
   it('prune applies the retention policy in the bucket, deletes stale unfinished uploads, and touches nothing else', async () => {
     const s = store('s3://rtcops-backups/retention/');
     // Three days with two backups each, and one a month earlier.
