@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
-import { loadInventory, resolveSecrets, selectHost, type HostSecrets } from '../inventory/index.js';
+import { loadInventory, probeReach, readProbeCa, resolveSecrets, selectHost, type HostSecrets } from '../inventory/index.js';
 import { selectTargets } from '../provision/command.js';
 import { listArchives, openArchive } from './archive.js';
 import { backupHost, type BackupReport } from './backup.js';
@@ -66,8 +66,8 @@ const restoreSpec = {
     'key-file': `age secret key file the backup was made with, mode 0600 (default: ${KEY_ENV})`,
     force: 'Restore onto a host that already serves (a current release, or the app running)',
     'verify-only': 'Verify the archive and the key against the inventory, and stop: no connection to the host',
-    'probe-direct': 'The deploy gate and the checks connect to ssh.address (names kept): before DNS points at the host, or the sandbox',
-    'ca-file': 'Also trust this CA in the gate and the checks (a test ACME CA)',
+    'probe-direct': 'The deploy gate and the checks connect to ssh.address (names kept): before DNS points at the host. Automatic when no name can resolve (the sandbox)',
+    'ca-file': 'Also trust this CA in the gate and the checks (a test ACME CA). Default: the inventory\'s acme.issuerRoots, if set',
   },
 } as const;
 
@@ -260,10 +260,19 @@ async function restoreFrom(archive: string, ctx: RestoreContext): Promise<number
       throw err;
     }
   }
+  // The gate and the checks reach the host as deploy.mjs and check.mjs do: --probe-direct (automatic for names no
+  // public DNS resolves), trusting --ca-file, else the inventory's acme.issuerRoots.
+  const reach = probeReach(host, { probeDirect: args.values['probe-direct'] === true, caFile });
+  try {
+    readProbeCa(host, reach.caFile, caFile !== undefined);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (reach.note !== undefined) io.err(`[${host.name}] ${reach.note}`);
   io.err(`restoring ${host.name} from ${source}`);
   const restored = await restoreHost(host, secrets, {
     archive, key, inventoryFile: ctx.inventoryFile, force: args.values.force === true,
-    probe: { address: args.values['probe-direct'] === true ? host.ssh.address : undefined, caFile },
+    probe: { address: reach.address, caFile: reach.caFile },
     onProgress: (e) => io.err(progressLine(e)),
   });
   const named = (t: string | undefined) => (t === undefined || source === archive ? t : t.split(archive).join(source));

@@ -157,7 +157,7 @@ export async function startAcme(layout: SandboxLayout, options: { keepRoots?: bo
   // No random validation delays and no random nonce rejections: this server is for rehearsals, not for fuzzing clients.
   const pebblePid = spawnDetached(pebbleArgv(layout), pebbleLog, { ...env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' });
   await waitForPorts(layout, [ACME_PORT, ACME_MANAGEMENT_PORT], pebblePid, 'pebble', pebbleLog);
-  await saveIssuerRoots(layout, options.keepRoots === true);
+  await saveIssuerRoots(layout, options.keepRoots !== false);
   return { pebblePid, challtestsrvPid };
 }
 
@@ -174,14 +174,20 @@ async function fetchPem(url: string, ca: Buffer): Promise<string> {
   });
 }
 
+/** How many of the latest pebble roots the roots file keeps. */
+const KEPT_ROOTS = 5;
+
 /**
- * pebble generates a new root (and intermediate) at every start. Save the root its certificates chain to; a
- * running guest whose pebble is restarted keeps the previous roots too (its certificate came from the old one).
+ * pebble generates a new root (and intermediate) at every start. Save the root its certificates chain to, after the
+ * roots of the last few runs: a running guest whose pebble is restarted still has a certificate from the old one, and
+ * so has a fresh sandbox that a backup was restored onto (restore.mjs puts the certificate back, as it puts a Let's
+ * Encrypt certificate back whose root is still trusted). With keepRoots: false the file starts over.
  */
 async function saveIssuerRoots(layout: SandboxLayout, keep: boolean): Promise<void> {
-  const root = await fetchPem(`https://${layout.hostAddress}:${ACME_MANAGEMENT_PORT}/roots/0`, fs.readFileSync(layout.acmeCaPath));
+  const root = (await fetchPem(`https://${layout.hostAddress}:${ACME_MANAGEMENT_PORT}/roots/0`, fs.readFileSync(layout.acmeCaPath))).trim();
   const previous = keep && fs.existsSync(layout.acmeRootsPath) ? fs.readFileSync(layout.acmeRootsPath, 'utf8') : '';
-  const pem = previous.includes(root.trim()) ? previous : `${previous}${root.trim()}\n`;
+  const roots = [...previous.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => m[0]).filter((r) => r !== root);
+  const pem = `${[...roots.slice(-(KEPT_ROOTS - 1)), root].join('\n')}\n`;
   fs.writeFileSync(`${layout.acmeRootsPath}.tmp`, pem, { mode: 0o644 });
   fs.renameSync(`${layout.acmeRootsPath}.tmp`, layout.acmeRootsPath);
 }

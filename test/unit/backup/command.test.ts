@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -91,6 +91,12 @@ describe('backup.mjs / restore.mjs: bad input stops before any connection, namin
     assert.match(r.err, /error: rtcops-web-20261122T030000Z\.tar\.gz does not unpack/);
     mkdirSync(join(dir, 'empty'));
     await usage(run(restoreMain, ['web', '-i', inventory, '--from', join(dir, 'empty'), '--key-file', join(dir, 'backup.key')]), /no backup of web \(rtcops-web-\*\.tar\.gz\) in .*empty\/web or .*empty; give the archive's file name/);
+  });
+
+  test('restore trusts the inventory\'s acme.issuerRoots like deploy and check (a missing file is a usage error naming it)', async () => {
+    const inv = join(dir, 'with-roots.yaml');
+    writeFileSync(inv, readFileSync(inventory, 'utf8').replace('acme: { email: ops@example.test }', `acme: { email: ops@example.test, issuerRoots: ${join(dir, 'no-roots.pem')} }`));
+    await usage(run(restoreMain, ['web', '-i', inv, '--from', join(dir, 'x.tar.gz'), '--key-file', join(dir, 'backup.key')]), /acme\.issuerRoots of web \(.*no-roots\.pem\) cannot be read \(ENOENT\)/);
   });
 
   test('--upload and --from s3:// without credentials: exit 2 naming the variables, before connecting', async () => {
