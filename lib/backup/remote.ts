@@ -25,7 +25,7 @@ export interface S3Location {
 /** Something wrong with the remote target (URL, credentials, endpoint, bucket); `hint` says what to do. No secret in either. */
 export class RemoteStoreError extends Error {
   override name = 'RemoteStoreError';
-  constructor(message: string, readonly hint: string, readonly input = false) {
+  constructor(message: string, readonly hint: string) {
     super(message);
   }
 }
@@ -41,10 +41,10 @@ export function parseS3Url(url: string): S3Location {
   const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
   const bucket = m?.[1];
   if (m === null || bucket === undefined || !BUCKET.test(bucket)) {
-    throw new RemoteStoreError(`${url} is not an S3 URL with a valid bucket name`, 'write it as s3://<bucket>/<prefix>, e.g. s3://acme-backups/rtcops (bucket names: 3–63 lower-case letters, digits, dots, hyphens)', true);
+    throw new RemoteStoreError(`${url} is not an S3 URL with a valid bucket name`, 'write it as s3://<bucket>/<prefix>, e.g. s3://acme-backups/rtcops (bucket names: 3–63 lower-case letters, digits, dots, hyphens)');
   }
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
-  if (prefix.split('/').some((p) => p === '..' || p === '.')) throw new RemoteStoreError(`${url}: the prefix may not contain "." or ".." segments`, 'name the folder plainly, e.g. s3://acme-backups/rtcops', true);
+  if (prefix.split('/').some((p) => p === '..' || p === '.')) throw new RemoteStoreError(`${url}: the prefix may not contain "." or ".." segments`, 'name the folder plainly, e.g. s3://acme-backups/rtcops');
   return { bucket, prefix };
 }
 
@@ -59,13 +59,13 @@ export function s3SettingsFromEnv(env: Record<string, string | undefined>, url: 
   const missing = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].filter((v) => (env[v] ?? '') === '');
   if (missing.length > 0) {
     throw new RemoteStoreError(`${url} needs S3 credentials: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set`,
-      `export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (a key that may put, list, get and delete objects under ${url}); for a non-AWS service also AWS_ENDPOINT_URL_S3 or --s3-endpoint`, true);
+      `export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (a key that may put, list, get and delete objects under ${url}); for a non-AWS service also AWS_ENDPOINT_URL_S3 or --s3-endpoint`);
   }
   const ep = endpoint ?? (env['AWS_ENDPOINT_URL_S3'] || env['AWS_ENDPOINT_URL'] || undefined);
   if (ep !== undefined) {
     let u: URL | undefined;
     try { u = new URL(ep); } catch { u = undefined; }
-    if (u === undefined || (u.protocol !== 'https:' && u.protocol !== 'http:')) throw new RemoteStoreError(`S3 endpoint ${ep} is not an http(s) URL`, 'give it as https://<host>[:port], e.g. https://s3.eu-central-003.backblazeb2.com or http://127.0.0.1:9000', true);
+    if (u === undefined || (u.protocol !== 'https:' && u.protocol !== 'http:')) throw new RemoteStoreError(`S3 endpoint ${ep} is not an http(s) URL`, 'give it as https://<host>[:port], e.g. https://s3.eu-central-003.backblazeb2.com or http://127.0.0.1:9000');
   }
   const token = env['AWS_SESSION_TOKEN'];
   return {
@@ -195,7 +195,7 @@ export class S3Store {
       key = loc.prefix;
     } else {
       const newest = (await this.list(app, host))[0];
-      if (newest === undefined) throw new RemoteStoreError(`${this.describe()}: no backup of ${host} (${app}) under ${this.dirKey(host)}`, `list the bucket (aws s3 ls ${this.url.replace(/\/+$/, '')}/${host}/) and give the archive's URL, or back the host up first`, true);
+      if (newest === undefined) throw new RemoteStoreError(`${this.describe()}: no backup of ${host} (${app}) under ${this.dirKey(host)}`, `list the bucket (aws s3 ls ${this.url.replace(/\/+$/, '')}/${host}/) and give the archive's URL, or back the host up first`);
       key = newest.key;
     }
     const file = join(dir, basename(key));
@@ -224,15 +224,14 @@ export class S3Store {
     const where = this.describe();
     const status = err.$metadata?.httpStatusCode;
     const code = err.name !== 'Error' && err.name !== 'UnknownError' ? err.name : (err.code ?? err.Code ?? '');
-    const input = true;
     if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'TimeoutError'].includes(err.code ?? err.name)) {
-      return new RemoteStoreError(`${where}: ${what}: cannot reach the S3 endpoint (${err.code ?? err.name})`, this.endpoint !== undefined ? 'check --s3-endpoint / AWS_ENDPOINT_URL_S3 and that the service is up' : 'check the network to S3, or give the endpoint of your S3-compatible service with --s3-endpoint', false);
+      return new RemoteStoreError(`${where}: ${what}: cannot reach the S3 endpoint (${err.code ?? err.name})`, this.endpoint !== undefined ? 'check --s3-endpoint / AWS_ENDPOINT_URL_S3 and that the service is up' : 'check the network to S3, or give the endpoint of your S3-compatible service with --s3-endpoint');
     }
-    if (code === 'NoSuchBucket') return new RemoteStoreError(`${where}: ${what}: bucket ${this.location.bucket} does not exist`, 'create the bucket (with versioning or object lock, if your service has them) or fix the URL', input);
+    if (code === 'NoSuchBucket') return new RemoteStoreError(`${where}: ${what}: bucket ${this.location.bucket} does not exist`, 'create the bucket (with versioning or object lock, if your service has them) or fix the URL');
     if (code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'AccessDenied' || code === 'InvalidToken' || code === 'ExpiredToken' || status === 403) {
-      return new RemoteStoreError(`${where}: ${what}: the service refused the credentials (${code || status})`, 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and that the key may put, list, get and delete under this prefix', input);
+      return new RemoteStoreError(`${where}: ${what}: the service refused the credentials (${code || status})`, 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and that the key may put, list, get and delete under this prefix');
     }
-    if (code === 'NoSuchKey' || code === 'NotFound' || status === 404) return new RemoteStoreError(`${where}: ${what}: no such object`, 'list the bucket and give the URL of an archive that exists', input);
-    return new RemoteStoreError(`${where}: ${what} failed: ${code || 'error'}${status !== undefined ? ` (HTTP ${status})` : ''}: ${err.message}`, 'run it again; if it repeats, check the service', false);
+    if (code === 'NoSuchKey' || code === 'NotFound' || status === 404) return new RemoteStoreError(`${where}: ${what}: no such object`, 'list the bucket and give the URL of an archive that exists');
+    return new RemoteStoreError(`${where}: ${what} failed: ${code || 'error'}${status !== undefined ? ` (HTTP ${status})` : ''}: ${err.message}`, 'run it again; if it repeats, check the service');
   }
 }
