@@ -40,9 +40,17 @@ const relayUrl = z.string().superRefine((url, ctx) => {
   }
 });
 
+/** Per check, the alerting policy's numbers may differ from alerting's (a check that runs once a day alerts on its first failure). */
+export const alertOverride = z.strictObject({
+  failureThreshold: z.number().int().min(1).optional(),
+  successThreshold: z.number().int().min(1).optional(),
+  reminderIntervalMin: z.number().min(0).optional(),
+}).optional().describe("This check's own failureThreshold / successThreshold / reminderIntervalMin (default: alerting's).");
+
 const common = (defaultSchedule: string, defaultTimeoutMs: number) => ({
   schedule: schedule.default(defaultSchedule).describe('When the check runs (node-cron; six fields for seconds).'),
   timeoutMs: z.number().int().min(100).default(defaultTimeoutMs).describe('A run that takes longer is a critical result.'),
+  alert: alertOverride,
 });
 
 const maintenanceWindow = z.union([

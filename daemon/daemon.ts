@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Alerter } from './alerting/alerter.js';
 import type { AlertProvider } from './alerting/providers/provider.js';
+import type { AlertPolicy } from './alerting/state-machine.js';
 import { SlackProvider } from './alerting/providers/slack.js';
 import { WebhookProvider } from './alerting/providers/webhook.js';
 import { AlertStore } from './alerting/store.js';
@@ -26,6 +27,23 @@ export function providersFor(cfg: DaemonConfig, s: DaemonSecrets): AlertProvider
   return out;
 }
 
+/** alerting's policy, and one per check whose config overrides a number of it (checks.<name>.alert). */
+export function alertPolicies(cfg: DaemonConfig): { policy: AlertPolicy; policies: Record<string, AlertPolicy> } {
+  const a = cfg.alerting;
+  const policyOf = (o: { failureThreshold?: number | undefined; successThreshold?: number | undefined; reminderIntervalMin?: number | undefined } = {}): AlertPolicy => ({
+    failureThreshold: o.failureThreshold ?? a.failureThreshold,
+    successThreshold: o.successThreshold ?? a.successThreshold,
+    sendOnResolved: a.sendOnResolved,
+    reminderIntervalMs: (o.reminderIntervalMin ?? a.reminderIntervalMin) * 60_000,
+  });
+  const policies: Record<string, AlertPolicy> = {};
+  for (const [name, c] of Object.entries(cfg.checks)) {
+    const o = (c as { alert?: Parameters<typeof policyOf>[0] } | undefined)?.alert;
+    if (o !== undefined) policies[name] = policyOf(o);
+  }
+  return { policy: policyOf(), policies };
+}
+
 /** The composition root: checks, alerting, scheduler, then the HTTP endpoints. */
 export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log: Logger, opts: { schedule?: boolean; backupJob?: BackupJob } = {}): Promise<RunningDaemon> {
   const metrics = new DaemonMetrics();
@@ -34,7 +52,7 @@ export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log
   const a = cfg.alerting;
   const alerter = new Alerter({
     host: cfg.host, store: new AlertStore(cfg.stateFile), providers, maintenance: a.maintenance, runbookUrl: cfg.runbookUrl, log,
-    policy: { failureThreshold: a.failureThreshold, successThreshold: a.successThreshold, sendOnResolved: a.sendOnResolved, reminderIntervalMs: a.reminderIntervalMin * 60_000 },
+    ...alertPolicies(cfg),
     retry: a.retry,
     onSent: (p, k) => metrics.alertSent(p, k),
     onFailed: (p, k) => metrics.alertFailed(p, k),

@@ -16,6 +16,8 @@ export interface AlerterOptions {
   store: AlertStore;
   providers: AlertProvider[];
   policy: AlertPolicy;
+  /** Per check name, a policy that replaces `policy` for that check's results. */
+  policies?: Readonly<Record<string, AlertPolicy>>;
   maintenance: readonly MaintenanceWindow[];
   /** Base URL of RUNBOOK.md; alerts link `<base>#<check>`. */
   runbookUrl: string;
@@ -55,7 +57,7 @@ export class Alerter {
   private async handleFor(provider: AlertProvider, key: string, result: CheckResult): Promise<void> {
     const prev = this.o.store.get(key) ?? INITIAL;
     const silenced = inMaintenance(this.o.maintenance, result.check, this.now());
-    const { state, send } = evaluate(prev, result, this.o.policy, silenced);
+    const { state, send } = evaluate(prev, result, this.o.policies?.[result.check] ?? this.o.policy, silenced);
     if (send === undefined) {
       if (JSON.stringify(state) !== JSON.stringify(prev)) this.o.store.set(key, state);
       return;

@@ -78,7 +78,11 @@ function toIssues(error: z.ZodError, prefix: PathSegment[] = []): { path: PathSe
     const path = [...prefix, ...(issue.path as PathSegment[])];
     switch (issue.code) {
       case 'unrecognized_keys':
-        for (const key of issue.keys) out.push({ path: [...path, key], message: `unknown key${didYouMean(key, knownKeys(path))}` });
+        for (const key of issue.keys) {
+          const known = knownKeys(path);
+          const hint = didYouMean(key, known) || (known.length > 0 && known.length <= 12 ? ` (known: ${known.join(', ')})` : '');
+          out.push({ path: [...path, key], message: `unknown key${hint}` });
+        }
         break;
       case 'invalid_type':
         out.push({ path, message: issue.input === undefined ? 'is required' : issue.message.startsWith('Invalid input') ? `expected ${issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : issue.expected}, got ${typeName(issue.input)}` : issue.message });

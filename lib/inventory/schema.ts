@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { isCidr, isHostname, isIpAddress } from './checks.js';
 
+/** The checks of the health daemon installed on a host (daemon/operator-checks.ts's ALL_CHECKS; a test keeps them equal). */
+export const HOST_DAEMON_CHECKS = ['tls-expiry', 'turn', 'server', 'media-probe', 'disk', 'system', 'pm2', 'services'] as const;
+
+const checkAlerting = z.strictObject({
+  failureThreshold: z.number().int().min(1).optional().describe('Consecutive failures of this check before alerting (default: daemon.failureThreshold).'),
+  successThreshold: z.number().int().min(1).optional().describe('Consecutive successes of this check before resolving (default: daemon.successThreshold).'),
+  reminderIntervalMin: z.number().int().min(0).optional().describe('Re-send an open alert of this check this often, 0: never (default: daemon.reminderIntervalMin).'),
+}).describe('Alerting numbers for this check.');
+
 /**
  * The settings of one host, as the inventory spells them. Every key is documented here (docs/inventory.md
  * is generated from these descriptions) and every default is filled here; values derived from other
@@ -247,6 +256,10 @@ export const hostSettingsSchema = z.strictObject({
         )
         .default([])
         .describe('Windows in which the daemon sends no alerts (checks still run): one-off `{ from, until }` (ISO times with offset) or weekly `{ days: [sun..sat], start: "HH:MM" UTC, durationMin }`; `checks` limits a window to some checks. Applied with `provision.mjs <host> --only config` (RUNBOOK.md#maintenance).'),
+      checkAlerting: z
+        .strictObject(Object.fromEntries(HOST_DAEMON_CHECKS.map((name) => [name, checkAlerting.optional()])) as Record<(typeof HOST_DAEMON_CHECKS)[number], z.ZodOptional<typeof checkAlerting>>)
+        .default({})
+        .describe('Per check, failureThreshold / successThreshold / reminderIntervalMin other than the ones above, e.g. `{ tls-expiry: { failureThreshold: 1, reminderIntervalMin: 1440 }, media-probe: { failureThreshold: 2 } }`: a check that runs every 10 minutes otherwise alerts only after 30.'),
     })
     .prefault({})
     .describe('Health daemon schedule and thresholds.'),

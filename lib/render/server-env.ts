@@ -121,7 +121,7 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
     stateFile: `/var/lib/${host.app.name}-health/alerts.json`,
     ...(host.alerts.runbookUrl !== undefined ? { runbookUrl: host.alerts.runbookUrl } : {}),
     alerting: { failureThreshold: d.failureThreshold, successThreshold: d.successThreshold, reminderIntervalMin: d.reminderIntervalMin, slack: host.alerts.slack, maintenance: d.maintenance },
-    checks: {
+    checks: withAlertOverrides(d.checkAlerting, {
       'tls-expiry': {
         warnDays: d.certExpiryDays, criticalDays: Math.min(7, d.certExpiryDays), ...ca,
         targets: [
@@ -148,8 +148,20 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
         relayUrls: [`turn:${turnIp}:${host.turn.port}?transport=udp`, `turn:${turnIp}:${host.turn.port}?transport=tcp`, `turns:${turnIp}:${host.turn.tlsPort}?transport=tcp`],
         relayServername: host.turn.domain, ...ca,
       },
-    },
+    }),
   };
+}
+
+type Checks = NonNullable<DaemonConfigInput['checks']>;
+
+/** daemon.checkAlerting from the inventory as each check's `alert` (daemon/config.ts). */
+function withAlertOverrides(overrides: ResolvedHost['daemon']['checkAlerting'], checks: Checks): Checks {
+  const out: Record<string, unknown> = { ...checks };
+  for (const [name, o] of Object.entries(overrides)) {
+    const c = out[name];
+    if (o !== undefined && c !== undefined && Object.keys(o).length > 0) out[name] = { ...(c as object), alert: o };
+  }
+  return out as Checks;
 }
 
 /** The daemon's EnvironmentFile: the secrets its checks and Slack need (names from daemon/config.ts SECRET_ENV). */

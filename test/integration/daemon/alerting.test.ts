@@ -59,6 +59,24 @@ describe('alerting to a Slack stand-in (local receiver)', () => {
     assert.deepEqual(heads(rx), ['CRITICAL server on rtc-test (http://127.0.0.1:3000)', 'RESOLVED server on rtc-test (http://127.0.0.1:3000)']);
   });
 
+  it('a check with its own policy (checks.<name>.alert) alerts on its own numbers; the others keep alerting\'s', async () => {
+    const logs = capturedLogger();
+    const a = new Alerter({
+      host: 'rtc-test', store: new AlertStore(stateFile), providers: [new SlackProvider(rx.url, 1000)],
+      policy: { failureThreshold: 2, successThreshold: 2, sendOnResolved: true, reminderIntervalMs: 30 * 60_000 },
+      policies: { 'tls-expiry': { failureThreshold: 1, successThreshold: 1, sendOnResolved: true, reminderIntervalMs: 0 } },
+      maintenance: [], runbookUrl: 'RUNBOOK.md', retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 100 }, log: logs.log, now: at,
+    });
+    const tls = (status: Status): CheckResult => ({ ...result(status), check: 'tls-expiry', target: '127.0.0.1:443', message: status === 'ok' ? 'valid for 80 days' : 'expires in 3 days' });
+    await a.handle(tls('critical'));
+    await a.handle(result('critical'));
+    minute++;
+    assert.deepEqual(heads(rx), ['CRITICAL tls-expiry on rtc-test (127.0.0.1:443)'], 'tls-expiry on its first failure, server not yet');
+    await a.handle(result('critical'));
+    await a.handle(tls('ok'));
+    assert.deepEqual(heads(rx), ['CRITICAL tls-expiry on rtc-test (127.0.0.1:443)', 'CRITICAL server on rtc-test (http://127.0.0.1:3000)', 'RESOLVED tls-expiry on rtc-test (127.0.0.1:443)']);
+  });
+
   it('reminds while the check keeps failing', async () => {
     const { a } = alerter(rx, stateFile, { reminderMin: 10 });
     await feed(a, Array.from({ length: 23 }, () => 'critical' as const));

@@ -7,7 +7,10 @@ import { after, describe, test } from 'node:test';
 import cron from 'node-cron';
 import { buildChecks } from '../../../daemon/checks/index.js';
 import { loadConfigFile, secretsFromEnv, type DaemonConfig } from '../../../daemon/config.js';
-import { InventoryError, parseInventory, type ResolvedHost } from '../../../lib/inventory/index.js';
+import { alertPolicies } from '../../../daemon/daemon.js';
+import { ALL_CHECKS } from '../../../daemon/operator-checks.js';
+import { InventoryError, parseInventory, selectHost, type ResolvedHost } from '../../../lib/inventory/index.js';
+import { HOST_DAEMON_CHECKS } from '../../../lib/inventory/schema.js';
 import { renderHost } from '../../../lib/render/files.js';
 import { EXAMPLE_INVENTORY, exampleHost, exampleWithProd, FAKE_SECRET_ENV, fakeSecrets } from '../../fixtures/inventories/hosts.js';
 
@@ -77,6 +80,30 @@ describe('the rendered daemon config is what the daemon loads (inventory.yaml â†
     assert.deepEqual([c.system?.memoryWarnPercent, c.system?.memoryCriticalPercent, c.system?.cpuWarnPercent, c.system?.cpuCriticalPercent], [90, 95, 60, 80]);
     assert.deepEqual([c['tls-expiry']?.warnDays, c['tls-expiry']?.criticalDays], [21, 7]);
     assert.deepEqual([cfg.alerting.failureThreshold, cfg.alerting.successThreshold, cfg.alerting.reminderIntervalMin], [5, 1, 0]);
+  });
+
+  test('daemon.checkAlerting: per check thresholds reach the daemon, which alerts on its own policy per check', () => {
+    const yaml = exampleWithProd().replace('    app:\n      domains: [rtc.sandbox.test]',
+      '    daemon: { failureThreshold: 3, reminderIntervalMin: 60, checkAlerting: { tls-expiry: { failureThreshold: 1, reminderIntervalMin: 1440 }, media-probe: { successThreshold: 3 } } }\n    app:\n      domains: [rtc.sandbox.test]');
+    const host = selectHost(parseInventory(yaml, EXAMPLE_INVENTORY), 'sandbox');
+    const { cfg } = loadRendered(host);
+    assert.deepEqual(cfg.checks['tls-expiry']?.alert, { failureThreshold: 1, reminderIntervalMin: 1440 });
+    assert.deepEqual(cfg.checks['media-probe']?.alert, { successThreshold: 3 });
+    assert.equal(cfg.checks.server?.alert, undefined);
+    const { policy, policies } = alertPolicies(cfg);
+    assert.deepEqual(policy, { failureThreshold: 3, successThreshold: 2, sendOnResolved: true, reminderIntervalMs: 3_600_000 });
+    assert.deepEqual(policies, {
+      'tls-expiry': { failureThreshold: 1, successThreshold: 2, sendOnResolved: true, reminderIntervalMs: 86_400_000 },
+      'media-probe': { failureThreshold: 3, successThreshold: 3, sendOnResolved: true, reminderIntervalMs: 3_600_000 },
+    });
+  });
+
+  test('daemon.checkAlerting names only the host daemon\'s checks (the list the operator checks use), and whole numbers', () => {
+    assert.deepEqual([...HOST_DAEMON_CHECKS].sort(), [...ALL_CHECKS].sort());
+    const bad = (block: string) => exampleWithProd().replace('    app:\n      domains: [rtc.sandbox.test]', `    daemon: { checkAlerting: ${block} }\n    app:\n      domains: [rtc.sandbox.test]`);
+    assert.throws(() => parseInventory(bad('{ backup: { failureThreshold: 1 } }'), EXAMPLE_INVENTORY), (e: unknown) => e instanceof InventoryError && e.issues.some((i) => i.path.startsWith('hosts.sandbox.daemon.checkAlerting')));
+    assert.throws(() => parseInventory(bad('{ tls-expiry: { failureThreshold: 0 } }'), EXAMPLE_INVENTORY), (e: unknown) => e instanceof InventoryError && e.issues.some((i) => i.path === 'hosts.sandbox.daemon.checkAlerting.tls-expiry.failureThreshold'));
+    assert.throws(() => parseInventory(bad('{ tls-expiry: { threshold: 1 } }'), EXAMPLE_INVENTORY), (e: unknown) => e instanceof InventoryError && e.issues.some((i) => i.path === 'hosts.sandbox.daemon.checkAlerting.tls-expiry.threshold' && /unknown key/.test(i.message)));
   });
 
   const intervals: [number, Record<string, string>][] = [
