@@ -41,10 +41,19 @@ export class Room {
     this.rtpCapabilities = router.rtpCapabilities;
   }
 
+  /**
+   * The room counts against its worker from the moment creation starts (before the Router exists),
+   * so a burst of new rooms is spread over the workers instead of all seeing the same counts.
+   */
   static async create(id: string, slot: WorkerSlot): Promise<Room> {
-    const router = await slot.worker.createRouter({ mediaCodecs, appData: { room: id } });
     slot.rooms++;
-    return new Room(id, router, slot);
+    try {
+      const router = await slot.worker.createRouter({ mediaCodecs, appData: { room: id } });
+      return new Room(id, router, slot);
+    } catch (err) {
+      slot.rooms--;
+      throw err;
+    }
   }
 
   get closed(): boolean {

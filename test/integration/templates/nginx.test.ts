@@ -69,10 +69,11 @@ interface Reply {
   body: string;
 }
 
+/** One request on its own connection (no keep-alive reuse, so a reply is never read from a socket nginx is closing). */
 function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
   const request = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { host: 'rtc.sandbox.test', ...headers }, rejectUnauthorized: false }, (res) => {
+    const req = request(url, { headers: { host: 'rtc.sandbox.test', ...headers }, rejectUnauthorized: false, agent: false }, (res) => {
       let body = '';
       res.on('data', (chunk: Buffer) => (body += chunk.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
@@ -108,13 +109,19 @@ async function liveSite(t: TestContext, adminCidrs = ['127.0.0.1/32']) {
     .replace(/\n\s*listen \[::\]:(80|443)( ssl)?;/g, '');
   writeFile(join(host.tls.webroot, '.well-known/acme-challenge/token-1'), 'token-1.thumbprint');
   const conf = mainConf(dir, site);
-  const nginx = spawn(tool('nginx', 'nginx'), ['-e', 'stderr', '-p', `${dir}/`, '-c', conf], { stdio: 'ignore' });
+  const nginx = spawn(tool('nginx', 'nginx'), ['-e', 'stderr', '-p', `${dir}/`, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  nginx.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   t.after(() => nginx.kill('SIGQUIT'));
-  for (let i = 0; i < 50; i++) {
-    if (await get(`http://127.0.0.1:${httpPort}/`).then(() => true, () => false)) break;
+  // Ready when both listeners answer; a slow machine gets 15 s, and a failure says what nginx said.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const up = await Promise.all([`http://127.0.0.1:${httpPort}/`, `https://127.0.0.1:${httpsPort}/healthz`].map((u) => get(u).then(() => true, () => false)));
+    if (up.every(Boolean)) break;
+    if (nginx.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start serving (exit ${nginx.exitCode}):\n${stderr}`);
     await sleep(50);
   }
-  return { http: `http://127.0.0.1:${httpPort}`, https: `https://127.0.0.1:${httpsPort}`, httpsPort, seen, logDir: dir };
+  return { http: `http://127.0.0.1:${httpPort}`, https: `https://127.0.0.1:${httpsPort}`, httpsPort, seen, logDir: dir, stderr: () => stderr };
 }
 
 describe('nginx site: served by a real nginx', () => {
@@ -156,7 +163,10 @@ describe('nginx site: served by a real nginx', () => {
 
   test('a request flood gets 429, and fail2ban\'s nginx-limit-req filter matches what nginx logged', async (t) => {
     const site = await liveSite(t);
-    const statuses = await Promise.all(Array.from({ length: 40 }, () => get(`${site.https}/turn-credentials`).then((r) => r.status)));
+    const replies = await Promise.allSettled(Array.from({ length: 40 }, () => get(`${site.https}/turn-credentials`)));
+    const failed = replies.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+    assert.deepEqual(failed, [], `requests failed; nginx said:\n${site.stderr()}`);
+    const statuses = replies.flatMap((r) => (r.status === 'fulfilled' ? [r.value.status] : []));
     assert.ok(statuses.includes(429), `no 429 among ${statuses.join(' ')}`);
     await sleep(100);
     const result = await run(tool('fail2ban-regex', 'fail2ban'), [join(site.logDir, 'rtcops.error.log'), '/etc/fail2ban/filter.d/nginx-limit-req.conf']);
