@@ -72,7 +72,8 @@ describe('server: the real signaling server, a dead worker, a restart', () => {
     const pid = status.workers[0]?.pid;
     assert.ok(pid !== undefined);
     process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 300));
+    // Wait until the server itself has noticed (its /readyz turns 503), however slow the machine.
+    for (let i = 0; i < 100 && (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200; i++) await new Promise((r) => setTimeout(r, 50));
     const r = await cycle();
     assert.equal(r.status, 'critical');
     assert.match(r.message, new RegExp(`mediasoup worker 0 \\(pid ${pid}\\) is dead`));

@@ -76,8 +76,11 @@ for (const mode of ['port range', 'WebRtcServer'] as const) {
       await bob.closed;
       await alice.waitFor('peerLeft', (n) => n.data['peerId'] === 'bob');
       await alice.close();
-      await new Promise((r) => setTimeout(r, 100));
-      const st = await status(s);
+      let st = await status(s);
+      for (let i = 0; i < 100 && st.rooms > 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        st = await status(s);
+      }
       assert.deepEqual([st.rooms, st.peers], [0, 0]);
       assert.ok(s.logs.some((l) => l['event'] === 'room_closed' && l['room'] === 'r1'));
     });
