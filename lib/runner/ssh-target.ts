@@ -74,6 +74,10 @@ export class SshTarget {
       ssh.dispose();
       throw connectError(conn, err as Error & { code?: string; level?: string }, presented, pinned);
     }
+    // Commands are many small request/answer exchanges: without TCP_NODELAY, Nagle's algorithm holds each
+    // small packet until the previous one is acknowledged, and the peer's delayed ACK makes that ~40 ms
+    // per exchange (a trivial command took 88-132 ms on loopback instead of a few).
+    ssh.connection?.setNoDelay(true);
     return new SshTarget(conn, ssh);
   }
 
@@ -114,6 +118,8 @@ export class SshTarget {
       throw new UnreachableError(this.name, `lost the SSH connection while running ${summary}: ${(err as Error).message}`);
     }
     const result = { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
+    // RTCOPS_TRACE=1: one line per remote command (host, what, exit code, time) on stderr; never the command's text.
+    if (process.env['RTCOPS_TRACE'] === '1') process.stderr.write(`trace ${this.name}: ${summary} → exit ${r.code} in ${result.ms} ms\n`);
     if (opts.root === true && r.code === 1 && /sudo: a (terminal|password) is required/.test(r.stderr)) {
       throw new AuthError(this.name, `sudo needs a password for ${this.conn.user}`, `give ${this.conn.user} passwordless sudo (NOPASSWD), or connect as root with ssh.sudo: false`);
     }

@@ -46,7 +46,7 @@ export async function connectGuest(target: SshTarget, readyTimeout = 10_000): Pr
   let mismatch = false;
   const ssh = new NodeSSH();
   try {
-    return await ssh.connect({
+    await ssh.connect({
       host: target.address,
       port: target.sshPort,
       username: target.user,
@@ -57,6 +57,9 @@ export async function connectGuest(target: SshTarget, readyTimeout = 10_000): Pr
         return !mismatch;
       },
     });
+    // No Nagle delay on small request/answer exchanges (see lib/runner/ssh-target.ts).
+    ssh.connection?.setNoDelay(true);
+    return ssh;
   } catch (error) {
     ssh.dispose();
     if (mismatch) throw new HostKeyMismatch(`host key of ${target.address} is not the one pinned in ${target.knownHostsPath}`);
