@@ -60,14 +60,27 @@ export function restoreScript(path: string, hadPrevious: boolean): string {
 export const HANDLERS: Record<string, string> = {
   'systemd daemon-reload': 'systemctl daemon-reload',
   'reload ssh': 'if systemctl is-active --quiet ssh.socket; then :; else systemctl reload ssh; fi',
-  'restart fail2ban': restartAndCheck('fail2ban', 2),
-  'restart coturn': restartAndCheck('coturn', 1),
+  'restart fail2ban': restartAndCheck('fail2ban', 'fail2ban-client ping'),
+  // coturn's unit is Type=notify: restart returns once it is listening.
+  'restart coturn': restartAndCheck('coturn'),
   'reload nginx': 'if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl restart nginx; fi',
   // $app is set by the engine; the daemon step starts it when it is not running yet.
   'restart health daemon': 'systemctl try-restart "$app-health.service"',
 };
 
-/** Restart, give it time to fail, and on failure show why (the unit's last journal lines). */
-function restartAndCheck(unit: string, settleSec: number): string {
-  return `systemctl restart ${unit}; sleep ${settleSec}\nif ! systemctl is-active --quiet ${unit}; then journalctl -u ${unit} -n 6 --no-pager -o cat >&2; exit 1; fi`;
+/**
+ * Restart, then wait until `ready` succeeds (at most 15 s; no fixed sleep); a unit that stops or fails on the
+ * way shows why (its last journal lines).
+ */
+export function restartAndCheck(unit: string, ready = 'true'): string {
+  const why = `journalctl -u ${unit} -n 6 --no-pager -o cat >&2; exit 1`;
+  return [
+    `systemctl restart ${unit}`,
+    'for _ in $(seq 60); do',
+    `  if ! systemctl is-active --quiet ${unit}; then ${why}; fi`,
+    `  if ${ready} >/dev/null 2>&1; then exit 0; fi`,
+    '  sleep 0.25',
+    'done',
+    `echo "${unit} did not become ready within 15 s" >&2; ${why}`,
+  ].join('\n');
 }

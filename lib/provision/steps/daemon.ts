@@ -58,9 +58,29 @@ export const daemonStep: Step = {
       actions.push({
         kind: 'run',
         summary: `enable and start ${unit}`,
-        script: `systemctl daemon-reload\nsystemctl enable --now ${shQuote(unit)}\nsleep 2\nif ! systemctl is-active --quiet ${shQuote(unit)}; then journalctl -u ${shQuote(unit)} -n 8 --no-pager -o cat >&2; exit 1; fi`,
+        script: startAndWait(unit),
       });
     }
     return actions;
   },
 };
+
+/**
+ * Starts the unit and waits until this invocation of the daemon has logged that it started (its config and
+ * secrets loaded, its checks scheduled), at most 15 s; a crash or a restart loop shows the journal's last lines.
+ */
+function startAndWait(unit: string): string {
+  const q = shQuote(unit);
+  return [
+    'systemctl daemon-reload',
+    `systemctl enable --now ${q}`,
+    `id=$(systemctl show -p InvocationID --value ${q})`,
+    'for _ in $(seq 60); do',
+    `  if ! systemctl is-active --quiet ${q}; then journalctl -u ${q} -n 8 --no-pager -o cat >&2; exit 1; fi`,
+    '  out=$(journalctl "_SYSTEMD_INVOCATION_ID=$id" --no-pager -o cat 2>/dev/null || true)',
+    `  case "$out" in *'"event":"daemon_started"'*) exit 0 ;; esac`,
+    '  sleep 0.25',
+    'done',
+    `echo "${unit} did not report started within 15 s:" >&2; journalctl -u ${q} -n 8 --no-pager -o cat >&2; exit 1`,
+  ].join('\n');
+}
