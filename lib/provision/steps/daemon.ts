@@ -68,6 +68,7 @@ export const daemonStep: Step = {
 /**
  * Starts the unit and waits until this invocation of the daemon has logged that it started (its config and
  * secrets loaded, its checks scheduled), at most 15 s; a crash or a restart loop shows the journal's last lines.
+ * The line is logged at info, the level of the config rtcops renders (it sets no logLevel).
  */
 function startAndWait(unit: string): string {
   const q = shQuote(unit);
