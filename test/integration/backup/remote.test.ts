@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +9,8 @@ import { archiveName } from '../../../lib/backup/archive.js';
 import { backupMain, restoreMain } from '../../../lib/backup/command.js';
 import { writeNewKey } from '../../../lib/backup/key.js';
 import { RemoteStoreError, S3Store, s3SettingsFromEnv } from '../../../lib/backup/remote.js';
-import type { Io } from '../../../lib/cli.js';
+import { runMain as run, writeUnreachableInventory } from '../../helpers/cli.js';
+import { freePort } from '../../helpers/process.js';
 import { startS3, type TestS3 } from '../../helpers/s3.js';
 
 const BUCKET = 'rtcops-backups';
@@ -25,27 +25,6 @@ function fakeArchive(host: string, when: Date, bytes = 2048, app = 'rtcops'): st
   writeFileSync(file, data, { mode: 0o600 });
   writeFileSync(`${file}.sha256`, `${createHash('sha256').update(data).digest('hex')}  ${archiveName(app, host, when)}\n`);
   return file;
-}
-
-async function run(main: typeof backupMain, argv: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => { out += t; }, err: (t) => { err += `${t}\n`; } };
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  try {
-    return { code: await main(argv, io), out, err };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  }
-}
-
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 describe('the S3-compatible backup target, against a real S3 API server (s3rver) on 127.0.0.1', { timeout: 120_000 }, () => {
@@ -173,28 +152,17 @@ describe('the S3-compatible backup target, against a real S3 API server (s3rver)
     const denied = S3Store.fromEnv(`s3://${BUCKET}/x`, { AWS_ACCESS_KEY_ID: 'AKIANOTKNOWN', AWS_SECRET_ACCESS_KEY: secret }, s3.endpoint);
     await assert.rejects(denied.check(), (e: RemoteStoreError) => /refused the credentials \(InvalidAccessKeyId\)/.test(e.message) && /AWS_ACCESS_KEY_ID/.test(e.hint) && !`${e.message}${e.hint}`.includes(secret));
     denied.close();
-    const down = S3Store.fromEnv(`s3://${BUCKET}/x`, env, `http://127.0.0.1:${await closedPort()}`);
+    const down = S3Store.fromEnv(`s3://${BUCKET}/x`, env, `http://127.0.0.1:${await freePort()}`);
     await assert.rejects(down.check(), (e: RemoteStoreError) => /cannot reach the S3 endpoint \(ECONNREFUSED\)/.test(e.message) && /--s3-endpoint/.test(e.hint));
     down.close();
   });
 
   describe('backup.mjs --upload / restore.mjs --from s3://: the target is proven before any host is touched', () => {
-    // A host nothing can reach (TEST-NET-1): had the command connected, it would fail differently and later.
     const inventory = join(dir, 'inventory.yaml');
     const keyFile = join(dir, 'backup.key');
     before(async () => {
-      writeFileSync(inventory, `
-hosts:
-  web1:
-    os: debian-12
-    adminCidrs: [192.0.2.0/24]
-    ssh: { address: 192.0.2.10, user: deploy, keyPath: ${join(dir, 'id')}, fingerprint: "SHA256:FmdugJhXwX678SqBTAWFZ290VqeBb8HqVmN5wXZ/iJk", connectTimeoutMs: 1000 }
-    acme: { email: ops@example.test }
-    secrets: { jwtSecret: { env: S3T_JWT }, adminToken: { env: S3T_ADMIN }, turnSecret: { env: S3T_TURN } }
-    app: { domains: [rtc.example.test] }
-    mediasoup: { announcedIp: 192.0.2.10 }
-    turn: { domain: turn.example.test }
-`);
+      // A host nothing can reach: had the command connected, it would fail differently and later.
+      writeUnreachableInventory(inventory, 'web1', join(dir, 'id'), 'S3T');
       for (const v of ['S3T_JWT', 'S3T_ADMIN', 'S3T_TURN']) process.env[v] = randomBytes(24).toString('hex');
       await writeNewKey(keyFile);
     });
@@ -213,7 +181,7 @@ hosts:
       const nob = await backup(['--upload', 's3://no-such-bucket/prod', '--s3-endpoint', s3.endpoint], env);
       assert.equal(nob.code, 2);
       assert.match(nob.err, /bucket no-such-bucket does not exist/);
-      const down = await backup(['--upload', `s3://${BUCKET}/prod`, '--s3-endpoint', `http://127.0.0.1:${await closedPort()}`], env);
+      const down = await backup(['--upload', `s3://${BUCKET}/prod`, '--s3-endpoint', `http://127.0.0.1:${await freePort()}`], env);
       assert.equal(down.code, 2);
       assert.match(down.err, /cannot reach the S3 endpoint/);
       for (const r of [nob, down]) assert.doesNotMatch(r.err, /\[web1\] connect/);

@@ -7,43 +7,18 @@ import { after, describe, test } from 'node:test';
 import { backupMain, restoreMain } from '../../../lib/backup/command.js';
 import { backupPaths, tarArgv } from '../../../lib/backup/commands.js';
 import { parseProbe } from '../../../lib/backup/restore.js';
-import { UsageError, type Io } from '../../../lib/cli.js';
+import { UsageError } from '../../../lib/cli.js';
 import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
+import { runMain as run, writeUnreachableInventory } from '../../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rtcops-backup-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-// A host nothing can reach (TEST-NET-1): every case here must stop before connecting.
-const inventory = join(dir, 'inventory.yaml');
-writeFileSync(inventory, `
-hosts:
-  web:
-    os: debian-12
-    adminCidrs: [192.0.2.0/24]
-    ssh: { address: 192.0.2.10, user: deploy, keyPath: ${join(dir, 'id')}, fingerprint: "SHA256:FmdugJhXwX678SqBTAWFZ290VqeBb8HqVmN5wXZ/iJk", connectTimeoutMs: 1000 }
-    acme: { email: ops@example.test }
-    secrets: { jwtSecret: { env: BK_JWT }, adminToken: { env: BK_ADMIN }, turnSecret: { env: BK_TURN } }
-    app: { domains: [rtc.example.test] }
-    mediasoup: { announcedIp: 192.0.2.10 }
-    turn: { domain: turn.example.test }
-`);
+// A host nothing can reach: every case here must stop before connecting.
+const inventory = writeUnreachableInventory(join(dir, 'inventory.yaml'), 'web', join(dir, 'id'), 'BK');
 process.env['BK_JWT'] = 'j'.repeat(40);
 process.env['BK_ADMIN'] = 'a'.repeat(40);
 process.env['BK_TURN'] = 't'.repeat(40);
-
-async function run(main: typeof backupMain, argv: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => { out += t; }, err: (t) => { err += `${t}\n`; } };
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  try {
-    return { code: await main(argv, io), out, err };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  }
-}
-
 describe('backup.mjs / restore.mjs: bad input stops before any connection, naming the fix', () => {
   const usage = (p: Promise<unknown>, message: RegExp) => assert.rejects(p, (e: Error) => e instanceof UsageError && message.test(e.message));
   test('backup needs a host', () => usage(run(backupMain, ['-i', inventory]), /name a host or group/));
