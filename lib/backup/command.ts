@@ -243,6 +243,8 @@ interface RestoreContext {
 
 async function restoreFrom(archive: string, ctx: RestoreContext): Promise<number> {
   const { args, io, host, secrets, key, caFile, source } = ctx;
+  // A downloaded archive is named by its URL in messages, not by the temporary file.
+  const named = (t: string) => (source === archive ? t : t.split(archive).join(source));
   if (args.values['verify-only'] === true) {
     try {
       const a = await openArchive(archive, key, { app: host.app.name, certName: host.tls.certName });
@@ -253,8 +255,7 @@ async function restoreFrom(archive: string, ctx: RestoreContext): Promise<number
       return EXIT.ok;
     } catch (err) {
       if (err instanceof Error && (err.name === 'ArchiveError' || err.name === 'BackupKeyError')) {
-        // A downloaded archive is named by its URL, not by the temporary file.
-        if (source !== archive) err.message = err.message.split(archive).join(source);
+        err.message = named(err.message);
         return inputError(err as Error & { hint?: string }, args.json, io, { archive: source });
       }
       throw err;
@@ -275,7 +276,6 @@ async function restoreFrom(archive: string, ctx: RestoreContext): Promise<number
     probe: { address: reach.address, caFile: reach.caFile },
     onProgress: (e) => io.err(progressLine(e)),
   });
-  const named = (t: string | undefined) => (t === undefined || source === archive ? t : t.split(archive).join(source));
   // Recovery counts from the command: the download from the bucket is part of it.
   const report = { ...restored, archive: source, ...(ctx.fetched !== undefined ? { phases: [ctx.fetched, ...restored.phases], recoveryMs: restored.recoveryMs + ctx.fetched.ms } : {}), ...(restored.error !== undefined ? { error: named(restored.error) } : {}), ...(restored.hint !== undefined ? { hint: named(restored.hint) } : {}) };
   io.out(args.json ? JSON.stringify({ ok: report.status === 'ok', ...report }, null, 2) : restoreSummary(report));
