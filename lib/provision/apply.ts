@@ -68,19 +68,24 @@ export const HANDLERS: Record<string, string> = {
   'restart health daemon': 'systemctl try-restart "$app-health.service"',
 };
 
+/** Restart, then wait until `ready` succeeds (untilReady). */
+function restartAndCheck(unit: string, ready = 'true'): string {
+  return `systemctl restart ${unit}\n${untilReady(unit, ready, { what: 'become ready', journalLines: 6 })}`;
+}
+
 /**
- * Restart, then wait until `ready` succeeds (at most 15 s; no fixed sleep); a unit that stops or fails on the
- * way shows why (its last journal lines).
+ * Waits (at most 15 s, no fixed sleep) until `ready` succeeds while the unit stays active, then ends the script with
+ * exit 0; a unit that stops, fails or never gets ready ends it with exit 1 and its last journal lines.
+ * `unit` goes into the script as is: quote it if it is not a plain name.
  */
-export function restartAndCheck(unit: string, ready = 'true'): string {
-  const why = `journalctl -u ${unit} -n 6 --no-pager -o cat >&2; exit 1`;
+export function untilReady(unit: string, ready: string, o: { what: string; journalLines: number }): string {
+  const why = `journalctl -u ${unit} -n ${o.journalLines} --no-pager -o cat >&2; exit 1`;
   return [
-    `systemctl restart ${unit}`,
     'for _ in $(seq 60); do',
     `  if ! systemctl is-active --quiet ${unit}; then ${why}; fi`,
     `  if ${ready} >/dev/null 2>&1; then exit 0; fi`,
     '  sleep 0.25',
     'done',
-    `echo "${unit} did not become ready within 15 s" >&2; ${why}`,
+    `echo "${unit} did not ${o.what} within 15 s" >&2; ${why}`,
   ].join('\n');
 }

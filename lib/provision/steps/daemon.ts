@@ -2,6 +2,7 @@ import type { ResolvedHost } from '../../inventory/index.js';
 import { shQuote } from '../../runner/quote.js';
 import { daemonBundle, type Artifact } from '../artifacts.js';
 import type { Action } from '../actions.js';
+import { untilReady } from '../apply.js';
 import type { Step } from '../step.js';
 import { NODE_BIN } from './runtime.js';
 
@@ -76,12 +77,7 @@ function startAndWait(unit: string): string {
     'systemctl daemon-reload',
     `systemctl enable --now ${q}`,
     `id=$(systemctl show -p InvocationID --value ${q})`,
-    'for _ in $(seq 60); do',
-    `  if ! systemctl is-active --quiet ${q}; then journalctl -u ${q} -n 8 --no-pager -o cat >&2; exit 1; fi`,
-    '  out=$(journalctl "_SYSTEMD_INVOCATION_ID=$id" --no-pager -o cat 2>/dev/null || true)',
-    `  case "$out" in *'"event":"daemon_started"'*) exit 0 ;; esac`,
-    '  sleep 0.25',
-    'done',
-    `echo "${unit} did not report started within 15 s:" >&2; journalctl -u ${q} -n 8 --no-pager -o cat >&2; exit 1`,
+    // grep without -q reads all of its input: journalctl never sees a closed pipe.
+    untilReady(q, `journalctl "_SYSTEMD_INVOCATION_ID=$id" --no-pager -o cat 2>/dev/null | grep -F '"event":"daemon_started"'`, { what: 'report started', journalLines: 8 }),
   ].join('\n');
 }
