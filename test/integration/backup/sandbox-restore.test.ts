@@ -10,7 +10,6 @@ import type { BackupReport } from '../../../lib/backup/backup.js';
 import { backupMain, restoreMain } from '../../../lib/backup/command.js';
 import { writeNewKey } from '../../../lib/backup/key.js';
 import type { RestoreReport } from '../../../lib/backup/restore.js';
-import type { Io } from '../../../lib/cli.js';
 import { deployMain } from '../../../lib/deploy/command.js';
 import { probeSignaling } from '../../../lib/deploy/signaling-probe.js';
 import { loadInventory, type ResolvedHost } from '../../../lib/inventory/index.js';
@@ -18,6 +17,7 @@ import { provisionMain } from '../../../lib/provision/command.js';
 import { connectionOf } from '../../../lib/provision/engine.js';
 import { SshTarget } from '../../../lib/runner/index.js';
 import { sandboxDown, sandboxUp, type SandboxUpResult } from '../../../lib/sandbox/index.js';
+import { runMain as cli } from '../../helpers/cli.js';
 import { startPebble } from '../../helpers/pebble.js';
 import { startS3, type TestS3 } from '../../helpers/s3.js';
 
@@ -44,14 +44,6 @@ hosts:
     node: { source: upload }
     deploy: { gateTimeoutSec: 30, watchSec: 2 }
 `;
-}
-
-/** A CLI main run in-process: its exit code, stdout and stderr. */
-async function cli(main: (argv: string[], io: Io) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => { out += t; }, err: (t) => { err += `${t}\n`; } });
-  return { code, out, err };
 }
 
 /** The SHA-256 fingerprint of the certificate nginx serves for the app's name (as openssl prints it). */

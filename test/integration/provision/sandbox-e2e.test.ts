@@ -13,6 +13,7 @@ import { renderHost } from '../../../lib/render/files.js';
 import { sandboxDown, sandboxProbe, sandboxUp, type Probe, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { SshTarget } from '../../../lib/runner/index.js';
 import { connectionOf } from '../../../lib/provision/engine.js';
+import { runMain } from '../../helpers/cli.js';
 import { startPebble, type TestAcme } from '../../helpers/pebble.js';
 import { TurnCheck } from '../../../daemon/checks/turn.js';
 
@@ -41,9 +42,7 @@ hosts:
 }
 
 async function provisionJson(inventory: string): Promise<{ code: number; report: HostReport; stderr: string }> {
-  let out = '';
-  let err = '';
-  const code = await provisionMain([NAME, '-i', inventory, '--json'], { out: (t) => { out += t; }, err: (t) => { err += `${t}\n`; } });
+  const { code, out, err } = await runMain(provisionMain, [NAME, '-i', inventory, '--json']);
   const parsed = JSON.parse(out) as { hosts: HostReport[] };
   return { code, report: parsed.hosts[0] as HostReport, stderr: err };
 }
