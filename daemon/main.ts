@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
 import pino from 'pino';
-import { runCheck } from './checks/result.js';
-import { buildChecks, loadBackupJob } from './checks/index.js';
-import type { BackupJob } from './checks/backup.js';
-import { ConfigError, loadConfigFile, onlyChecks, secretsFromEnv } from './config.js';
+import { runCheck } from '../lib/checks/result.js';
+import { buildChecks, loadBackupJob } from '../lib/checks/index.js';
+import type { BackupJob } from '../lib/checks/backup.js';
+import { ConfigError, loadConfigFile, onlyChecks, secretsFromEnv } from '../lib/daemon-config.js';
 import { startDaemon } from './daemon.js';
-import { formatTable, hasCritical } from './report.js';
+import { formatTable, hasCritical } from '../lib/checks/report.js';
 
 const USAGE = `Usage: node dist/daemon/main.js --config <file> [--once [--json] [--only <check,...>]] [--check-config]
 

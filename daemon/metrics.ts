@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AlertKind } from './alerting/state-machine.js';
-import type { CheckResult } from './checks/result.js';
+import type { AlertKind } from '../lib/alerting/state-machine.js';
+import type { CheckResult } from '../lib/checks/result.js';
 
 const STATUS_VALUE = { ok: 0, warn: 1, critical: 2, skipped: -1 } as const;
 

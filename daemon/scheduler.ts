@@ -1,8 +1,8 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import type { Alerter } from './alerting/alerter.js';
-import type { ScheduledCheck } from './checks/index.js';
-import { runCheck, type CheckResult } from './checks/result.js';
+import type { Alerter } from '../lib/alerting/alerter.js';
+import type { ScheduledCheck } from '../lib/checks/index.js';
+import { runCheck, type CheckResult } from '../lib/checks/result.js';
 import type { DaemonMetrics } from './metrics.js';
 
 /** Runs each check on its own cron schedule (never two runs of one check at once) and feeds the alerter. */

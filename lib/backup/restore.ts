@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkMain } from '../../daemon/check-command.js';
-import type { CheckResult } from '../../daemon/checks/result.js';
+import { checkMain } from '../checks/command.js';
+import type { CheckResult } from '../checks/result.js';
 import { readArtifact } from '../deploy/artifact.js';
 import { linkSharedScript, receiveArgv, switchScript } from '../deploy/commands.js';
 import { deployHost, type DeployReport, type Timing } from '../deploy/engine.js';

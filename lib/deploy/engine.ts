@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import { SlackProvider } from '../../daemon/alerting/providers/slack.js';
+import { SlackProvider } from '../alerting/providers/slack.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { connectionOf } from '../provision/engine.js';
 import { RemoteError } from '../runner/errors.js';

@@ -1,4 +1,4 @@
-import type { DaemonConfigInput } from '../../daemon/config.js';
+import type { DaemonConfigInput } from '../daemon-config.js';
 import { hasPublicDns, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 
 /**

@@ -15,7 +15,7 @@ import { SshTarget } from '../../../lib/runner/index.js';
 import { connectionOf } from '../../../lib/provision/engine.js';
 import { runMain } from '../../helpers/cli.js';
 import { startPebble, type TestAcme } from '../../helpers/pebble.js';
-import { TurnCheck } from '../../../daemon/checks/turn.js';
+import { TurnCheck } from '../../../lib/checks/turn.js';
 
 const run = promisify(execFile);
 const NAME = 'e2e-prov';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { daemonConfigSchema } from '../../../daemon/config.js';
-import { ALL_CHECKS } from '../../../daemon/operator-checks.js';
+import { daemonConfigSchema } from '../../../lib/daemon-config.js';
+import { ALL_CHECKS } from '../../../lib/checks/operator.js';
 
 const REPO = join(import.meta.dirname, '../../..');
 const runbook = readFileSync(join(REPO, 'RUNBOOK.md'), 'utf8');

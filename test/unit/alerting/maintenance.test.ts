@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { inMaintenance, type MaintenanceWindow } from '../../../daemon/alerting/maintenance.js';
+import { inMaintenance, type MaintenanceWindow } from '../../../lib/alerting/maintenance.js';
 
 const oneOff: MaintenanceWindow = { from: '2026-11-22T10:00:00Z', until: '2026-11-22T11:00:00Z' };
 // 2026-11-22 is a Sunday.

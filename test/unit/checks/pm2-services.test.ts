@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { gradePm2, Pm2Check, type Pm2Process } from '../../../daemon/checks/pm2.js';
-import { gradeServices, ServicesCheck } from '../../../daemon/checks/services.js';
+import { gradePm2, Pm2Check, type Pm2Process } from '../../../lib/checks/pm2.js';
+import { gradeServices, ServicesCheck } from '../../../lib/checks/services.js';
 
 const proc = (status: string, restarts: number): Pm2Process[] => [{ name: 'rtcops', pid: 42, pm2_env: { status, restart_time: restarts }, monit: { memory: 104857600, cpu: 3 } }];
 const opts = { processName: 'rtcops', restartWarn: 1, restartCritical: 3 };

@@ -1,4 +1,4 @@
-import { daemonConfigSchema, type ChecksConfig, type DaemonSecrets } from '../config.js';
+import { daemonConfigSchema, type ChecksConfig, type DaemonSecrets } from '../daemon-config.js';
 import { BackupCheck, type BackupJob } from './backup.js';
 import { DiskCheck } from './disk.js';
 import { MediaProbeCheck } from './media-probe.js';
@@ -27,8 +27,8 @@ export const DAEMON_CHECK_NAMES: readonly (keyof ChecksConfig)[] = Object.freeze
  * it out (it runs on the machine that keeps the archives, with SSH to the hosts).
  */
 export async function loadBackupJob(cfg: NonNullable<ChecksConfig['backup']>, env: Record<string, string | undefined> = process.env): Promise<BackupJob> {
-  const path = '../../lib/backup/scheduled.js';
-  let mod: typeof import('../../lib/backup/scheduled.js');
+  const path = '../backup/scheduled.js';
+  let mod: typeof import('../backup/scheduled.js');
   try {
     mod = (await import(path)) as typeof mod;
   } catch (error) {

@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import cron from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseTurnUrl } from '../lib/turn/url.js';
+import { parseTurnUrl } from './turn/url.js';
 import { DAYS } from './alerting/maintenance.js';
 
 /**

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { loadInventory, selectHost } from '../../../lib/inventory/index.js';
 import { daemonBundle } from '../../../lib/provision/artifacts.js';
 import { daemonConfig } from '../../../lib/render/index.js';
-import type { CheckResult } from '../../../daemon/checks/result.js';
+import type { CheckResult } from '../../../lib/checks/result.js';
 import { TestCa, days } from '../../helpers/certs.js';
 import { startCoturn, type Coturn } from '../../helpers/coturn.js';
 import { freePort } from '../../helpers/process.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { directStunUrl } from '../../../daemon/checks/media-call.js';
+import { directStunUrl } from '../../../lib/checks/media-call.js';
 
 test('the direct call\'s STUN server is our own coturn, never werift\'s default (stun.l.google.com)', () => {
   assert.equal(directStunUrl(['turns:turn.example.com:5349?transport=tcp', 'turn:127.0.0.1:3478?transport=udp']), 'stun:127.0.0.1:3478');

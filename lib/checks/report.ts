@@ -1,4 +1,4 @@
-import type { CheckResult } from './checks/result.js';
+import type { CheckResult } from './result.js';
 
 const MARK = { ok: 'OK', warn: 'WARN', critical: 'CRIT', skipped: 'N/A' } as const;
 

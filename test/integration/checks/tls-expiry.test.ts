@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { TlsExpiryCheck } from '../../../daemon/checks/tls-expiry.js';
+import { TlsExpiryCheck } from '../../../lib/checks/tls-expiry.js';
 import { freePort } from '../../helpers/process.js';
 import { TestCa, days, type Issued } from '../../helpers/certs.js';
 

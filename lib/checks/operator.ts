@@ -1,10 +1,10 @@
 import { isIP } from 'node:net';
-import { hasPublicDns, type ResolvedHost } from '../lib/inventory/index.js';
-import { connectionOf } from '../lib/provision/engine.js';
-import { SshTarget } from '../lib/runner/index.js';
-import { shQuote } from '../lib/runner/quote.js';
-import { daemonConfigSchema, type ChecksConfig } from './config.js';
-import type { CheckResult } from './checks/result.js';
+import { hasPublicDns, type ResolvedHost } from '../inventory/index.js';
+import { connectionOf } from '../provision/engine.js';
+import { SshTarget } from '../runner/index.js';
+import { shQuote } from '../runner/quote.js';
+import { daemonConfigSchema, type ChecksConfig } from '../daemon-config.js';
+import type { CheckResult } from './result.js';
 
 /** Checks that read the machine they run on: from the operator's side they run on the host, over SSH. */
 export const HOST_CHECKS = ['disk', 'system', 'pm2', 'services'] as const;

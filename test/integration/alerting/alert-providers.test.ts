@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DeliveryError, type AlertProvider } from '../../../daemon/alerting/providers/provider.js';
-import { SlackProvider } from '../../../daemon/alerting/providers/slack.js';
-import { WebhookProvider } from '../../../daemon/alerting/providers/webhook.js';
-import type { AlertEvent } from '../../../daemon/alerting/state-machine.js';
+import { DeliveryError, type AlertProvider } from '../../../lib/alerting/providers/provider.js';
+import { SlackProvider } from '../../../lib/alerting/providers/slack.js';
+import { WebhookProvider } from '../../../lib/alerting/providers/webhook.js';
+import type { AlertEvent } from '../../../lib/alerting/state-machine.js';
 import { AlertReceiver } from '../../helpers/receiver.js';
 
 const event: AlertEvent = {

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { EXIT, UsageError, parseCli, type Io } from '../lib/cli.js';
-import { loadHost, probeReach, readProbeCa } from '../lib/inventory/index.js';
-import { buildChecks } from './checks/index.js';
-import { runCheck, type CheckResult } from './checks/result.js';
-import { ALL_CHECKS, HOST_CHECKS, operatorChecks, runHostChecks, skippedOnHost } from './operator-checks.js';
+import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
+import { loadHost, probeReach, readProbeCa } from '../inventory/index.js';
+import { buildChecks } from './index.js';
+import { runCheck, type CheckResult } from './result.js';
+import { ALL_CHECKS, HOST_CHECKS, operatorChecks, runHostChecks, skippedOnHost } from './operator.js';
 import { formatTable, hasCritical } from './report.js';
 
 const spec = {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DiskCheck } from '../../../daemon/checks/disk.js';
+import { DiskCheck } from '../../../lib/checks/disk.js';
 
 const mnt = mkdtempSync(join(tmpdir(), 'rtcops-disk-'));
 const check = new DiskCheck({ mounts: [mnt], warnPercent: 80, criticalPercent: 90, inodeWarnPercent: 80, inodeCriticalPercent: 90 });

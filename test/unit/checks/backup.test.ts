@@ -3,10 +3,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { gradeBackup } from '../../../daemon/checks/backup.js';
-import { DAEMON_CHECK_NAMES } from '../../../daemon/checks/index.js';
-import { ConfigError, daemonConfigSchema, parseConfig } from '../../../daemon/config.js';
-import { ALL_CHECKS } from '../../../daemon/operator-checks.js';
+import { gradeBackup } from '../../../lib/checks/backup.js';
+import { DAEMON_CHECK_NAMES } from '../../../lib/checks/index.js';
+import { ConfigError, daemonConfigSchema, parseConfig } from '../../../lib/daemon-config.js';
+import { ALL_CHECKS } from '../../../lib/checks/operator.js';
 import { archiveName, listArchives } from '../../../lib/backup/archive.js';
 
 const HOUR = 3_600_000;

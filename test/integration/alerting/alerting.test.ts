@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
-import { Alerter } from '../../../daemon/alerting/alerter.js';
-import type { MaintenanceWindow } from '../../../daemon/alerting/maintenance.js';
-import { SlackProvider } from '../../../daemon/alerting/providers/slack.js';
-import { AlertStore } from '../../../daemon/alerting/store.js';
-import type { CheckResult, Status } from '../../../daemon/checks/result.js';
+import { Alerter } from '../../../lib/alerting/alerter.js';
+import type { MaintenanceWindow } from '../../../lib/alerting/maintenance.js';
+import { SlackProvider } from '../../../lib/alerting/providers/slack.js';
+import { AlertStore } from '../../../lib/alerting/store.js';
+import type { CheckResult, Status } from '../../../lib/checks/result.js';
 import { capturedLogger } from '../../helpers/log-sink.js';
 import { AlertReceiver } from '../../helpers/receiver.js';
 

@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { RTCPeerConnectionConfig } from 'werift';
-import { AudioReceiver, AudioSender, connected, probePayload } from '../../lib/media-probe/audio-peer.js';
-import type { TransportParams } from '../../lib/media-probe/sdp.js';
-import { TurnClient, TurnError } from '../../lib/turn/client.js';
-import { mintTurnCredentials, type TurnCredentials } from '../../lib/turn/credentials.js';
-import { parseTurnUrl, type TurnUrl } from '../../lib/turn/url.js';
+import { AudioReceiver, AudioSender, connected, probePayload } from '../media-probe/audio-peer.js';
+import type { TransportParams } from '../media-probe/sdp.js';
+import { TurnClient, TurnError } from '../turn/client.js';
+import { mintTurnCredentials, type TurnCredentials } from '../turn/credentials.js';
+import { parseTurnUrl, type TurnUrl } from '../turn/url.js';
 import type { Outcome } from './result.js';
 import { probeRoom, SignalingClient } from './signaling-client.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { CheckResult, Status } from '../../../daemon/checks/result.js';
-import { evaluate, INITIAL, markSent, type AlertKind, type AlertPolicy, type AlertState } from '../../../daemon/alerting/state-machine.js';
+import type { CheckResult, Status } from '../../../lib/checks/result.js';
+import { evaluate, INITIAL, markSent, type AlertKind, type AlertPolicy, type AlertState } from '../../../lib/alerting/state-machine.js';
 
 const policy: AlertPolicy = { failureThreshold: 3, successThreshold: 2, sendOnResolved: true, reminderIntervalMs: 60 * 60_000 };
 const t0 = Date.parse('2026-11-22T10:00:00Z');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { test } from 'node:test';
-import { peerBindAddress } from '../../../daemon/checks/turn.js';
+import { peerBindAddress } from '../../../lib/checks/turn.js';
 
 const nic = (address: string): NetworkInterfaceInfo => ({ address, netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: false, cidr: `${address}/24` });
 const interfaces = { lo: [nic('127.0.0.1')], host0: [nic('10.77.0.2')] };

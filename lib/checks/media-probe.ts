@@ -1,5 +1,5 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { parseTurnUrl } from '../../lib/turn/url.js';
+import { parseTurnUrl } from '../turn/url.js';
 import type { MediaProbeOptions } from './media-call.js';
 import type { Check, Outcome } from './result.js';
 
