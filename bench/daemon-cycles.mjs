@@ -2,7 +2,7 @@
 // (checks, metrics, alert state machine, logging) without timers, running every check N times back to back.
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import { loadConfigFile, secretsFromEnv } from '../dist/lib/daemon-config.js';
+import { loadConfigFile, secretsFromEnv } from '../dist/daemon/config.js';
 import { startDaemon } from '../dist/daemon/daemon.js';
 
 const [configFile, cycles] = [process.argv[2], Number(process.argv[3])];

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { runCheck } from '../lib/checks/result.js';
 import { buildChecks, loadBackupJob } from '../lib/checks/index.js';
 import type { BackupJob } from '../lib/checks/backup.js';
-import { ConfigError, loadConfigFile, onlyChecks, secretsFromEnv } from '../lib/daemon-config.js';
+import { ConfigError, loadConfigFile, onlyChecks, secretsFromEnv } from './config.js';
 import { startDaemon } from './daemon.js';
 import { formatTable, hasCritical } from '../lib/checks/report.js';
 

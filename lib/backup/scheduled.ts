@@ -6,7 +6,7 @@ import { BackupKeyError, loadKey, type BackupKey } from './key.js';
 import { RemoteStoreError, S3Store } from './remote.js';
 import { DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
 
-/** What the health daemon's `backup` check needs to back hosts up on its schedule (daemon/config.ts). */
+/** What the health daemon's `backup` check needs to back hosts up on its schedule (lib/daemon-config.ts). */
 export interface ScheduledBackupConfig {
   inventory: string;
   hosts: string[];

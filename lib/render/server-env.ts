@@ -105,7 +105,7 @@ function turnAddress(host: ResolvedHost): string {
 export const ISSUER_ROOTS_PATH = '/etc/rtcops/acme-issuer-roots.pem';
 
 /**
- * The health daemon's config file (daemon/config.ts's schema) for one host; its secrets go to daemonSecretEnv.
+ * The health daemon's config file (lib/daemon-config.ts's schema) for one host; its secrets go to daemonSecretEnv.
  * Everything is probed from the host itself: nginx and coturn on loopback with the public names as SNI, the
  * relayed data sent to the announced IP (coturn's one allowed peer), the media probe through nginx and coturn.
  */
@@ -154,7 +154,7 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
 
 type Checks = NonNullable<DaemonConfigInput['checks']>;
 
-/** daemon.checkAlerting from the inventory as each check's `alert` (daemon/config.ts). */
+/** daemon.checkAlerting from the inventory as each check's `alert` (lib/daemon-config.ts). */
 function withAlertOverrides(overrides: ResolvedHost['daemon']['checkAlerting'], checks: Checks): Checks {
   const out: Record<string, unknown> = { ...checks };
   for (const [name, o] of Object.entries(overrides)) {
@@ -164,7 +164,7 @@ function withAlertOverrides(overrides: ResolvedHost['daemon']['checkAlerting'], 
   return out as Checks;
 }
 
-/** The daemon's EnvironmentFile: the secrets its checks and Slack need (names from daemon/config.ts SECRET_ENV). */
+/** The daemon's EnvironmentFile: the secrets its checks and Slack need (names from lib/daemon-config.ts SECRET_ENV). */
 export function daemonSecretEnv(secrets: HostSecrets): Record<string, string> {
   const env: Record<string, string> = { JWT_SECRET: secrets.jwtSecret.reveal(), ADMIN_TOKEN: secrets.adminToken.reveal(), TURN_SECRET: secrets.turnSecret.reveal() };
   if (secrets.slackWebhookUrl !== undefined) env.SLACK_WEBHOOK_URL = secrets.slackWebhookUrl.reveal();

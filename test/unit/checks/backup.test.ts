@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gradeBackup } from '../../../lib/checks/backup.js';
 import { DAEMON_CHECK_NAMES } from '../../../lib/checks/index.js';
-import { ConfigError, daemonConfigSchema, parseConfig } from '../../../lib/daemon-config.js';
+import { ConfigError, parseConfig } from '../../../daemon/config.js';
+import { daemonConfigSchema } from '../../../lib/daemon-config.js';
 import { ALL_CHECKS } from '../../../lib/checks/operator.js';
 import { archiveName, listArchives } from '../../../lib/backup/archive.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig, secretsFromEnv } from '../../../lib/daemon-config.js';
+import { ConfigError, parseConfig, secretsFromEnv } from '../../../daemon/config.js';
 
 const base = { host: 'rtc-1', stateFile: '/var/lib/rtcops-health/alerts.json' };
 const problems = (f: () => unknown): string[] => {
