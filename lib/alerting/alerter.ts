@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CheckResult } from '../checks/result.js';
 import { inMaintenance, type MaintenanceWindow } from './maintenance.js';
 import type { AlertProvider } from './providers/provider.js';
-import { evaluate, INITIAL, markSent, type AlertEvent, type AlertKind, type AlertPolicy } from './state-machine.js';
+import { evaluate, INITIAL, markSent, runbookLink, type AlertEvent, type AlertKind, type AlertPolicy } from './state-machine.js';
 import type { AlertStore } from './store.js';
 
 export interface RetryPolicy {
@@ -72,7 +72,7 @@ export class Alerter {
       values: result.values,
       since: state.since ?? result.at,
       at: this.now().toISOString(),
-      runbook: `${this.o.runbookUrl}#${result.check}`,
+      runbook: runbookLink(this.o.runbookUrl, result.check),
     };
     const fields = { provider: provider.name, check: result.check, target: result.target, kind: send, severity: event.severity };
     const r = this.o.retry;

@@ -40,6 +40,9 @@ export interface AlertEvent {
   runbook: string;
 }
 
+/** The RUNBOOK.md section an alert about `check` links to: every check has one (test/unit/docs/runbook.test.ts). */
+export const runbookLink = (runbookUrl: string, check: string): string => `${runbookUrl}#${check}`;
+
 export const INITIAL: AlertState = { failures: 0, successes: 0, triggered: false };
 
 /** What to send for this result, if anything; `state` is the new counters (not yet "sent"). */

@@ -211,7 +211,7 @@ export async function restoreMain(argv: string[], io: Io): Promise<number> {
     throw err;
   }
   try {
-    return await restoreFrom(archive, { args, io, host, secrets, key, inventoryFile: inventory.file, caFile, source, fetched });
+    return await restoreFrom(archive, { args, io, host, secrets, key, caFile, source, fetched });
   } finally {
     if (download !== undefined) rmSync(download, { recursive: true, force: true });
   }
@@ -233,7 +233,6 @@ interface RestoreContext {
   host: ReturnType<typeof selectHost>;
   secrets: HostSecrets;
   key: BackupKey;
-  inventoryFile: string;
   caFile: string | undefined;
   /** What the operator named (the s3:// URL of a downloaded archive), for messages. */
   source: string;
@@ -272,7 +271,7 @@ async function restoreFrom(archive: string, ctx: RestoreContext): Promise<number
   if (reach.note !== undefined) io.err(`[${host.name}] ${reach.note}`);
   io.err(`restoring ${host.name} from ${source}`);
   const restored = await restoreHost(host, secrets, {
-    archive, key, inventoryFile: ctx.inventoryFile, force: args.values.force === true,
+    archive, key, force: args.values.force === true,
     probe: { address: reach.address, caFile: reach.caFile },
     onProgress: (e) => io.err(progressLine(e)),
   });

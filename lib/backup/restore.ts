@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkMain } from '../checks/command.js';
+import { runOperatorChecks } from '../checks/operator.js';
 import type { CheckResult } from '../checks/result.js';
 import { readArtifact } from '../deploy/artifact.js';
 import { linkSharedScript, receiveArgv, switchScript } from '../deploy/commands.js';
@@ -20,8 +20,6 @@ import { Phases, secs, type PhaseReport, type Progress } from './phases.js';
 export interface RestoreOptions {
   archive: string;
   key: BackupKey;
-  /** The inventory file (the daemon's checks load it again, as scripts/check.mjs does). */
-  inventoryFile: string;
   /** Restore onto a host that already serves. */
   force?: boolean;
   /** Where the deploy gate and the checks connect instead of DNS, and an extra CA they trust (a test ACME CA). */
@@ -216,10 +214,7 @@ export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts
     });
 
     await phases.run('checks', async () => {
-      let out = '';
-      const argv = [host.name, '-i', opts.inventoryFile, '--json', ...(opts.probe?.address !== undefined ? ['--probe-direct'] : []), ...(opts.probe?.caFile !== undefined ? ['--ca-file', opts.probe.caFile] : [])];
-      await checkMain(argv, { out: (t) => { out += t; }, err: () => undefined });
-      const results = (JSON.parse(out) as { results: CheckResult[] }).results;
+      const results = await runOperatorChecks(host, secrets, { address: opts.probe?.address, httpsPort: 443, caFile: opts.probe?.caFile });
       const judged = results.filter((r) => !NOT_JUDGED.includes(r.check));
       const count = (s: CheckResult['status']) => judged.filter((r) => r.status === s).length;
       report.checks = { ok: count('ok'), warn: count('warn'), critical: count('critical'), skipped: count('skipped'), notJudged: [...NOT_JUDGED], results };

@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
 import { loadHost, probeReach, readProbeCa } from '../inventory/index.js';
-import { buildChecks } from './index.js';
-import { runCheck, type CheckResult } from './result.js';
-import { ALL_CHECKS, HOST_CHECKS, operatorChecks, runHostChecks, skippedOnHost } from './operator.js';
+import type { CheckResult } from './result.js';
+import { ALL_CHECKS, HOST_CHECKS, runOperatorChecks } from './operator.js';
 import { formatTable, hasCritical } from './report.js';
 
 const spec = {
@@ -55,13 +54,7 @@ export async function checkMain(argv: string[], io: Io): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   if (reach.note !== undefined && !args.json) io.err(reach.note);
-  const remote = buildChecks(operatorChecks(host, { address: reach.address, httpsPort, caFile: reach.caFile }), { jwtSecret: secrets.jwtSecret.reveal(), adminToken: secrets.adminToken.reveal(), turnSecret: secrets.turnSecret.reveal() }).filter((c) => only.includes(c.check.name));
-  const onHost = HOST_CHECKS.filter((n) => only.includes(n));
-  const [outside, inside] = await Promise.all([
-    Promise.all(remote.map((c) => runCheck(c.check, c.timeoutMs))),
-    args.values['no-ssh'] === true ? skippedOnHost(host, onHost) : runHostChecks(host, onHost),
-  ]);
-  const results = [...outside.flat(), ...inside];
+  const results = await runOperatorChecks(host, secrets, { address: reach.address, httpsPort, caFile: reach.caFile, only, ssh: args.values['no-ssh'] !== true });
   const ms = performance.now() - t0;
   io.out(args.json ? JSON.stringify({ ok: !hasCritical(results), host: host.name, ms: Math.round(ms), results }, null, 2) : `${formatTable(results)}\n\n${summaryLine(host.name, results, ms)}`);
   return hasCritical(results) ? EXIT.failed : EXIT.ok;

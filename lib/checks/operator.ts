@@ -1,10 +1,11 @@
 import { isIP } from 'node:net';
-import { hasPublicDns, type ResolvedHost } from '../inventory/index.js';
+import { hasPublicDns, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { connectionOf } from '../provision/engine.js';
 import { SshTarget } from '../runner/index.js';
 import { shQuote } from '../runner/quote.js';
 import { daemonConfigSchema, type ChecksConfig } from '../daemon-config.js';
-import type { CheckResult } from './result.js';
+import { buildChecks } from './index.js';
+import { runCheck, type CheckResult } from './result.js';
 
 /** Checks that read the machine they run on: from the operator's side they run on the host, over SSH. */
 export const HOST_CHECKS = ['disk', 'system', 'pm2', 'services'] as const;
@@ -96,3 +97,22 @@ export async function runHostChecks(host: ResolvedHost, names: readonly string[]
 
 /** Rows for host checks not run (--no-ssh): said, never pretended. */
 export const skippedOnHost = (host: ResolvedHost, names: readonly string[]) => names.map((n) => row(n, host.name, 'skipped', 'skipped: runs on the host (over SSH; --no-ssh was given)'));
+
+export interface OperatorRun extends OperatorOptions {
+  /** The checks to run (default: all of ALL_CHECKS). */
+  only?: readonly string[];
+  /** false: the host checks are listed as skipped, not run over SSH. */
+  ssh?: boolean;
+}
+
+/** Every check of a host once, from the operator's machine: the outside ones from here and the host ones over SSH, at once. */
+export async function runOperatorChecks(host: ResolvedHost, secrets: HostSecrets, o: OperatorRun): Promise<CheckResult[]> {
+  const only = o.only ?? ALL_CHECKS;
+  const remote = buildChecks(operatorChecks(host, o), { jwtSecret: secrets.jwtSecret.reveal(), adminToken: secrets.adminToken.reveal(), turnSecret: secrets.turnSecret.reveal() }).filter((c) => only.includes(c.check.name));
+  const onHost = HOST_CHECKS.filter((n) => only.includes(n));
+  const [outside, inside] = await Promise.all([
+    Promise.all(remote.map((c) => runCheck(c.check, c.timeoutMs))),
+    o.ssh === false ? skippedOnHost(host, onHost) : runHostChecks(host, onHost),
+  ]);
+  return [...outside.flat(), ...inside];
+}

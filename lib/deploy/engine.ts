@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import { SlackProvider } from '../alerting/providers/slack.js';
+import { sendOperatorAlert } from '../alerting/operator-alert.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { connectionOf } from '../provision/engine.js';
 import { RemoteError } from '../runner/errors.js';
@@ -333,14 +333,11 @@ class Run {
   }
 }
 
-/** Slack, through the daemon's provider: a deploy that failed or was rolled back. */
-async function alert(host: ResolvedHost, secrets: HostSecrets, report: DeployReport): Promise<void> {
-  if (!host.alerts.slack || secrets.slackWebhookUrl === undefined) return;
-  const at = new Date().toISOString();
-  await new SlackProvider(secrets.slackWebhookUrl.reveal()).send({
-    kind: 'triggered', host: host.name, check: 'deploy', target: report.release ?? '?', severity: 'critical',
+/** The host's alert destinations (Slack): a deploy that failed or was rolled back. */
+function alert(host: ResolvedHost, secrets: HostSecrets, report: DeployReport): Promise<void> {
+  return sendOperatorAlert(host, secrets, {
+    check: 'deploy', target: report.release ?? '?',
     message: `${report.action} ${report.status === 'rolled-back' ? 'rolled back' : 'failed'}: ${report.error ?? ''}${report.serving !== undefined ? ` — serving ${report.serving}` : ''}`,
-    values: {}, since: at, at, runbook: `${host.alerts.runbookUrl ?? 'RUNBOOK.md'}#deploy`,
   });
 }
 

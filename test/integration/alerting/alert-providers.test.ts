@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sendOperatorAlert } from '../../../lib/alerting/operator-alert.js';
 import { DeliveryError, type AlertProvider } from '../../../lib/alerting/providers/provider.js';
 import { SlackProvider } from '../../../lib/alerting/providers/slack.js';
 import { WebhookProvider } from '../../../lib/alerting/providers/webhook.js';
 import type { AlertEvent } from '../../../lib/alerting/state-machine.js';
+import { Secret } from '../../../lib/inventory/secrets.js';
+import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
 import { AlertReceiver } from '../../helpers/receiver.js';
 
 const event: AlertEvent = {
@@ -83,5 +86,34 @@ describe('the Slack message reads well', () => {
     await new WebhookProvider(rx.url, 'test-bearer-token').send(event);
     assert.equal(rx.received[0]?.headers.authorization, 'Bearer test-bearer-token');
     assert.deepEqual(rx.received[0]?.body, { source: 'rtcops-health', ...event });
+  });
+});
+
+describe("an operator command's alert (a failed deploy) goes where the host's alerts go", () => {
+  let rx: AlertReceiver;
+  before(async () => { rx = await AlertReceiver.start(); });
+  after(() => rx.down());
+  const prod = (slack: boolean) => {
+    const host = exampleHost('prod');
+    host.alerts = { slack, runbookUrl: 'https://git.example.com/rtcops/RUNBOOK.md' };
+    return { host, secrets: { ...fakeSecrets(host), slackWebhookUrl: new Secret(rx.url) } };
+  };
+
+  it('alerts.slack on: one critical Slack message linking <alerts.runbookUrl>#<check>', async () => {
+    rx.received.length = 0;
+    const { host, secrets } = prod(true);
+    await sendOperatorAlert(host, secrets, { check: 'deploy', target: '20261122-100000-abc1234', message: 'deploy failed: the gate timed out' });
+    assert.equal(rx.received.length, 1);
+    const body = rx.received[0]?.body as { text: string; attachments: { text: string }[] };
+    assert.match(body.text, /CRITICAL deploy on prod \(20261122-100000-abc1234\)/);
+    assert.match(body.attachments[0]?.text ?? '', /What is wrong:\* deploy failed: the gate timed out/);
+    assert.match(body.attachments[0]?.text ?? '', /<https:\/\/git.example.com\/rtcops\/RUNBOOK.md#deploy\|RUNBOOK.md#deploy>/);
+  });
+
+  it('alerts.slack off: nothing is sent, even with a webhook URL among the secrets', async () => {
+    rx.received.length = 0;
+    const { host, secrets } = prod(false);
+    await sendOperatorAlert(host, secrets, { check: 'deploy', target: 'r', message: 'deploy failed' });
+    assert.equal(rx.received.length, 0);
   });
 });
