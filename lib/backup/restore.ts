@@ -9,13 +9,13 @@ import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { connectionOf, provisionHost, type HostReport } from '../provision/engine.js';
 import { pm2As } from '../provision/steps/runtime.js';
 import { renderHost } from '../render/index.js';
+import { nested, Phases, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
 import { RemoteError } from '../runner/errors.js';
 import { shQuote } from '../runner/quote.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import { ArchiveError, openArchive, sha256, type OpenedArchive } from './archive.js';
 import { LETSENCRYPT, putBackAlertStateScript, putBackLetsencryptArgv, putBackLogScript } from './commands.js';
 import { BackupKeyError, type BackupKey } from './key.js';
-import { Phases, secs, type PhaseReport, type Progress } from './phases.js';
 
 export interface RestoreOptions {
   archive: string;
@@ -56,12 +56,6 @@ export interface RestoreReport {
  * work) measure the moment, not whether the restore worked.
  */
 export const NOT_JUDGED = ['system'];
-
-class Stop extends Error {
-  constructor(readonly status: RestoreStatus, message: string, readonly hint?: string) {
-    super(message);
-  }
-}
 
 /** Read-only: does the host serve already? (No jq: a fresh host has none yet.) */
 export function servingProbeScript(host: ResolvedHost): string {
@@ -147,7 +141,7 @@ export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts
     const provision = async (phase: string, only?: string[]): Promise<HostReport> => phases.run(phase, async () => {
       const r = await provisionHost(host, secrets, {
         ...(only !== undefined ? { only } : {}),
-        onProgress: (e) => opts.onProgress?.({ host: e.host, phase: `${phase}/${e.step}`, state: e.phase, ...(e.status !== undefined ? { status: e.status === 'changed' ? 'ok' : e.status === 'failed' ? 'failed' : e.status === 'skipped' ? 'skipped' : 'ok' } : {}), ...(e.ms !== undefined ? { ms: e.ms } : {}), ...(e.detail !== undefined ? { detail: e.detail } : e.status === 'changed' ? { detail: 'changed' } : {}) }),
+        onProgress: nested(opts.onProgress, phase),
       });
       if (r.status === 'failed') throw new Stop('failed', `provisioning failed: ${r.error ?? '?'}`, r.hint ?? `see the output above; after fixing, run again with --force (the host is partly restored)`);
       const changed = r.steps.filter((s) => s.status === 'changed').map((s) => s.step);
@@ -193,7 +187,7 @@ export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts
         now: true,
         probe: { address: opts.probe?.address, ca: opts.probe?.caFile !== undefined ? readFileSync(opts.probe.caFile) : undefined },
         ...(opts.timing !== undefined ? { timing: opts.timing } : {}),
-        onProgress: (e: { host: string; phase: string; state: 'start' | 'done'; status?: 'ok' | 'failed' | 'skipped'; ms?: number; detail?: string }) => opts.onProgress?.({ ...e, phase: `releases/${e.phase}` }),
+        onProgress: nested(opts.onProgress, 'releases'),
       };
       if (before.current === cur.id) return { value: undefined, detail: `${cur.id} is already current` };
       if (present.has(cur.id)) deploy = await deployHost(host, secrets, { action: 'rollback', to: cur.id, ...common });
@@ -225,7 +219,7 @@ export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts
       return { value: undefined, detail };
     });
   } catch (err) {
-    report.status = err instanceof Stop ? err.status : err instanceof ArchiveError ? 'rejected' : 'failed';
+    report.status = err instanceof Stop ? (err.status as RestoreStatus) : err instanceof ArchiveError ? 'rejected' : 'failed';
     report.error = (err as Error).message;
     const hint = (err as { hint?: unknown }).hint;
     if (typeof hint === 'string') report.hint = hint;

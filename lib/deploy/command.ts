@@ -3,13 +3,12 @@ import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
 import { loadInventory, probeReach, readProbeCa, resolveSecrets, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { connectionOf } from '../provision/engine.js';
 import { selectTargets } from '../provision/command.js';
+import { progressLine, secs } from '../report/phases.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import { buildArtifact, readArtifact, type Artifact } from './artifact.js';
 import { auditTailScript, DEPLOY_LOG, stateScript } from './commands.js';
 import { deployHost, type DeployOptions, type DeployReport } from './engine.js';
 import { RELEASE_ID, type ReleaseInfo } from './release.js';
-
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 const common = {
   now: { type: 'boolean', default: false },
@@ -110,10 +109,7 @@ async function runHosts(action: 'deploy' | 'rollback', args: NonNullable<ReturnT
       forceUnlock: args.values['force-unlock'] === true,
       probe: { address: reaches.get(host.name)?.address, ca: reaches.get(host.name)?.ca },
       ...extra,
-      onProgress: (e) => {
-        if (e.state === 'start') io.err(`[${e.host}] ${e.phase} ${e.detail ?? '…'}`);
-        else io.err(`[${e.host}] ${e.phase} ${e.status ?? 'done'}${e.ms !== undefined && e.ms > 0 ? ` (${secs(e.ms)})` : ''}${e.detail !== undefined ? `: ${e.detail}` : ''}`);
-      },
+      onProgress: (e) => io.err(progressLine(e)),
     }));
   }
   if (args.json) io.out(JSON.stringify({ ok: reports.every((r) => r.status === 'ok') && skipped.length === 0, ms: Date.now() - t0, hosts: reports, skipped }, null, 2));

@@ -3,6 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { sendOperatorAlert } from '../alerting/operator-alert.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { connectionOf } from '../provision/engine.js';
+import { Phases, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
 import { RemoteError } from '../runner/errors.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import type { Artifact } from './artifact.js';
@@ -14,15 +15,7 @@ import { acquireLock, LockError, type HeldLock } from './lock.js';
 import { releaseId, releasesToPrune, rollbackTarget, type HostReleases } from './release.js';
 import { probeSignaling } from './signaling-probe.js';
 
-export type PhaseStatus = 'ok' | 'failed' | 'skipped';
 export type DeployStatus = 'ok' | 'rolled-back' | 'failed' | 'refused';
-
-export interface PhaseReport {
-  phase: string;
-  status: PhaseStatus;
-  ms: number;
-  detail?: string;
-}
 
 export interface DeployReport {
   host: string;
@@ -69,7 +62,7 @@ export interface DeployOptions {
   /** Where the signaling probe connects (instead of DNS) and an extra CA it trusts. */
   probe?: { address?: string | undefined; ca?: Buffer | undefined };
   timing?: Partial<Timing>;
-  onProgress?: (e: { host: string; phase: string; state: 'start' | 'done'; status?: PhaseStatus; ms?: number; detail?: string }) => void;
+  onProgress?: Progress;
 }
 
 export function timingOf(host: ResolvedHost, override: Partial<Timing> = {}): Timing {
@@ -97,49 +90,24 @@ interface CheckFailure {
   fatal?: boolean;
 }
 
-/** A failure that stops the run with a status, the failing check's response and a hint. */
-class Stop extends Error {
-  constructor(readonly status: DeployStatus, message: string, readonly hint?: string, readonly check?: unknown) {
-    super(message);
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 const by = () => `${userInfo().username}@${hostname()}`;
 /** Rooms the health daemon's and the deploy's own probes open are not calls. */
 const isProbeRoom = (room: string) => room.startsWith('rtcops-health-') || room.startsWith('rtcops-deploy-');
 
 class Run {
   readonly report: DeployReport;
+  private readonly phases: Phases;
   private lock: HeldLock | undefined;
 
   constructor(readonly host: ResolvedHost, readonly secrets: HostSecrets, readonly opts: DeployOptions, readonly main: SshTarget, private readonly holder: SshTarget, readonly timing: Timing) {
-    this.report = { host: host.name, action: opts.action, status: 'ok', phases: [], pruned: [], ms: 0 };
+    // The lock's record names the phase that holds it.
+    this.phases = new Phases(host.name, opts.onProgress, async (phase) => this.lock?.phase(phase));
+    this.report = { host: host.name, action: opts.action, status: 'ok', phases: this.phases.list, pruned: [], ms: 0 };
   }
 
-  async phase<T>(name: string, fn: () => Promise<T | { value: T; detail: string }>): Promise<T> {
-    const t0 = Date.now();
-    this.opts.onProgress?.({ host: this.host.name, phase: name, state: 'start' });
-    await this.lock?.phase(name);
-    try {
-      const r = await fn();
-      const wrapped = r !== null && typeof r === 'object' && 'detail' in r && 'value' in r ? r : { value: r as T, detail: undefined };
-      const pr: PhaseReport = { phase: name, status: 'ok', ms: Date.now() - t0, ...(wrapped.detail !== undefined ? { detail: wrapped.detail } : {}) };
-      this.report.phases.push(pr);
-      this.opts.onProgress?.({ host: this.host.name, phase: name, state: 'done', status: 'ok', ms: pr.ms, ...(pr.detail !== undefined ? { detail: pr.detail } : {}) });
-      return wrapped.value as T;
-    } catch (err) {
-      const pr: PhaseReport = { phase: name, status: 'failed', ms: Date.now() - t0, detail: (err as Error).message };
-      this.report.phases.push(pr);
-      this.opts.onProgress?.({ host: this.host.name, phase: name, state: 'done', status: 'failed', ms: pr.ms, detail: pr.detail ?? '' });
-      throw err;
-    }
-  }
-
-  note(phase: string, status: PhaseStatus, detail: string): void {
-    this.report.phases.push({ phase, status, ms: 0, detail });
-    this.opts.onProgress?.({ host: this.host.name, phase, state: 'done', status, ms: 0, detail });
+  phase<T>(name: string, fn: () => Promise<T | { value: T; detail: string }>): Promise<T> {
+    return this.phases.run(name, fn);
   }
 
   async takeLock(): Promise<void> {
@@ -204,8 +172,8 @@ class Run {
 
   /** Waits for the running release's calls to end, up to drainWaitMs; --now skips it. */
   async drain(from: string | undefined): Promise<void> {
-    if (this.opts.now === true) return this.note('drain', 'skipped', '--now: switching without waiting for calls');
-    if (from === undefined) return this.note('drain', 'skipped', 'nothing running yet');
+    if (this.opts.now === true) return this.phases.skip('drain', '--now: switching without waiting for calls');
+    if (from === undefined) return this.phases.skip('drain', 'nothing running yet');
     await this.phase('drain', async () => {
       const t0 = Date.now();
       let last = '';
@@ -298,7 +266,7 @@ class Run {
 
   /** The watch period: the same checks keep passing and PM2 does not restart the process. */
   async watch(id: string, baseline: { pid: number; restarts: number }): Promise<void> {
-    if (this.timing.watchMs <= 0) return this.note('watch', 'skipped', 'no watch period');
+    if (this.timing.watchMs <= 0) return this.phases.skip('watch', 'no watch period');
     await this.phase('watch', async () => {
       const end = Date.now() + this.timing.watchMs;
       let rounds = 0;
@@ -361,7 +329,7 @@ export async function deployHost(host: ResolvedHost, secrets: HostSecrets, opts:
     await runDeploy(run, t0);
   } catch (err) {
     const report = run?.report ?? fallback;
-    report.status = err instanceof Stop ? err.status : err instanceof LockError ? 'refused' : 'failed';
+    report.status = err instanceof Stop ? (err.status as DeployStatus) : err instanceof LockError ? 'refused' : 'failed';
     report.error = (err as Error).message;
     if (err instanceof RemoteError && err.hint !== undefined) report.hint = err.hint;
     if (err instanceof Stop && err.hint !== undefined) report.hint = err.hint;

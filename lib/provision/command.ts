@@ -1,5 +1,6 @@
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
 import { loadInventory, resolveSecrets, type Inventory, type ResolvedHost } from '../inventory/index.js';
+import { progressLine, secs } from '../report/phases.js';
 import { startEmbeddedSandbox } from './embedded-sandbox.js';
 import { STEPS, provisionHost, selectSteps, type HostReport } from './engine.js';
 
@@ -51,8 +52,6 @@ async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): 
   return results;
 }
 
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
-
 export function summary(reports: HostReport[]): string {
   const lines: string[] = [];
   for (const r of reports) {
@@ -102,10 +101,7 @@ export async function provisionMain(argv: string[], io: Io): Promise<number> {
     check: args.values.check === true,
     diff: args.values.diff === true,
     only, skip,
-    onProgress: (e) => {
-      if (e.phase === 'start') io.err(`[${e.host}] ${e.step} …`);
-      else io.err(`[${e.host}] ${e.step} ${e.status ?? 'done'}${e.ms !== undefined ? ` (${secs(e.ms)})` : ''}${e.detail !== undefined ? `: ${e.detail}` : ''}`);
-    },
+    onProgress: (e) => io.err(progressLine(e)),
   }));
   if (args.json) io.out(JSON.stringify({ ok: reports.every((r) => r.status !== 'failed'), ms: Date.now() - t0, hosts: reports }, null, 2));
   else io.out(summary(reports));

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { renderHost } from '../render/files.js';
+import type { Progress } from '../report/phases.js';
 import { RemoteError } from '../runner/errors.js';
 import { SshTarget, type SshConnection } from '../runner/ssh-target.js';
 import { shQuote } from '../runner/quote.js';
@@ -54,7 +55,7 @@ export interface ProvisionOptions {
   diff?: boolean;
   only?: string[];
   skip?: string[];
-  onProgress?: (e: { host: string; step: string; phase: 'start' | 'done'; status?: StepStatus; ms?: number; detail?: string }) => void;
+  onProgress?: Progress;
 }
 
 export function connectionOf(host: ResolvedHost): SshConnection {
@@ -109,12 +110,12 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
   let target: SshTarget | undefined;
   try {
     for (const step of steps) await step.prepare?.(ctx);
-    progress({ host: host.name, step: 'connect', phase: 'start' });
+    progress({ host: host.name, phase: 'connect', state: 'start' });
     target = await SshTarget.connect(connectionOf(host));
-    progress({ host: host.name, step: 'facts', phase: 'start' });
+    progress({ host: host.name, phase: 'facts', state: 'start' });
     const tf = Date.now();
     const facts = await gatherFacts(target, steps, ctx);
-    progress({ host: host.name, step: 'facts', phase: 'done', ms: Date.now() - tf, detail: `${facts.os.id} ${facts.os.versionId}${facts.os.virt !== 'none' ? ` (${facts.os.virt})` : ''}` });
+    progress({ host: host.name, phase: 'facts', state: 'done', ms: Date.now() - tf, detail: `${facts.os.id} ${facts.os.versionId}${facts.os.virt !== 'none' ? ` (${facts.os.virt})` : ''}` });
 
     // The firewall only ever lets SSH in from adminCidrs: refuse up front if this run comes from elsewhere.
     if (steps.some((s) => s === sshdStep || s === firewallStep)) assertAdminAccess(host, facts.clientIp);
@@ -131,7 +132,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
       const sr: StepReport = { step: step.name, status: actions.length === 0 ? 'ok' : 'changed', changes: [], ms: 0 };
       report.steps.push(sr);
       if (report.status === 'failed') { sr.status = 'skipped'; continue; }
-      progress({ host: host.name, step: step.name, phase: 'start' });
+      progress({ host: host.name, phase: step.name, state: 'start' });
       try {
         for (const action of actions) {
           if (opts.check === true) {
@@ -159,7 +160,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
       // A step's changes take effect before the next step runs (certbot needs nginx serving the new site).
       await flushHandlers(target, host, pending, report);
       sr.ms = Date.now() - ts;
-      progress({ host: host.name, step: step.name, phase: 'done', status: sr.status, ms: sr.ms, ...(sr.error !== undefined ? { detail: sr.error } : opts.check === true && sr.changes.length > 0 ? { detail: `${sr.changes.length} change(s) pending` } : {}) });
+      progress({ host: host.name, phase: step.name, state: 'done', status: sr.status, ms: sr.ms, ...(sr.error !== undefined ? { detail: sr.error } : opts.check === true && sr.changes.length > 0 ? { detail: `${sr.changes.length} change(s) pending` } : {}) });
     }
   } catch (err) {
     report.status = 'failed';
