@@ -1,3 +1,4 @@
+import { table } from '../report/table.js';
 import type { CheckResult } from './result.js';
 
 const MARK = { ok: 'OK', warn: 'WARN', critical: 'CRIT', skipped: 'N/A' } as const;
@@ -9,12 +10,7 @@ export function keyValues(r: CheckResult, max = 4): string {
 
 /** Results as a plain table: status, check, target, duration, key values, message. */
 export function formatTable(results: CheckResult[]): string {
-  const rows = results.map((r) => [MARK[r.status], r.check, r.target, `${r.durationMs} ms`, keyValues(r), r.message]);
-  const header = ['STATUS', 'CHECK', 'TARGET', 'TIME', 'VALUES', 'MESSAGE'];
-  const last = header.length - 1;
-  const widths = header.slice(0, last).map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < last ? c.padEnd(widths[i] ?? 0) : c)).join('  ');
-  return [line(header), ...rows.map(line)].join('\n');
+  return table(['STATUS', 'CHECK', 'TARGET', 'TIME', 'VALUES', 'MESSAGE'], results.map((r) => [MARK[r.status], r.check, r.target, `${r.durationMs} ms`, keyValues(r), r.message]));
 }
 
 export const hasCritical = (results: CheckResult[]) => results.some((r) => r.status === 'critical');

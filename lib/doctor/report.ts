@@ -1,15 +1,11 @@
+import { table } from '../report/table.js';
 import type { DoctorResult, DoctorStatus } from './result.js';
 
 const MARK: Record<DoctorStatus, string> = { ok: 'OK', warn: 'WARN', fail: 'FAIL', skipped: 'SKIP' };
 
 /** One line per check: status, host ("-" for this machine), check, and the message with its fix. */
 export function formatTable(results: readonly DoctorResult[]): string {
-  const rows = results.map((r) => [MARK[r.status], r.host ?? '-', r.check, r.fix === null ? r.message : `${r.message} — fix: ${r.fix}`]);
-  const header = ['STATUS', 'HOST', 'CHECK', 'MESSAGE'];
-  const last = header.length - 1;
-  const widths = header.slice(0, last).map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < last ? c.padEnd(widths[i] ?? 0) : c)).join('  ');
-  return [line(header), ...rows.map(line)].join('\n');
+  return table(['STATUS', 'HOST', 'CHECK', 'MESSAGE'], results.map((r) => [MARK[r.status], r.host ?? '-', r.check, r.fix === null ? r.message : `${r.message} — fix: ${r.fix}`]));
 }
 
 /** `doctor: 9 ok, 1 warn, 1 fail`, and how many were skipped when any were. */
