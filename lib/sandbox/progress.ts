@@ -1,4 +1,6 @@
 // Step-by-step progress lines for long operations ("which step, how long"), written to stderr.
+import { secs } from '../report/phases.js';
+
 export interface Progress {
   step<T>(label: string, run: () => Promise<T>): Promise<T>;
   note(message: string): void;
@@ -13,10 +15,10 @@ export function streamProgress(out: NodeJS.WritableStream = process.stderr, pref
       out.write(`[${prefix} ${stamp()}] ${label} ...\n`);
       try {
         const result = await run();
-        out.write(`[${prefix} ${stamp()}] ${label}: done in ${seconds(Date.now() - t0)}\n`);
+        out.write(`[${prefix} ${stamp()}] ${label}: done in ${secs(Date.now() - t0)}\n`);
         return result;
       } catch (error) {
-        out.write(`[${prefix} ${stamp()}] ${label}: failed after ${seconds(Date.now() - t0)}\n`);
+        out.write(`[${prefix} ${stamp()}] ${label}: failed after ${secs(Date.now() - t0)}\n`);
         throw error;
       }
     },
@@ -30,7 +32,3 @@ export const silentProgress: Progress = {
   step: (_label, run) => run(),
   note: () => {},
 };
-
-export function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)}s`;
-}
