@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { readArtifact } from '../deploy/artifact.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { connectionOf } from '../provision/engine.js';
-import { Phases, type PhaseReport, type Progress } from '../report/phases.js';
+import { Phases, recordError, type PhaseReport, type Progress } from '../report/phases.js';
 import { RemoteError, tail } from '../runner/errors.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import { archiveName, listArchives, openArchive, packArchive, SECRETS_MEMBER, FORMAT, type Manifest, type Member, type ReleaseRef } from './archive.js';
@@ -233,9 +233,7 @@ export async function backupHost(host: ResolvedHost, secrets: HostSecrets, opts:
     });
   } catch (err) {
     report.status = 'failed';
-    report.error = (err as Error).message;
-    const hint = (err as { hint?: unknown }).hint;
-    if (typeof hint === 'string') report.hint = hint;
+    recordError(report, err);
   } finally {
     target?.close();
     rmSync(staging, { recursive: true, force: true });

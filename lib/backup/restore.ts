@@ -9,8 +9,7 @@ import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { connectionOf, provisionHost, type HostReport } from '../provision/engine.js';
 import { pm2As } from '../provision/steps/runtime.js';
 import { renderHost } from '../render/index.js';
-import { nested, Phases, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
-import { RemoteError } from '../runner/errors.js';
+import { nested, Phases, recordError, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
 import { shQuote } from '../runner/quote.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import { ArchiveError, openArchive, sha256, type OpenedArchive } from './archive.js';
@@ -220,10 +219,7 @@ export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts
     });
   } catch (err) {
     report.status = err instanceof Stop ? (err.status as RestoreStatus) : err instanceof ArchiveError ? 'rejected' : 'failed';
-    report.error = (err as Error).message;
-    const hint = (err as { hint?: unknown }).hint;
-    if (typeof hint === 'string') report.hint = hint;
-    else if (err instanceof RemoteError && err.hint !== undefined) report.hint = err.hint;
+    recordError(report, err);
   } finally {
     target?.close();
     archive?.close();

@@ -3,8 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { sendOperatorAlert } from '../alerting/operator-alert.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { connectionOf } from '../provision/engine.js';
-import { Phases, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
-import { RemoteError } from '../runner/errors.js';
+import { Phases, recordError, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import type { Artifact } from './artifact.js';
 import {
@@ -330,9 +329,7 @@ export async function deployHost(host: ResolvedHost, secrets: HostSecrets, opts:
   } catch (err) {
     const report = run?.report ?? fallback;
     report.status = err instanceof Stop ? (err.status as DeployStatus) : err instanceof LockError ? 'refused' : 'failed';
-    report.error = (err as Error).message;
-    if (err instanceof RemoteError && err.hint !== undefined) report.hint = err.hint;
-    if (err instanceof Stop && err.hint !== undefined) report.hint = err.hint;
+    recordError(report, err);
     if (err instanceof Stop && err.check !== undefined) report.check = err.check;
   } finally {
     const report = run?.report ?? fallback;

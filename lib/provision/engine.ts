@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { renderHost } from '../render/files.js';
-import type { Progress } from '../report/phases.js';
+import { recordError, type Progress } from '../report/phases.js';
 import { RemoteError } from '../runner/errors.js';
 import { SshTarget, type SshConnection } from '../runner/ssh-target.js';
 import { shQuote } from '../runner/quote.js';
@@ -150,9 +150,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
         else if (step.refreshesFacts === true && opts.check !== true) stale = true;
       } catch (err) {
         sr.status = 'failed';
-        sr.error = (err as Error).message;
-        const hint = (err as { hint?: unknown }).hint;
-        if (typeof hint === 'string') sr.hint = hint;
+        recordError(sr, err);
         report.status = 'failed';
         report.error = `step ${step.name}: ${sr.error}`;
         if (sr.hint !== undefined) report.hint = sr.hint;
@@ -164,8 +162,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
     }
   } catch (err) {
     report.status = 'failed';
-    report.error = (err as Error).message;
-    if (err instanceof RemoteError && err.hint !== undefined) report.hint = err.hint;
+    recordError(report, err);
   } finally {
     if (target !== undefined) {
       await flushHandlers(target, host, pending, report);

@@ -43,6 +43,13 @@ export class Stop<S extends string = string> extends Error {
   }
 }
 
+/** A report says what stopped its run: the error's message, and its fix when the error carries one (RemoteError, Stop, ArchiveError, ...). */
+export function recordError(report: { error?: string; hint?: string }, err: unknown): void {
+  report.error = (err as Error).message;
+  const hint = (err as { hint?: unknown }).hint;
+  if (typeof hint === 'string') report.hint = hint;
+}
+
 export class Phases {
   readonly list: PhaseReport[] = [];
   /** `beforeEach` runs once a phase has started (a deploy tells its lock which phase holds it). */

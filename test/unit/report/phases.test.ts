@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { nested, Phases, progressLine, secs, Stop, type ProgressEvent } from '../../../lib/report/phases.js';
+import { nested, Phases, progressLine, recordError, secs, Stop, type ProgressEvent } from '../../../lib/report/phases.js';
+import { RemoteError } from '../../../lib/runner/errors.js';
 
 describe('the one progress line: which step, which host, how long', () => {
   const cases: [ProgressEvent, string][] = [
@@ -58,4 +59,20 @@ describe('Phases: each phase is timed, reported and announced', () => {
     nested((e) => events.push(e), 'provision')({ host: 'prod', phase: 'tls', state: 'start' });
     assert.deepEqual(events, [{ host: 'prod', phase: 'provision/tls', state: 'start' }]);
   });
+});
+
+describe('recordError: a report says what stopped the run, and the fix when the error has one', () => {
+  const cases: [string, Error, { error?: string; hint?: string }][] = [
+    ['a plain error: its message', new Error('socket hang up'), { error: 'socket hang up' }],
+    ['a RemoteError: message and hint', new RemoteError('prod', 'sudo needs a password', 'allow passwordless sudo'), { error: 'sudo needs a password', hint: 'allow passwordless sudo' }],
+    ['a Stop: message and hint', new Stop('refused', 'calls still running', 'use --now'), { error: 'calls still running', hint: 'use --now' }],
+    ['a Stop without a hint: message only', new Stop('failed', 'gate failed'), { error: 'gate failed' }],
+  ];
+  for (const [what, err, want] of cases) {
+    test(what, () => {
+      const report: { error?: string; hint?: string } = {};
+      recordError(report, err);
+      assert.deepEqual(report, want);
+    });
+  }
 });
