@@ -1,5 +1,5 @@
 #!/usr/bin/env zx
-// A disposable Debian 12 target host: npx zx scripts/sandbox.mjs up | down | reset | status | ssh [cmd]
+// A disposable Debian 12 or 13 target host: npx zx scripts/sandbox.mjs up | down | reset | status | ssh [cmd]
 let cli, sandbox;
 try {
   cli = await import('../dist/lib/cli.js');

@@ -1,11 +1,14 @@
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { defaultSshdBackend, osFamily, type OsFamily } from './os.js';
 import type { HostSettings } from './schema.js';
 
 /** A host with every default and derived value filled in: what templates and steps read. */
 export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' | 'sshd' | 'fail2ban' | 'pm2' | 'acme' | 'secrets'> {
   name: string;
   groups: string[];
+  /** Debian or Ubuntu: what rendered files that differ between the two go by (lib/inventory/os.ts). */
+  osFamily: OsFamily;
   ssh: HostSettings['ssh'] & { keyPath: string; knownHostsFile: string | undefined; sudo: boolean };
   acme: HostSettings['acme'] & { caBundle: string | undefined; issuerRoots: string | undefined };
   app: HostSettings['app'] & {
@@ -70,6 +73,7 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
     ...s,
     name,
     groups,
+    osFamily: osFamily(s.os),
     ssh: {
       ...s.ssh,
       keyPath: expandPath(s.ssh.keyPath, inventoryFile),
@@ -119,7 +123,7 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
       allowUsers: s.sshd.allowUsers.length > 0 ? s.sshd.allowUsers : [s.ssh.user],
       permitRootLogin: s.ssh.user === 'root' ? 'prohibit-password' : 'no',
     },
-    fail2ban: { ...s.fail2ban, sshdBackend: s.fail2ban.sshdBackend ?? (s.os === 'debian-12' ? 'systemd' : 'auth.log'), authLog: '/var/log/auth.log' },
+    fail2ban: { ...s.fail2ban, sshdBackend: s.fail2ban.sshdBackend ?? defaultSshdBackend(s.os), authLog: '/var/log/auth.log' },
     pm2: { ...s.pm2, killTimeoutMs: s.pm2.killTimeoutMs ?? s.app.drainTimeoutMs + 5000 },
     nginx: { ...s.nginx, logDir: '/var/log/nginx' },
     secrets: { ...s.secrets, file: optionalPath(s.secrets.file, inventoryFile) },

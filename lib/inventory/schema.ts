@@ -53,13 +53,13 @@ const secretRef = z
   )
   .describe('Where the secret comes from: `{ env: VARIABLE }` or `{ key: name }` (a key of `secrets.file`).');
 
-export const OS_VALUES = ['debian-12', 'ubuntu-22.04', 'ubuntu-24.04'] as const;
+export const OS_VALUES = ['debian-12', 'debian-13', 'ubuntu-22.04', 'ubuntu-24.04'] as const;
 
 export const hostSettingsSchema = z.strictObject({
   os: z
     .enum(OS_VALUES)
     .default('debian-12')
-    .describe('Operating system of the host. Decides OS-specific choices (the fail2ban sshd backend: systemd journal on Debian 12, auth.log on Ubuntu).'),
+    .describe('Operating system of the host. Debian 12 and 13 are verified end to end on the sandbox; Ubuntu is accepted but not run here. Decides what must be known before connecting (lib/inventory/os.ts: the fail2ban sshd backend, journal on Debian, auth.log on Ubuntu; the unattended-upgrades origins); package names and versions are read from the host.'),
 
   ssh: z
     .strictObject({
@@ -177,7 +177,7 @@ export const hostSettingsSchema = z.strictObject({
 
   fail2ban: z
     .strictObject({
-      sshdBackend: z.enum(['systemd', 'auth.log']).optional().describe('Where the sshd jail reads failures. Default: systemd on Debian 12 (no auth.log), auth.log on Ubuntu.'),
+      sshdBackend: z.enum(['systemd', 'auth.log']).optional().describe('Where the sshd jail reads failures. Default: systemd on Debian (no rsyslog, no auth.log), auth.log on Ubuntu.'),
       bantimeSec: duration.default(3600).describe('How long an address stays banned.'),
       findtimeSec: duration.default(600).describe('Window in which failures are counted.'),
       maxRetry: z.number().int().min(1).default(5).describe('Failures within findtime that ban an address (sshd, nginx).'),

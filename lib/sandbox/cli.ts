@@ -5,6 +5,8 @@ import { SandboxAborted, SandboxConfigError } from './errors.js';
 import { type SandboxOptions, sandboxDown, sandboxStatus, sandboxTarget, sandboxUp, type SandboxUpResult } from './instance.js';
 import { DEFAULT_NAME, nameProblem } from './layout.js';
 import { streamProgress } from './progress.js';
+import { DEFAULT_OS, osProblem, RELEASES, SANDBOX_OSES, type SandboxOs } from './releases.js';
+import { shJoin } from '../runner/quote.js';
 import { runInGuest, sshArgv } from './ssh.js';
 
 export const SUBCOMMANDS = ['up', 'down', 'reset', 'status', 'ssh'] as const;
@@ -12,7 +14,7 @@ export type Subcommand = (typeof SUBCOMMANDS)[number];
 
 const SPEC = {
   usage: 'sandbox.mjs <up|down|reset|status|ssh> [options] [-- command]',
-  description: `A disposable Debian 12 host (systemd, sshd, its own address) to rehearse provisioning and deploys on.
+  description: `A disposable Debian 12 or 13 host (systemd, sshd, its own address) to rehearse provisioning and deploys on.
 
 Commands:
   up             build the image once (cached), boot a fresh instance, wait for SSH; the default sandbox also
@@ -20,7 +22,8 @@ Commands:
   down           stop it and remove its network, mounts and changes
   reset          down, then up
   status         running or not, address, uptime, disk used
-  ssh [cmd...]   interactive ssh as the sandbox user (or run cmd; put "--" before a cmd with options)
+  ssh [cmd...]   interactive ssh as the sandbox user (or run cmd, its words quoted as given; put "--" before a
+                 cmd with options; a pipeline: -- sh -c 'a | b')
 
 The default sandbox is at 10.77.0.2 (host side 10.77.0.1, ACME directory https://10.77.0.1:14000/dir); another
 --name gets another free 10.77.N.0/24. State (operator key, known_hosts, image, apt cache, pebble-ca.pem,
@@ -31,12 +34,14 @@ Exit 130 when interrupted (everything it had started is removed).`,
     'state-dir': { type: 'string' },
     'install-deps': { type: 'boolean', default: false },
     acme: { type: 'boolean', default: false },
+    os: { type: 'string' },
   },
   help: {
     name: `which sandbox (default "${DEFAULT_NAME}")`,
     'state-dir': 'state directory',
     'install-deps': 'apt-get install missing host packages first (up, reset)',
     acme: 'also run an ACME server (pebble) for a --name sandbox (up, reset; always on for the default one)',
+    os: `the release to boot: ${SANDBOX_OSES.join(' or ')} (up, reset; default ${DEFAULT_OS}, or what the running sandbox is; each has its own cached image)`,
   },
 } as const;
 
@@ -49,6 +54,7 @@ export interface ParsedArgs {
   json: boolean;
   installDeps: boolean;
   acme: boolean;
+  os?: SandboxOs;
   remoteCommand: string[];
 }
 
@@ -67,7 +73,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
   }
   if (command !== 'ssh' && remoteCommand.length > 0) throw new UsageError(`"${command}" takes no arguments, got: ${remoteCommand.join(' ')}`);
   if (typeof stateDir === 'string' && stateDir === '') throw new UsageError('--state-dir needs a directory');
-  const problem = nameProblem(name);
+  const os = parsed.values.os;
+  const problem = nameProblem(name) ?? (typeof os === 'string' ? osProblem(os) : undefined);
   if (problem) throw new UsageError(problem);
   return {
     command: command as Subcommand,
@@ -76,6 +83,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     json: parsed.json,
     installDeps: parsed.values['install-deps'] === true,
     acme: parsed.values.acme === true,
+    ...(typeof os === 'string' ? { os: os as SandboxOs } : {}),
     remoteCommand,
   };
 }
@@ -87,7 +95,7 @@ function mib(bytes: number | undefined): string {
 function describeUp(up: SandboxUpResult): string {
   const head = up.alreadyRunning
     ? `sandbox "${up.name}" is already running at ${up.address}`
-    : `sandbox "${up.name}" is up at ${up.address} (ready in ${up.totalSeconds.toFixed(1)}s` +
+    : `sandbox "${up.name}" (${RELEASES[up.os].label}) is up at ${up.address} (ready in ${up.totalSeconds.toFixed(1)}s` +
       `${up.imageBuilt ? `, image built in ${up.imageSeconds.toFixed(1)}s` : ', image cached'}, boot to SSH ${up.bootSeconds.toFixed(1)}s)`;
   const nameFlag = up.name === DEFAULT_NAME ? '' : ` --name ${up.name}`;
   return [
@@ -110,6 +118,7 @@ async function execute(args: ParsedArgs, signal: AbortSignal): Promise<{ result:
     progress,
     signal,
     installDeps: args.installDeps,
+    ...(args.os ? { os: args.os } : {}),
     ...(args.acme ? { acme: true } : {}),
     ...(args.stateDir ? { stateDir: args.stateDir } : {}),
   };
@@ -128,16 +137,19 @@ async function execute(args: ParsedArgs, signal: AbortSignal): Promise<{ result:
       return { result: down, text, exitCode: 0 };
     }
     case 'reset': {
+      // Without --os the fresh instance boots the release the old one ran.
+      const { os } = await sandboxStatus(options);
       const down = await sandboxDown(options);
-      const up = await sandboxUp(options);
+      const up = await sandboxUp({ ...options, os: args.os ?? os });
       return { result: { down, up }, text: describeUp(up), exitCode: 0 };
     }
     case 'status': {
       const status = await sandboxStatus(options);
-      const image = status.imageCached ? `image cached (${mib(status.imageBytes)})` : 'image not built yet';
+      const release = RELEASES[status.os].label;
+      const image = status.imageCached ? `${release} image cached (${mib(status.imageBytes)})` : `${release} image not built yet`;
       const text = status.info
         ? [
-            `sandbox "${status.name}" is running at ${status.info.address} (bridge ${status.info.bridge}, host ${status.info.hostAddress})`,
+            `sandbox "${status.name}" (${RELEASES[status.os].label}) is running at ${status.info.address} (bridge ${status.info.bridge}, host ${status.info.hostAddress})`,
             `  up ${status.uptimeSeconds}s, SSH ${status.sshReady ? 'answering' : 'not answering'}, ` +
               `disk used by this instance ${mib(status.diskUsedBytes)}, ${image}`,
             ...(status.acme
@@ -156,7 +168,7 @@ async function execute(args: ParsedArgs, signal: AbortSignal): Promise<{ result:
       const target = await sandboxTarget(options);
       if (args.json) {
         if (args.remoteCommand.length === 0) throw new SandboxConfigError('ssh --json needs a command to run');
-        const run = await runInGuest(target, args.remoteCommand.join(' '));
+        const run = await runInGuest(target, shJoin(args.remoteCommand));
         return { result: run, text: '', exitCode: run.code === 0 ? 0 : 1 };
       }
       const [file, ...rest] = sshArgv(target, args.remoteCommand);

@@ -1,4 +1,4 @@
-// The cached Debian 12 root filesystem every sandbox boots from, and the apt proxy unpacked beside it.
+// The cached Debian root filesystem each sandbox boots from (one per release), and the apt proxy unpacked beside it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { GUEST_UID, GUEST_USER, type SandboxLayout } from './layout.js';
@@ -6,24 +6,11 @@ import { type Argv, run } from './processes.js';
 import { removeTree } from './mounts.js';
 import type { Progress } from './progress.js';
 import { SandboxFailure } from './errors.js';
+import { mirrorsOf, RELEASES } from './releases.js';
 
-const SUITE = 'bookworm';
-const MIRRORS = [
-  'deb http://deb.debian.org/debian bookworm main',
-  'deb http://deb.debian.org/debian bookworm-updates main',
-  'deb http://deb.debian.org/debian-security bookworm-security main',
-];
 const PACKAGES = ['systemd-sysv', 'dbus', 'openssh-server', 'sudo', 'ifupdown', 'iproute2', 'ca-certificates', 'python3'];
-// apt-cacher-ng and the libraries a bookworm root filesystem lacks; it runs on the host from its unpacked .debs.
-export const PROXY_PACKAGES = [
-  'apt-cacher-ng',
-  'libc-ares2',
-  'libevent-2.1-7',
-  'libevent-core-2.1-7',
-  'libevent-pthreads-2.1-7',
-  'libfuse2',
-  'libwrap0',
-];
+// apt-cacher-ng runs on the host from its unpacked .debs; apt in the new root picks it and the libraries the root lacks.
+const PROXY_PACKAGE = 'apt-cacher-ng';
 // Timers that grab the dpkg lock under a test, and units that can only fail in a container.
 export const MASKED_UNITS = [
   'apt-daily.timer',
@@ -36,7 +23,7 @@ export const MASKED_UNITS = [
   'openipmi.service',
 ];
 // Bump when the build recipe changes: a cached image with another version is rebuilt.
-const IMAGE_VERSION = 1;
+const IMAGE_VERSION = 2;
 const STAMP = '.rtcops-image.json';
 // mmdebstrap's own phase lines, shown as progress (hook and detail lines go only to a failure's output).
 const MMDEBSTRAP_PHASE = /^I: (running apt-get update|downloading|extracting|installing|cleaning|success)/;
@@ -58,8 +45,9 @@ chmod 0440 "$root/etc/sudoers.d/${GUEST_USER}"
 for unit in ${MASKED_UNITS.join(' ')}; do ln -sf /dev/null "$root/etc/systemd/system/$unit"; done
 printf 'auto lo\\niface lo inet loopback\\n\\nsource /etc/network/interfaces.d/*\\n' > "$root/etc/network/interfaces"
 echo debian > "$root/etc/hostname"
-mkdir -p "$root/tmp/rtcops-proxy-debs"
-chroot "$root" sh -c 'cd /tmp/rtcops-proxy-debs && apt-get download -q ${PROXY_PACKAGES.join(' ')}'
+mkdir -p "$root/tmp/rtcops-proxy-debs/partial"
+chroot "$root" apt-get install -q -y --download-only --no-install-recommends -o Dir::Cache::archives=/tmp/rtcops-proxy-debs ${PROXY_PACKAGE}
+rm -rf "$root/tmp/rtcops-proxy-debs/partial" "$root/tmp/rtcops-proxy-debs/lock"
 `;
 }
 
@@ -78,9 +66,9 @@ export function mmdebstrapArgv(layout: SandboxLayout, scriptPath: string): Argv 
     `--customize-hook=sync-out /tmp/rtcops-proxy-debs ${layout.proxyDebsDir}`,
     // The build host's resolver means nothing in the guest, which has no DNS.
     '--customize-hook=rm -rf "$1/tmp/rtcops-proxy-debs" && : > "$1/etc/resolv.conf"',
-    SUITE,
+    RELEASES[layout.os].suite,
     layout.imageBuildDir,
-    ...MIRRORS,
+    ...mirrorsOf(RELEASES[layout.os]),
   ];
 }
 
@@ -106,15 +94,15 @@ export async function ensureImage(
   const cached = readStamp(layout);
   if (cached) return { stamp: cached, built: false };
   const t0 = Date.now();
-  progress.note(`no cached image in ${layout.imageDir}: building Debian 12 (${SUITE}) with mmdebstrap, about a minute`);
+  progress.note(`no cached image in ${layout.imageDir}: building ${RELEASES[layout.os].label} with mmdebstrap, about a minute`);
   await removeTree(layout.imageBuildDir);
   fs.mkdirSync(layout.debCacheDir, { recursive: true });
   fs.rmSync(layout.proxyDebsDir, { recursive: true, force: true });
   fs.mkdirSync(layout.proxyDebsDir, { recursive: true });
-  const scriptPath = path.join(layout.stateDir, 'configure-image.sh');
+  const scriptPath = `${layout.imageBuildDir}.configure.sh`;
   fs.writeFileSync(scriptPath, configureScript());
   try {
-    const logPath = path.join(layout.stateDir, 'image-build.log');
+    const logPath = `${layout.imageDir}.build.log`;
     fs.writeFileSync(logPath, '');
     progress.note(`full output in ${logPath}`);
     await progress.step('image: mmdebstrap (download, unpack, configure)', async () => {
@@ -149,8 +137,8 @@ async function unpackProxy(layout: SandboxLayout): Promise<void> {
   fs.rmSync(layout.proxyRootDir, { recursive: true, force: true });
   fs.mkdirSync(layout.proxyRootDir, { recursive: true });
   const debs = fs.readdirSync(layout.proxyDebsDir).filter((f) => f.endsWith('.deb'));
-  if (debs.length < PROXY_PACKAGES.length) {
-    throw new SandboxFailure(`expected ${PROXY_PACKAGES.length} apt-cacher-ng packages in ${layout.proxyDebsDir}, found ${debs.length}`);
+  if (!debs.some((f) => f.startsWith(`${PROXY_PACKAGE}_`))) {
+    throw new SandboxFailure(`apt did not download ${PROXY_PACKAGE} into ${layout.proxyDebsDir} (found: ${debs.join(' ') || 'nothing'})`);
   }
   for (const deb of debs) await run(['dpkg-deb', '-x', path.join(layout.proxyDebsDir, deb), layout.proxyRootDir]);
 }

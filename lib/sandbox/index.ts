@@ -1,4 +1,4 @@
-// The sandbox's public API: a disposable Debian 12 target host for rehearsals and end-to-end tests.
+// The sandbox's public API: a disposable Debian 12 or 13 target host for rehearsals and end-to-end tests.
 export {
   sandboxUp,
   sandboxDown,
@@ -17,3 +17,4 @@ export { trustCaInGuest } from './guest-setup.js';
 export { SandboxConfigError, SandboxFailure, SandboxAborted } from './errors.js';
 export { DEFAULT_NAME, defaultStateDir } from './layout.js';
 export { streamProgress, silentProgress, type Progress } from './progress.js';
+export { DEFAULT_OS, RELEASES, SANDBOX_OSES, isSandboxOs, type SandboxOs } from './releases.js';

@@ -1,6 +1,7 @@
 // Where a sandbox keeps its files and which addresses and interface names it uses: pure, derived from its name.
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_OS, type SandboxOs } from './releases.js';
 
 export const DEFAULT_NAME = 'sandbox';
 export const SSH_PORT = 22;
@@ -21,6 +22,7 @@ const NAME_PATTERN = /^[a-z][a-z0-9-]{0,11}$/;
 export interface SandboxLayout {
   name: string;
   stateDir: string;
+  os: SandboxOs;
   index: number;
   subnet: string;
   bridge: string;
@@ -80,11 +82,14 @@ export function subnetOf(index: number): string {
   return `10.${SECOND_OCTET}.${index}.0/${PREFIX_LENGTH}`;
 }
 
-export function layoutFor(name: string, stateDir: string, index: number): SandboxLayout {
+export function layoutFor(name: string, stateDir: string, index: number, os: SandboxOs = DEFAULT_OS): SandboxLayout {
   const instanceDir = path.join(stateDir, 'instances', name);
+  // One image per release; its apt-cacher-ng comes from the same release's packages.
+  const images = path.join(stateDir, 'images');
   return {
     name,
     stateDir,
+    os,
     index,
     subnet: subnetOf(index),
     bridge: `rtcops-sb${index}`,
@@ -94,11 +99,11 @@ export function layoutFor(name: string, stateDir: string, index: number): Sandbo
     user: GUEST_USER,
     keyPath: path.join(stateDir, 'id_ed25519'),
     knownHostsPath: path.join(stateDir, 'known_hosts'),
-    imageDir: path.join(stateDir, 'image'),
-    imageBuildDir: path.join(stateDir, 'image.build'),
-    debCacheDir: path.join(stateDir, 'deb-cache'),
-    proxyDebsDir: path.join(stateDir, 'apt-proxy', 'debs'),
-    proxyRootDir: path.join(stateDir, 'apt-proxy', 'root'),
+    imageDir: path.join(images, os),
+    imageBuildDir: path.join(images, `${os}.build`),
+    debCacheDir: path.join(stateDir, 'deb-cache', os),
+    proxyDebsDir: path.join(images, `${os}.apt-proxy`, 'debs'),
+    proxyRootDir: path.join(images, `${os}.apt-proxy`, 'root'),
     proxyCacheDir: path.join(stateDir, 'apt-proxy', 'cache', name),
     instanceDir,
     layerDir: path.join(instanceDir, 'layer'),

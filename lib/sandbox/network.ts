@@ -3,6 +3,7 @@ import net from 'node:net';
 import { candidateIndexes, cidrsOverlap, layoutFor, PREFIX_LENGTH, subnetOf, type SandboxLayout } from './layout.js';
 import { type Argv, query, run } from './processes.js';
 import { SandboxConfigError } from './errors.js';
+import type { SandboxOs } from './releases.js';
 
 export interface AddressInUse {
   cidr: string;
@@ -52,12 +53,12 @@ export async function linkNames(): Promise<string[]> {
 }
 
 // The first free /24 for this name; the default sandbox insists on 10.77.0.0/24.
-export async function chooseLayout(name: string, stateDir: string): Promise<SandboxLayout> {
+export async function chooseLayout(name: string, stateDir: string, os: SandboxOs): Promise<SandboxLayout> {
   const inUse = await addressesInUse();
   const links = await linkNames();
   const candidates = candidateIndexes(name);
   for (const index of candidates) {
-    if (!conflictFor(index, inUse, links)) return layoutFor(name, stateDir, index);
+    if (!conflictFor(index, inUse, links)) return layoutFor(name, stateDir, index, os);
   }
   const first = candidates[0] ?? 0;
   throw new SandboxConfigError(

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeSSH } from 'node-ssh';
+import { shJoin } from '../runner/quote.js';
 import { portOpen } from './network.js';
 import { SandboxAborted, SandboxFailure } from './errors.js';
 
@@ -102,7 +103,8 @@ export async function waitForSsh(
   throw new SandboxFailure(`SSH on ${target.address}:${target.sshPort} not ready after ${options.timeoutMs / 1000}s (${lastError})\n${options.guestLog()}`);
 }
 
-// The system ssh client, pinned the same way: what "sandbox ssh" runs and what the operator can copy.
+// The system ssh client, pinned the same way: what "sandbox ssh" runs and what the operator can copy. ssh joins its
+// command words into one line for the guest's shell, so each word is quoted: `-- sudo bash -c 'a | b'` arrives as typed.
 export function sshArgv(target: SshTarget, command: string[] = []): [string, ...string[]] {
   return [
     'ssh',
@@ -117,6 +119,6 @@ export function sshArgv(target: SshTarget, command: string[] = []): [string, ...
     '-p',
     String(target.sshPort),
     `${target.user}@${target.address}`,
-    ...command,
+    ...(command.length > 0 ? [shJoin(command)] : []),
   ];
 }

@@ -5,11 +5,13 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_NAME, sandboxDown, sandboxStatus, sandboxUp, streamProgress, type SandboxUpResult } from '../../../lib/sandbox/index.js';
+import { sandboxDown, sandboxStatus, sandboxUp, streamProgress, type SandboxUpResult } from '../../../lib/sandbox/index.js';
+import { holdSandbox } from '../../helpers/sandbox.js';
 import { bridgeListeners, hostSnapshot, type HostSnapshot, stateDir } from './harness.js';
 
-// The default sandbox: the one whose ACME server inventory.yaml's sandbox group points at.
-const options = { stateDir, progress: streamProgress(process.stderr, 'sandbox acme-test') };
+// A sandbox of its own with the ACME server the default one gets (tests never touch the operator's "sandbox").
+const name = 'acme-test';
+const options = { name, acme: true, stateDir, progress: streamProgress(process.stderr, `sandbox ${name}`) };
 
 function getJson(url: string, ca: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -28,30 +30,39 @@ const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(fil
 describe('the sandbox ACME server: pebble on the bridge, stopped by down', { timeout: 10 * 60_000 }, () => {
   let clean: HostSnapshot;
   let up: SandboxUpResult;
+  let release: () => void;
+  let index: number;
 
   before(async () => {
+    release = await holdSandbox(name, stateDir);
     await sandboxDown(options);
-    clean = hostSnapshot(DEFAULT_NAME);
+    clean = hostSnapshot(name);
   });
-  after(() => sandboxDown(options));
+  after(async () => {
+    await sandboxDown(options);
+    release();
+  });
 
   it('up starts pebble and its DNS on the bridge address only, with the CA and secrets file the inventory names', async () => {
     up = await sandboxUp(options);
     assert.ok(up.acme, 'the default sandbox has an ACME server');
-    assert.equal(up.acme.directoryUrl, 'https://10.77.0.1:14000/dir');
+    index = Number(up.hostAddress.split('.')[2]);
+    assert.equal(up.acme.directoryUrl, `https://${up.hostAddress}:14000/dir`);
+    assert.equal(up.acme.issuerRootsFile, path.join(stateDir, `pebble-roots-${name}.pem`));
     assert.equal(up.acme.caFile, path.join(stateDir, 'pebble-ca.pem'));
     assert.equal(up.secretsFile, path.join(stateDir, 'secrets.yaml'));
     assert.equal(fs.statSync(up.secretsFile).mode & 0o777, 0o600);
 
     // Trusting only the kept CA: the listener's certificate is for the bridge address.
     const directory = await getJson(up.acme.directoryUrl, fs.readFileSync(up.acme.caFile, 'utf8'));
-    assert.match(String(directory.newAccount), /^https:\/\/10\.77\.0\.1:14000\//);
+    assert.ok(String(directory.newAccount).startsWith(`https://${up.hostAddress}:14000/`), String(directory.newAccount));
     const resolver = new dns.Resolver({ timeout: 2_000, tries: 1 });
     resolver.setServers([up.acme.dnsServer]);
     assert.deepEqual(await resolver.resolve4('rtc.sandbox.test'), [up.address], 'every name resolves to the guest');
 
-    const listening = bridgeListeners(0).filter((l) => /:(14000|15000|8053|8055)$/.test(l));
-    assert.deepEqual(listening, ['tcp 10.77.0.1:14000', 'tcp 10.77.0.1:15000', 'tcp 10.77.0.1:8053', 'tcp 10.77.0.1:8055', 'udp 10.77.0.1:8053'].sort());
+    const listening = bridgeListeners(index).filter((l) => /:(14000|15000|8053|8055)$/.test(l));
+    const at = (proto: string, port: number) => `${proto} ${up.hostAddress}:${port}`;
+    assert.deepEqual(listening, [at('tcp', 14000), at('tcp', 15000), at('tcp', 8053), at('tcp', 8055), at('udp', 8053)].sort());
     const status = await sandboxStatus(options);
     assert.equal(status.acme?.answering, true);
   });
@@ -74,8 +85,8 @@ describe('the sandbox ACME server: pebble on the bridge, stopped by down', { tim
     const secrets = sha256(up.secretsFile);
     const down = await sandboxDown(options);
     assert.ok(down.removed.includes('ACME server (pebble, pebble-challtestsrv)'), down.removed.join(', '));
-    assert.deepEqual(hostSnapshot(DEFAULT_NAME), clean);
-    assert.deepEqual(bridgeListeners(0), []);
+    assert.deepEqual(hostSnapshot(name), clean);
+    assert.deepEqual(bridgeListeners(index), []);
     assert.equal(sha256(up.acme?.caFile ?? ''), ca);
     assert.equal(sha256(up.secretsFile), secrets);
   });

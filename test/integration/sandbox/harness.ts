@@ -86,6 +86,7 @@ export function bridgeListeners(index: number): string[] {
 export function hostSnapshot(name: string, dir = stateDir): HostSnapshot {
   const index = preferredIndex(name);
   const instance = path.join(dir, 'instances', name) + '/';
+  const building = (text: string) => text.includes(`${dir}/images/`) && /\/images\/[^/ ]+\.build/.test(text);
   const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
     .split('\n')
     .map((line) => line.split(': ')[1]?.split('@')[0] ?? '')
@@ -93,12 +94,12 @@ export function hostSnapshot(name: string, dir = stateDir): HostSnapshot {
   const mounts = fs
     .readFileSync('/proc/mounts', 'utf8')
     .split('\n')
-    .filter((line) => line.includes(instance) || line.includes(`${dir}/image.build`));
+    .filter((line) => line.includes(instance) || building(line));
   const processes = commandLines()
     .filter(
       ({ pid, cmdline, environ }) =>
         cmdline.includes(instance) ||
-        cmdline.includes(`${dir}/image.build`) ||
+        building(cmdline) ||
         environ.some((entry) => entry.startsWith('RTCOPS_SANDBOX_ACME=') && entry.includes(instance)) ||
         rootMountIsOverlay(pid, `${instance}layer/upper`),
     )

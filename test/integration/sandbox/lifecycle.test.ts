@@ -19,10 +19,8 @@ import {
   streamProgress,
   trustCaInGuest,
 } from '../../../lib/sandbox/index.js';
+import { e2eName, e2eOses, holdSandbox } from '../../helpers/sandbox.js';
 import { buildOnce, cli, hostSnapshot, type HostSnapshot, linkExists, stateDir } from './harness.js';
-
-const name = 'sbtest';
-const options = { name, stateDir, progress: streamProgress(process.stderr, `sandbox ${name}`) };
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -34,19 +32,26 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
-describe('sandbox lifecycle: up, use it like a VM, down leaves nothing', { timeout: 15 * 60_000 }, () => {
+for (const release of e2eOses()) describe(`sandbox lifecycle (${release}): up, use it like a VM, down leaves nothing`, { timeout: 15 * 60_000 }, () => {
+  const name = e2eName('life', release);
+  const options = { name, os: release, stateDir, progress: streamProgress(process.stderr, `sandbox ${name}`) };
   let before_: HostSnapshot;
   let target: SandboxInfo;
+  let giveBack: () => void;
 
   before(async () => {
     buildOnce();
+    giveBack = await holdSandbox(name, stateDir);
     await sandboxDown(options);
     before_ = hostSnapshot(name);
   });
-  after(() => sandboxDown(options));
+  after(async () => {
+    await sandboxDown(options);
+    giveBack();
+  });
 
   it('up builds the image if needed, boots a guest and waits for SSH with the pinned host key', async (t) => {
-    const run = await cli(['up', '--name', name, '--json']);
+    const run = await cli(['up', '--name', name, '--os', release, '--json']);
     assert.equal(run.code, 0, run.stderr);
     const up = JSON.parse(run.stdout);
     t.diagnostic(`up: ${up.imageBuilt ? `cold (image built in ${up.imageSeconds.toFixed(1)}s)` : 'warm'}, ready in ${up.totalSeconds.toFixed(1)}s, boot to SSH ${up.bootSeconds.toFixed(1)}s`);
@@ -57,6 +62,7 @@ describe('sandbox lifecycle: up, use it like a VM, down leaves nothing', { timeo
     assert.equal(up.keyPath, path.join(stateDir, 'id_ed25519'));
     assert.equal(up.knownHostsPath, path.join(stateDir, 'known_hosts'));
     assert.equal(up.alreadyRunning, false);
+    assert.equal(up.os, release);
     target = await sandboxTarget(options);
     assert.equal(target.address, up.address);
   });
@@ -72,6 +78,10 @@ describe('sandbox lifecycle: up, use it like a VM, down leaves nothing', { timeo
     const viaSystemSsh = await cli(['ssh', '--name', name, '--', 'hostname']);
     assert.equal(viaSystemSsh.code, 0, viaSystemSsh.stderr);
     assert.equal(viaSystemSsh.stdout.trim(), name);
+    // Each word arrives as typed: the pipe and the quotes belong to bash -c, not to the remote login shell.
+    const quoted = await cli(['ssh', '--name', name, '--', 'sudo', 'bash', '-c', 'echo "a  b" | wc -w; . /etc/os-release; echo "$VERSION_ID"']);
+    assert.equal(quoted.code, 0, quoted.stderr);
+    assert.deepEqual(quoted.stdout.trim().split('\n'), ['2', release.split('-')[1]]);
   });
 
   it('refuses a guest whose host key is not the pinned one', async () => {

@@ -5,19 +5,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sandboxDown, sandboxStatus } from '../../../lib/sandbox/index.js';
+import { holdSandbox } from '../../helpers/sandbox.js';
 import { buildOnce, cli, hostSnapshot, type HostSnapshot, linkExists, stateDir } from './harness.js';
 
-const name = 'sbtest';
+const name = 'sbrollback';
 
 describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeout: 15 * 60_000 }, () => {
   let clean: HostSnapshot;
+  let release: () => void;
 
   before(async () => {
     buildOnce();
+    release = await holdSandbox(name, stateDir);
     await sandboxDown({ name, stateDir });
     clean = hostSnapshot(name);
   });
-  after(() => sandboxDown({ name, stateDir }));
+  after(async () => {
+    await sandboxDown({ name, stateDir });
+    release();
+  });
 
   // Interrupt points: right after the bridge exists, after the apt proxy started, and while the guest boots.
   const points: [string, RegExp][] = [
@@ -36,7 +42,7 @@ describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeo
       });
       assert.ok(sent, `never saw ${line} in:\n${run.stderr}`);
       assert.equal(run.code, 130, run.stderr);
-      assert.match(run.stderr, /sandbox: interrupted: sandbox "sbtest" was not started and nothing of it was left behind/);
+      assert.match(run.stderr, new RegExp(`sandbox: interrupted: sandbox "${name}" was not started and nothing of it was left behind`));
       assert.deepEqual(hostSnapshot(name), clean);
       const bridge = /network: bridge (rtcops-sb\d+)/.exec(run.stderr)?.[1] ?? '';
       assert.equal(linkExists(bridge), false, `bridge ${bridge} removed`);
@@ -58,8 +64,8 @@ describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeo
       assert.equal(run.code, 130, run.stderr);
       assert.match(run.stderr, /sandbox: interrupted: interrupted during mmdebstrap/);
       assert.deepEqual(fs.readFileSync('/proc/mounts', 'utf8').split('\n').filter((line) => line.includes(scratch)), []);
-      assert.equal(fs.existsSync(path.join(scratch, 'image.build')), false);
-      assert.equal(fs.existsSync(path.join(scratch, 'image')), false);
+      assert.equal(fs.existsSync(path.join(scratch, 'images', 'debian-12.build')), false);
+      assert.equal(fs.existsSync(path.join(scratch, 'images', 'debian-12')), false);
       assert.deepEqual(hostSnapshot(name, scratch), { links: clean.links, mounts: [], processes: [], namespaces: [], listeners: clean.listeners });
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
@@ -92,6 +98,6 @@ describe('sandbox: Ctrl-C or a failure during up leaves nothing behind', { timeo
   it('ssh to a sandbox that is not running fails with how to start it (exit 1)', async () => {
     const run = await cli(['ssh', '--name', name, '--', 'true']);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /sandbox "sbtest" is not running: start it with "npx zx scripts\/sandbox.mjs up"/);
+    assert.match(run.stderr, /sandbox "sbrollback" is not running: start it with "npx zx scripts\/sandbox.mjs up --name sbrollback"/);
   });
 });

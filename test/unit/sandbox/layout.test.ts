@@ -24,9 +24,20 @@ describe('sandbox layout', () => {
     const layout = layoutFor('sandbox', '/state', 0);
     assert.equal(layout.keyPath, '/state/id_ed25519');
     assert.equal(layout.knownHostsPath, '/state/known_hosts');
-    assert.equal(layout.imageDir, '/state/image');
+    assert.equal(layout.imageDir, '/state/images/debian-12');
     assert.equal(layout.proxyCacheDir, '/state/apt-proxy/cache/sandbox');
     assert.equal(layout.instanceDir, '/state/instances/sandbox');
+  });
+
+  it('keeps one image, .deb cache and apt-cacher-ng per release', () => {
+    const d12 = layoutFor('sandbox', '/state', 0);
+    const d13 = layoutFor('sandbox', '/state', 0, 'debian-13');
+    assert.deepEqual(
+      [d13.os, d13.imageDir, d13.imageBuildDir, d13.debCacheDir, d13.proxyRootDir],
+      ['debian-13', '/state/images/debian-13', '/state/images/debian-13.build', '/state/deb-cache/debian-13', '/state/images/debian-13.apt-proxy/root'],
+    );
+    assert.equal(d12.os, 'debian-12', 'Debian 12 unless asked');
+    assert.equal(d13.keyPath, d12.keyPath, 'one operator key for all');
   });
 
   it('hashes other names into 1..254, stably, and tries every other /24 but 0 after it', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { proxyArgv, proxyConfig } from '../../../lib/sandbox/apt-proxy.js';
-import { guestFiles, nspawnArgv } from '../../../lib/sandbox/instance.js';
+import { guestFiles, nspawnArgv } from '../../../lib/sandbox/guest.js';
 import { layoutFor } from '../../../lib/sandbox/layout.js';
 import { mountsUnder, overlayMountArgv } from '../../../lib/sandbox/mounts.js';
 import { rootMountIsOverlay } from '../../../lib/sandbox/processes.js';
@@ -56,7 +56,8 @@ describe('sandbox guest', () => {
     assert.match(config, /^BindAddress: 10\.77\.0\.1$/m);
     assert.match(config, /^CacheDir: \/state\/apt-proxy\/cache\/sandbox$/m);
     assert.match(config, /^ForeGround: 1$/m);
-    assert.equal(proxyArgv(layout, 'x64')[0], '/state/image/lib64/ld-linux-x86-64.so.2');
+    assert.equal(proxyArgv(layout, 'x64')[0], '/state/images/debian-12/lib64/ld-linux-x86-64.so.2');
+    assert.equal(proxyArgv(layoutFor('d13', '/state', 5, 'debian-13'), 'x64')[3], '/state/images/debian-13.apt-proxy/root/usr/sbin/apt-cacher-ng', 'each release runs its own apt-cacher-ng');
     assert.throws(() => proxyArgv(layout, 'riscv64'), /x64 and arm64/);
   });
 });

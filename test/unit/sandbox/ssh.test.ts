@@ -26,4 +26,15 @@ describe('pinned SSH host keys', () => {
       '-o', 'IdentitiesOnly=yes', '-p', '22', 'rtcops@10.77.0.2', 'uptime',
     ]);
   });
+
+  it('quotes each word of the command once, for the guest\'s shell that ssh hands the joined line to', () => {
+    const target = { address: '10.77.0.2', sshPort: 22, user: 'rtcops', keyPath: '/s/k', knownHostsPath: '/s/kh' };
+    const cases: [string[], string][] = [
+      [['uptime'], 'uptime'],
+      [['sudo', 'bash', '-c', 'echo "a b" | wc -w'], `sudo bash -c 'echo "a b" | wc -w'`],
+      [['echo', "it's", '$HOME', ''], `echo 'it'\\''s' '$HOME' ''`],
+    ];
+    for (const [command, line] of cases) assert.equal(sshArgv(target, command).at(-1), line, command.join(' '));
+    assert.equal(sshArgv(target).at(-1), 'rtcops@10.77.0.2', 'no command: an interactive login');
+  });
 });

@@ -132,8 +132,10 @@ describe('turnserver.conf', () => {
 
 describe('fail2ban and sshd follow the host OS and SSH user', () => {
   const cases: [name: string, edit: (h: ResolvedHost) => void, id: string, pattern: RegExp][] = [
-    ['Debian 12: sshd jail on the journal', () => {}, 'fail2ban-jail', /\[sshd\]\nenabled = true\nport = 22\n# .*\nbackend = systemd\n/],
+    ['Debian: sshd jail on the journal, with the distribution\'s journal match', () => {}, 'fail2ban-jail', /\[sshd\]\nenabled = true\nport = 22\n(# .*\n)+backend = systemd\n\n/],
     ['Ubuntu: sshd jail on auth.log', (h) => Object.assign(h.fail2ban, { sshdBackend: 'auth.log' }), 'fail2ban-jail', /\[sshd\][^[]*backend = auto\nlogpath = \/var\/log\/auth\.log\n/],
+    ['Debian: unattended-upgrades takes the Debian-Security origins', () => {}, 'unattended-upgrades', /Origins-Pattern \{\n\s+"origin=Debian,codename=\$\{distro_codename\},label=Debian-Security";/],
+    ['Ubuntu: unattended-upgrades takes -security and ESM', (h) => Object.assign(h, { osFamily: 'ubuntu' }), 'unattended-upgrades', /Allowed-Origins \{\n\s+"\$\{distro_id\}:\$\{distro_codename\}-security";\n\s+"\$\{distro_id\}ESMApps/],
     ['admin networks are never banned', () => {}, 'fail2ban-jail', /^ignoreip = 127\.0\.0\.1\/8 ::1 10\.77\.0\.1\/32$/m],
     ['non-root deploy user: no root login', () => {}, 'sshd-hardening', /^PermitRootLogin no$/m],
     ['root deploy user: key-only root login', (h) => Object.assign(h.sshd, { permitRootLogin: 'prohibit-password', allowUsers: ['root'] }), 'sshd-hardening', /^PermitRootLogin prohibit-password\n[\s\S]*^AllowUsers root$/m],
