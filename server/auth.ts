@@ -6,6 +6,8 @@ export interface PeerClaims {
   sub: string;
   room: string;
   role: string | undefined;
+  /** Expiry, seconds since the epoch: the session ends then unless the peer refreshes its token. */
+  exp: number;
 }
 
 /** Why a token was refused; logged as `reason` (fail2ban and the daemon read it). */
@@ -17,20 +19,38 @@ export type AuthRejection =
   | 'not_before'
   | 'alg_not_allowed'
   | 'bad_claims'
-  | 'wrong_room';
+  | 'wrong_room'
+  | 'too_long_lived'
+  | 'conflicting_tokens'
+  | 'oversized';
 
 export type AuthResult = { ok: true; claims: PeerClaims } | { ok: false; reason: AuthRejection };
 
 const ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 
-/** The bearer token from `Authorization: Bearer …` or, for browsers that cannot set headers on a WebSocket, `?token=`. */
-export function extractToken(req: IncomingMessage, url: URL): string | undefined {
+/** Far above any real token (a few hundred bytes; RS256 ~600), far below what would cost memory to hold. */
+export const MAX_TOKEN_BYTES = 8192;
+
+export type PresentedToken = { ok: true; token: string | undefined } | { ok: false; reason: 'malformed' | 'conflicting_tokens' | 'oversized' };
+
+/**
+ * The bearer token from `Authorization: Bearer …` or, for browsers that cannot set headers on a WebSocket,
+ * `?token=`. Both may be sent only if they are the same token: a proxy or client must not be able to make one
+ * win over the other.
+ */
+export function extractToken(req: IncomingMessage, url: URL): PresentedToken {
   const header = req.headers.authorization;
+  const query = url.searchParams.getAll('token');
+  if ((header?.length ?? 0) > MAX_TOKEN_BYTES + 16 || query.some((t) => t.length > MAX_TOKEN_BYTES)) return { ok: false, reason: 'oversized' };
+  if (query.length > 1) return { ok: false, reason: 'conflicting_tokens' };
+  let fromHeader: string | undefined;
   if (header !== undefined) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return m?.[1];
+    fromHeader = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    if (fromHeader === undefined) return { ok: false, reason: 'malformed' };
   }
-  return url.searchParams.get('token') ?? undefined;
+  const fromQuery = query[0];
+  if (fromHeader !== undefined && fromQuery !== undefined && fromHeader !== fromQuery) return { ok: false, reason: 'conflicting_tokens' };
+  return { ok: true, token: fromHeader ?? fromQuery };
 }
 
 /** The current key first; a key being rotated away from only when the signature did not match the current one. */
@@ -47,8 +67,9 @@ function verifyWithAnyKey(token: string, keys: jwt.Secret[], options: jwt.Verify
   throw first;
 }
 
-export function verifyToken(token: string | undefined, cfg: JwtConfig, requestedRoom?: string): AuthResult {
+export function verifyToken(token: string | undefined, cfg: JwtConfig, requestedRoom?: string, nowSec = Date.now() / 1000): AuthResult {
   if (token === undefined || token === '') return { ok: false, reason: 'missing' };
+  if (token.length > MAX_TOKEN_BYTES) return { ok: false, reason: 'oversized' };
   const decoded = jwt.decode(token, { complete: true });
   if (decoded === null || typeof decoded.payload === 'string') return { ok: false, reason: 'malformed' };
   if (decoded.header.alg !== cfg.algorithm) return { ok: false, reason: 'alg_not_allowed' };
@@ -68,11 +89,13 @@ export function verifyToken(token: string | undefined, cfg: JwtConfig, requested
     if (err instanceof jwt.JsonWebTokenError && /(audience|issuer)/.test(err.message)) return { ok: false, reason: 'bad_claims' };
     return { ok: false, reason: 'malformed' };
   }
-  const { sub, room, role, exp } = payload as { sub?: unknown; room?: unknown; role?: unknown; exp?: unknown };
+  const { sub, room, role, exp, iat } = payload as { sub?: unknown; room?: unknown; role?: unknown; exp?: unknown; iat?: unknown };
   if (typeof exp !== 'number') return { ok: false, reason: 'bad_claims' };
+  if (exp - nowSec > cfg.maxLifetimeSec + cfg.clockToleranceSec) return { ok: false, reason: 'too_long_lived' };
+  if (typeof iat === 'number' && exp - iat > cfg.maxLifetimeSec) return { ok: false, reason: 'too_long_lived' };
   if (typeof sub !== 'string' || !ID_PATTERN.test(sub)) return { ok: false, reason: 'bad_claims' };
   if (typeof room !== 'string' || !ID_PATTERN.test(room)) return { ok: false, reason: 'bad_claims' };
   if (role !== undefined && typeof role !== 'string') return { ok: false, reason: 'bad_claims' };
   if (requestedRoom !== undefined && requestedRoom !== room) return { ok: false, reason: 'wrong_room' };
-  return { ok: true, claims: { sub, room, role } };
+  return { ok: true, claims: { sub, room, role, exp } };
 }

@@ -32,6 +32,8 @@ export interface JwtConfig {
   /** HS256 only: the secret being rotated away from (JWT_SECRET_PREVIOUS); tokens it signed are still accepted. */
   previousKeys: KeyObject[];
   clockToleranceSec: number;
+  /** Longest a token may live: its exp at most this far ahead of now (and of its iat). */
+  maxLifetimeSec: number;
   issuer: string | undefined;
   audience: string | undefined;
 }
@@ -50,6 +52,9 @@ export interface LimitsConfig {
   maxMalformedMessages: number;
   heartbeatIntervalMs: number;
   maxPeersPerRoom: number;
+  maxTransportsPerPeer: number;
+  maxProducersPerPeer: number;
+  maxConsumersPerPeer: number;
 }
 
 /** A configuration problem, worded for the operator: names the variable and says how to fix it. */
@@ -111,6 +116,7 @@ function parseJwt(env: Env): JwtConfig {
   const algorithm = (str(env, 'JWT_ALGORITHM') ?? 'HS256').toUpperCase();
   const common = {
     clockToleranceSec: int(env, 'JWT_CLOCK_TOLERANCE_SEC', 30, 0, 600),
+    maxLifetimeSec: int(env, 'JWT_MAX_LIFETIME_SEC', 86400, 60, 7 * 86400),
     issuer: str(env, 'JWT_ISSUER'),
     audience: str(env, 'JWT_AUDIENCE'),
   };
@@ -193,6 +199,9 @@ export function loadConfig(env: Env = process.env): ServerConfig {
       maxMalformedMessages: int(env, 'MAX_MALFORMED_MESSAGES', 10, 1, 100000),
       heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', 15000, 100, 600000),
       maxPeersPerRoom: int(env, 'MAX_PEERS_PER_ROOM', 100, 1, 100000),
+      maxTransportsPerPeer: int(env, 'MAX_TRANSPORTS_PER_PEER', 4, 1, 64),
+      maxProducersPerPeer: int(env, 'MAX_PRODUCERS_PER_PEER', 8, 1, 256),
+      maxConsumersPerPeer: int(env, 'MAX_CONSUMERS_PER_PEER', 200, 1, 10000),
     },
     logLevel,
   };

@@ -67,7 +67,8 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
 
     '/turn-credentials': (req, res, url) => {
       const ip = clientIp(req, cfg.trustProxy);
-      const auth = verifyToken(extractToken(req, url), cfg.jwt);
+      const presented = extractToken(req, url);
+      const auth = presented.ok ? verifyToken(presented.token, cfg.jwt) : presented;
       if (!auth.ok) {
         log.warn({ event: 'auth_rejected', ip, reason: auth.reason, path: '/turn-credentials' }, 'signaling auth rejected');
         return json(res, 401, { error: 'valid token required' }, { 'www-authenticate': 'Bearer' });

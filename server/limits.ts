@@ -49,11 +49,21 @@ function isLoopback(addr: string): boolean {
  * X-Real-IP (or the last X-Forwarded-For hop nginx appended); headers from anyone else are ignored.
  */
 export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  if (!trustProxy || !isLoopback(peer)) return peer;
-  const real = req.headers['x-real-ip'];
-  if (typeof real === 'string' && isIP(real.trim()) !== 0) return real.trim();
   const fwd = req.headers['x-forwarded-for'];
-  const last = (Array.isArray(fwd) ? fwd.join(',') : fwd ?? '').split(',').map((s) => s.trim()).filter(Boolean).pop();
+  const real = req.headers['x-real-ip'];
+  return clientAddress(req.socket.remoteAddress, typeof real === 'string' ? real : undefined, Array.isArray(fwd) ? fwd.join(',') : fwd, trustProxy);
+}
+
+/** clientIp for a request Node could not parse (headers too large): the headers are read from its first bytes. */
+export function clientIpFromRaw(peer: string | undefined, raw: string, trustProxy: boolean): string {
+  const header = (name: string) => new RegExp(`\r\n${name}:[ \t]*([^\r\n]*)`, 'i').exec(raw)?.[1];
+  return clientAddress(peer, header('x-real-ip'), header('x-forwarded-for'), trustProxy);
+}
+
+function clientAddress(socketPeer: string | undefined, realIp: string | undefined, forwardedFor: string | undefined, trustProxy: boolean): string {
+  const peer = socketPeer ?? 'unknown';
+  if (!trustProxy || !isLoopback(peer)) return peer;
+  if (realIp !== undefined && isIP(realIp.trim()) !== 0) return realIp.trim();
+  const last = (forwardedFor ?? '').split(',').map((s) => s.trim()).filter(Boolean).pop();
   return last !== undefined && isIP(last) !== 0 ? last : peer;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { appData, dtlsParameters, rtpCapabilities, rtpParameters } from './media-schemas.js';
 
 /**
  * The signaling protocol: JSON text frames.
@@ -12,42 +13,25 @@ export const requestEnvelope = z.object({
   data: z.record(z.string(), z.unknown()).optional(),
 }).strict();
 
-const objectId = z.string().min(1).max(64);
-const loose = z.record(z.string(), z.unknown());
-
-const dtlsParameters = z.object({
-  role: z.enum(['auto', 'client', 'server']).optional(),
-  fingerprints: z.array(z.object({ algorithm: z.string().min(1).max(16), value: z.string().min(1).max(256) })).min(1).max(8),
-}).strict();
-
-const rtpCapabilities = z.object({
-  codecs: z.array(loose).max(64).optional(),
-  headerExtensions: z.array(loose).max(64).optional(),
-}).strict();
-
-const rtpParameters = z.object({
-  mid: z.string().max(32).optional(),
-  codecs: z.array(loose).min(1).max(32),
-  headerExtensions: z.array(loose).max(32).optional(),
-  encodings: z.array(loose).max(8).optional(),
-  rtcp: loose.optional(),
-  msid: z.string().max(256).optional(),
-}).strict();
+/** Ids the server handed out (mediasoup UUIDs). */
+const objectId = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an id this server handed out');
 
 const empty = z.object({}).strict();
 
 /** One schema per method: a request whose data does not match is answered with bad_request. */
 export const methodSchemas = {
   getRouterRtpCapabilities: empty,
-  join: z.object({ rtpCapabilities, displayName: z.string().max(128).optional() }).strict(),
+  join: z.object({ rtpCapabilities, displayName: z.string().regex(/^[^\p{Cc}]{0,128}$/u, 'must be at most 128 characters, no control characters').optional() }).strict(),
   createWebRtcTransport: z.object({ direction: z.enum(['send', 'recv']), forceTcp: z.boolean().optional() }).strict(),
   connectTransport: z.object({ transportId: objectId, dtlsParameters }).strict(),
-  produce: z.object({ transportId: objectId, kind: z.enum(['audio', 'video']), rtpParameters, appData: loose.optional() }).strict(),
+  produce: z.object({ transportId: objectId, kind: z.enum(['audio', 'video']), rtpParameters, appData: appData.optional() }).strict()
+    .refine((d) => d.rtpParameters.codecs.every((c) => c.mimeType.toLowerCase().startsWith(`${d.kind}/`)), { path: ['rtpParameters', 'codecs'], message: 'every codec must be of the producer\'s kind' }),
   consume: z.object({ transportId: objectId, producerId: objectId, rtpCapabilities: rtpCapabilities.optional() }).strict(),
   pause: z.union([z.object({ consumerId: objectId }).strict(), z.object({ producerId: objectId }).strict()]),
   resume: z.union([z.object({ consumerId: objectId }).strict(), z.object({ producerId: objectId }).strict()]),
   closeProducer: z.object({ producerId: objectId }).strict(),
   leave: empty,
+  refreshToken: z.object({ token: z.string().min(1) }).strict(),
 } as const;
 
 export type Method = keyof typeof methodSchemas;
@@ -73,9 +57,15 @@ export const CloseCode = {
   goingAway: 1001,
   tooBig: 1009,
   malformed: 4400,
+  tokenExpired: 4401,
   replaced: 4409,
   rateLimited: 4429,
 } as const;
+
+/** A reply body serialized once and sent many times (a room's router capabilities, asked for by every peer). */
+export class Preserialized {
+  constructor(readonly json: string) {}
+}
 
 /** Renders a zod error as one short line: "data.dtlsParameters.fingerprints: Too small ...". */
 export function describeZodError(err: z.ZodError, prefix: string): string {

@@ -14,7 +14,7 @@ export class RoomRegistry {
     if (existing !== undefined && !existing.closed) return existing;
     let creating = this.pending.get(id);
     if (creating === undefined) {
-      creating = Room.create(id, this.pool.leastLoaded()).then((room) => {
+      creating = Room.create(id, this.pool.leastLoaded(), this.log).then((room) => {
         this.rooms.set(id, room);
         this.log.info({ event: 'room_created', room: id, worker: room.slot.index }, 'room created');
         return room;
@@ -24,9 +24,9 @@ export class RoomRegistry {
     return creating;
   }
 
-  /** Closes the room's router once its last peer has left. */
+  /** Closes the room's router once its last peer has left and no peer is still connecting to it. */
   closeIfEmpty(room: Room): void {
-    if (room.peers.size > 0 || this.rooms.get(room.id) !== room) return;
+    if (!room.empty || this.rooms.get(room.id) !== room) return;
     this.rooms.delete(room.id);
     room.close();
     this.log.info({ event: 'room_closed', room: room.id }, 'room closed (empty)');

@@ -1,55 +1,40 @@
 import type { types } from 'mediasoup';
+import type { Logger } from 'pino';
+import { closeQuietly } from './mediasoup-calls.js';
 import { mediaCodecs } from './media-codecs.js';
+import type { Peer } from './peer.js';
+import { CloseCode, Preserialized } from './protocol.js';
 import type { WorkerSlot } from './worker-pool.js';
 
-export type Notify = (notification: string, data: Record<string, unknown>) => void;
-
-/** A connected participant. It owns its transports, producers and consumers: nobody else may touch them. */
-export class Peer {
-  joined = false;
-  displayName: string | undefined;
-  rtpCapabilities: types.RtpCapabilities | undefined;
-  readonly transports = new Map<string, types.WebRtcTransport>();
-  readonly producers = new Map<string, types.Producer>();
-  readonly consumers = new Map<string, types.Consumer>();
-
-  constructor(
-    readonly id: string,
-    readonly role: string | undefined,
-    readonly notify: Notify,
-    /** Closes this peer's socket. */
-    readonly disconnect: (code: number, reason: string) => void,
-  ) {}
-
-  close(): void {
-    // Closing a transport closes its producers and consumers too.
-    for (const t of this.transports.values()) t.close();
-    this.transports.clear();
-    this.producers.clear();
-    this.consumers.clear();
-  }
+/** A place held in a room for a peer whose WebSocket handshake is still under way. */
+export interface Seat {
+  /** Puts the peer in its seat, replacing (and disconnecting) an earlier connection of the same peer. */
+  take(peer: Peer): { replaced: boolean };
+  /** The handshake did not complete: frees the seat. */
+  cancel(): void;
 }
 
-/** A room: one mediasoup Router on one worker, and the peers in it. */
+/** A room: one mediasoup Router on one worker, the peers in it, and the seats held for peers still connecting. */
 export class Room {
   readonly peers = new Map<string, Peer>();
   readonly createdAt = Date.now();
-  /** Read once: mediasoup's getter deep-clones them on every access, and every joining peer asks. */
-  readonly rtpCapabilities: types.RtpCapabilities;
+  /** Serialized once: every joining peer asks for them, and mediasoup's getter deep-clones them on each access. */
+  readonly rtpCapabilities: Preserialized;
+  private seats = 0;
 
-  private constructor(readonly id: string, readonly router: types.Router, readonly slot: WorkerSlot) {
-    this.rtpCapabilities = router.rtpCapabilities;
+  private constructor(readonly id: string, readonly router: types.Router, readonly slot: WorkerSlot, private readonly log: Logger) {
+    this.rtpCapabilities = new Preserialized(JSON.stringify(router.rtpCapabilities));
   }
 
   /**
    * The room counts against its worker from the moment creation starts (before the Router exists),
    * so a burst of new rooms is spread over the workers instead of all seeing the same counts.
    */
-  static async create(id: string, slot: WorkerSlot): Promise<Room> {
+  static async create(id: string, slot: WorkerSlot, log: Logger): Promise<Room> {
     slot.rooms++;
     try {
       const router = await slot.worker.createRouter({ mediaCodecs, appData: { room: id } });
-      return new Room(id, router, slot);
+      return new Room(id, router, slot, log);
     } catch (err) {
       slot.rooms--;
       throw err;
@@ -60,9 +45,37 @@ export class Room {
     return this.router.closed;
   }
 
+  /** No peers and no seats held: the room can be closed. */
+  get empty(): boolean {
+    return this.peers.size === 0 && this.seats === 0;
+  }
+
+  /** A seat for `peerId`, or undefined when the room is full. A peer already in the room always gets one: it replaces itself. */
+  reserve(peerId: string, maxPeers: number): Seat | undefined {
+    if (!this.peers.has(peerId) && this.peers.size + this.seats >= maxPeers) return undefined;
+    this.seats++;
+    let held = true;
+    const free = () => {
+      if (held) { held = false; this.seats--; }
+    };
+    return {
+      take: (peer) => {
+        free();
+        const previous = this.peers.get(peer.id);
+        if (previous !== undefined) {
+          this.removePeer(previous);
+          previous.link.disconnect(CloseCode.replaced, 'replaced by a new connection');
+        }
+        this.peers.set(peer.id, peer);
+        return { replaced: previous !== undefined };
+      },
+      cancel: free,
+    };
+  }
+
   /** Sends a notification to every joined peer except `except`. */
   broadcast(notification: string, data: Record<string, unknown>, except?: Peer): void {
-    for (const p of this.peers.values()) if (p !== except && p.joined) p.notify(notification, data);
+    for (const p of this.peers.values()) if (p !== except && p.joined) p.link.notify(notification, data);
   }
 
   /** Removes a peer, closes what it owned and tells the others. */
@@ -77,7 +90,7 @@ export class Room {
     if (this.router.closed) return;
     for (const p of this.peers.values()) p.close();
     this.peers.clear();
-    this.router.close();
+    closeQuietly(this.router, this.log, 'router');
     this.slot.rooms--;
   }
 

@@ -1,72 +1,132 @@
+import { errors } from 'mediasoup';
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
+import type { AuthResult } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { TokenBucket } from './limits.js';
 import type { Metrics } from './metrics.js';
-import { CloseCode, SignalingError, describeZodError, isMethod, methodSchemas, requestEnvelope } from './protocol.js';
-import type { Peer, Room } from './room.js';
+import type { Peer } from './peer.js';
+import { CloseCode, type ErrorCode, Preserialized, SignalingError, describeZodError, isMethod, methodSchemas, requestEnvelope } from './protocol.js';
+import type { Room } from './room.js';
 import { handlers, type SessionContext } from './signaling.js';
 
 export interface SessionDeps {
   cfg: ServerConfig;
   log: Logger;
   metrics: Metrics;
+  /** Checks a token presented with "refreshToken" for this room. */
+  verify: (token: string, room: string) => AuthResult;
 }
 
-type Reply = { id: string | number | null; ok: true; data: unknown } | { id: string | number | null; ok: false; error: { code: string; message: string } };
+type RequestId = string | number | null;
 
-export function send(ws: WebSocket, msg: unknown): void {
-  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+/** How long a kicked client gets to take our close frame before the socket is dropped. */
+const KICK_GRACE_MS = 1000;
+
+export function send(ws: WebSocket, text: string): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(text);
+}
+
+export function notification(name: string, data: Record<string, unknown>): string {
+  return JSON.stringify({ notification: name, data });
+}
+
+function okReply(id: RequestId, data: unknown): string {
+  const body = data instanceof Preserialized ? data.json : JSON.stringify(data ?? {});
+  return `{"id":${JSON.stringify(id)},"ok":true,"data":${body}}`;
+}
+
+function errorReply(id: RequestId, code: ErrorCode, message: string): string {
+  return JSON.stringify({ id, ok: false, error: { code, message } });
 }
 
 /**
- * Serves one peer's socket: rate and size limits, schema validation, then one handler per request,
- * answered in order. Nothing a client sends can throw past this function.
+ * Serves one peer's socket: heartbeat, the token's expiry, rate and size limits, schema validation, then one
+ * handler per request, answered in order. Nothing a client sends can throw past this function.
  */
-export function serveSession(ws: WebSocket, room: Room, peer: Peer, deps: SessionDeps): void {
-  const { cfg, log, metrics } = deps;
+export function serveSession(ws: WebSocket, room: Room, peer: Peer, expiresAtMs: number, deps: SessionDeps): void {
+  const { cfg, metrics } = deps;
+  const log = deps.log.child({ room: room.id, peer: peer.id });
   const bucket = new TokenBucket(cfg.limits.messagesPerSecond, cfg.limits.messageBurst);
   let malformed = 0;
+  let kicked = false;
   let queue: Promise<void> = Promise.resolve();
-  // Closed on the next turn, after the reply to "leave" has been sent.
-  const ctx: SessionContext = { room, peer, cfg, leave: () => setImmediate(() => ws.close(CloseCode.normal, 'left')) };
-  const plog = log.child({ room: room.id, peer: peer.id });
 
-  const reject = (id: string | number | null, code: string, message: string) => {
-    send(ws, { id, ok: false, error: { code, message } } satisfies Reply);
+  // A client that is kicked is not read any more: it may ignore our close frame and keep sending.
+  const kick = (code: number, reason: string, message: string) => {
+    if (kicked) return;
+    kicked = true;
+    log.warn({ event: 'peer_kicked', reason, malformed }, message);
+    ws.close(code, message);
+    ws.pause();
+    setTimeout(() => ws.terminate(), KICK_GRACE_MS).unref();
   };
-  const countMalformed = (id: string | number | null, message: string) => {
-    malformed++;
-    reject(id, 'bad_request', message);
-    if (malformed >= cfg.limits.maxMalformedMessages) {
-      plog.warn({ event: 'peer_kicked', reason: 'malformed', count: malformed }, 'too many malformed messages');
-      ws.close(CloseCode.malformed, 'too many malformed messages');
+
+  let alive = true;
+  ws.on('pong', () => { alive = true; });
+  const heartbeat = setInterval(() => {
+    if (!alive) {
+      log.info({ event: 'peer_timeout' }, 'no pong: closing stale peer');
+      metrics.socketsClosed.inc({ reason: 'heartbeat_timeout' });
+      ws.terminate();
+      return;
     }
+    alive = false;
+    ws.ping();
+  }, cfg.limits.heartbeatIntervalMs);
+
+  let expiry: NodeJS.Timeout | undefined;
+  const endAt = (ms: number) => {
+    clearTimeout(expiry);
+    expiry = setTimeout(() => {
+      log.info({ event: 'token_expired' }, 'token expired: session ended');
+      ws.close(CloseCode.tokenExpired, 'token expired; reconnect or refresh with a new token');
+    }, Math.max(0, ms - Date.now()));
+  };
+  endAt(expiresAtMs);
+
+  ws.once('close', () => {
+    clearInterval(heartbeat);
+    clearTimeout(expiry);
+  });
+
+  const ctx: SessionContext = {
+    room, peer, cfg, log,
+    // Closed on the next turn, after the reply to "leave" has been sent.
+    leave: () => setImmediate(() => ws.close(CloseCode.normal, 'left')),
+    refresh: (token) => {
+      const auth = deps.verify(token, room.id);
+      if (!auth.ok) throw new SignalingError('forbidden', `token refused: ${auth.reason}`);
+      if (auth.claims.sub !== peer.id) throw new SignalingError('forbidden', 'the token is for another peer');
+      endAt((auth.claims.exp + cfg.jwt.clockToleranceSec) * 1000);
+    },
+  };
+
+  const refuseMalformed = (id: RequestId, code: ErrorCode, message: string) => {
+    malformed++;
+    send(ws, errorReply(id, code, message));
+    if (malformed >= cfg.limits.maxMalformedMessages) kick(CloseCode.malformed, 'malformed', 'too many malformed messages');
   };
 
   ws.on('message', (raw: RawData, isBinary: boolean) => {
-    if (!bucket.take()) {
-      plog.warn({ event: 'peer_kicked', reason: 'rate_limited' }, 'message rate limit exceeded');
-      ws.close(CloseCode.rateLimited, 'message rate limit exceeded');
-      return;
-    }
-    if (isBinary) return countMalformed(null, 'binary frames are not accepted; send JSON text');
+    if (kicked) return;
+    if (!bucket.take()) return kick(CloseCode.rateLimited, 'rate_limited', 'message rate limit exceeded');
+    if (isBinary) return refuseMalformed(null, 'bad_request', 'binary frames are not accepted; send JSON text');
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw.toString());
     } catch {
-      return countMalformed(null, 'invalid JSON');
+      return refuseMalformed(null, 'bad_request', 'invalid JSON');
     }
     const env = requestEnvelope.safeParse(parsed);
     if (!env.success) {
-      const id = typeof (parsed as { id?: unknown })?.id === 'number' || typeof (parsed as { id?: unknown })?.id === 'string'
-        ? (parsed as { id: string | number }).id : null;
-      return countMalformed(id, `invalid request: ${describeZodError(env.error, 'request')}`);
+      const id = (parsed as { id?: unknown } | null)?.id;
+      return refuseMalformed(typeof id === 'number' || typeof id === 'string' ? id : null, 'bad_request', `invalid request: ${describeZodError(env.error, 'request')}`);
     }
     const { id, method } = env.data;
-    if (!isMethod(method)) return countMalformed(id, `unknown method "${method}"`);
+    if (!isMethod(method)) return refuseMalformed(id, 'unknown_method', `unknown method "${method}"`);
     const data = methodSchemas[method].safeParse(env.data.data ?? {});
-    if (!data.success) return countMalformed(id, describeZodError(data.error, 'data'));
+    if (!data.success) return refuseMalformed(id, 'bad_request', describeZodError(data.error, 'data'));
 
     queue = queue.then(async () => {
       if (ws.readyState !== WebSocket.OPEN) return;
@@ -75,15 +135,17 @@ export function serveSession(ws: WebSocket, room: Room, peer: Peer, deps: Sessio
         const handler = handlers[method] as (c: SessionContext, d: unknown) => unknown;
         const result = await handler(ctx, data.data);
         end({ outcome: 'ok' });
-        send(ws, { id, ok: true, data: result ?? {} } satisfies Reply);
+        send(ws, okReply(id, result));
       } catch (err) {
-        if (err instanceof SignalingError) {
-          end({ outcome: err.code });
-          reject(id, err.code, err.message);
+        const refused = err instanceof errors.WorkerClosedError ? new SignalingError('unavailable', 'the media worker is gone; reconnect') : err;
+        if (refused instanceof SignalingError) {
+          end({ outcome: refused.code });
+          log.info({ event: 'request_refused', method, code: refused.code, reason: refused.message }, 'request refused');
+          send(ws, errorReply(id, refused.code, refused.message));
         } else {
           end({ outcome: 'internal' });
-          plog.error({ event: 'request_failed', method, err }, 'request failed');
-          reject(id, 'internal', 'internal error');
+          log.error({ event: 'request_failed', method, err }, 'request failed');
+          send(ws, errorReply(id, 'internal', 'internal error'));
         }
       }
     });

@@ -153,3 +153,27 @@ export const opusRtpCapabilities = {
   codecs: [{ kind: 'audio', mimeType: 'audio/opus', preferredPayloadType: 100, clockRate: 48000, channels: 2, parameters: {}, rtcpFeedback: [] }],
   headerExtensions: [],
 };
+
+/** DTLS parameters a client would send (a syntactically valid sha-256 fingerprint). */
+export const clientDtlsParameters = { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: Array(32).fill('AB').join(':') }] };
+
+export interface StatusCounts { rooms: number; peers: number; transports: number; producers: number; consumers: number }
+
+/** The counts /status reports, summed over the workers. */
+export async function statusCounts(http: string): Promise<StatusCounts> {
+  const st = await (await fetch(`${http}/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json() as { rooms: number; peers: number; workers: { transports: number; producers: number; consumers: number }[] };
+  const sum = (k: 'transports' | 'producers' | 'consumers') => st.workers.reduce((n, w) => n + w[k], 0);
+  return { rooms: st.rooms, peers: st.peers, transports: sum('transports'), producers: sum('producers'), consumers: sum('consumers') };
+}
+
+/** Polls until `check` returns true, or fails with what it last saw. */
+export async function eventually<T>(read: () => Promise<T> | T, check: (v: T) => boolean, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  while (!check(last)) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+    last = await read();
+  }
+  return last;
+}

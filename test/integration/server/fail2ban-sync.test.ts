@@ -35,16 +35,20 @@ describe('the fail2ban signaling filter matches what the real server logs', () =
         await upgrade(`${url}?token=garbage`, attacker),
         await upgrade(`${url}?token=${token({ sub: 'a', room: 'r', exp: Math.floor(Date.now() / 1000) - 600 })}`, attacker),
         await upgrade(`${url}?room=other&token=${token({ sub: 'a', room: 'r' })}`, attacker),
+        await upgrade(`${url}?token=${token({ sub: 'a', room: 'r', exp: 32472144000 })}`, attacker),
+        await upgrade(`${url}?token=${token({ sub: 'b', room: 'r' })}`, { ...attacker, authorization: `Bearer ${token({ sub: 'a', room: 'r' })}` }),
+        // Past Node's header limit: answered 431 before any route runs, still logged with the address from X-Real-IP.
+        await upgrade(url, { ...attacker, authorization: `Bearer ${'a'.repeat(100_000)}` }),
         await upgrade(`${url}?token=${token({ sub: 'ok', room: 'r' })}`, { 'x-real-ip': '198.51.100.20' }),
       ];
-      assert.deepEqual(statuses, [401, 401, 401, 401, 101]);
+      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 431, 101]);
       await new Promise((r) => setTimeout(r, 200));
       const log = join(dir, 'server.out.log');
       writeFileSync(log, `${srv.lines.join('\n')}\n`);
       const out = execFileSync('fail2ban-regex', ['-v', '--no-check-all', log, FILTER], { encoding: 'utf8' });
       const summary = /^Lines: (\d+) lines, \d+ ignored, (\d+) matched, (\d+) missed/m.exec(out);
       assert.ok(summary, out);
-      assert.equal(Number(summary[2]), 4, `exactly the 4 rejections match:\n${out}`);
+      assert.equal(Number(summary[2]), 7, `exactly the 7 rejections match:\n${out}`);
       const banned = new Set([...out.matchAll(/^\|\s+(\d+\.\d+\.\d+\.\d+)\s+\w{3} \w{3} /gm)].map((m) => m[1]));
       assert.deepEqual([...banned], ['203.0.113.9']);
     } finally {

@@ -30,6 +30,10 @@ describe('JWT is checked before the WebSocket upgrade', () => {
     ['expired token', () => `?token=${token({ ...claims, exp: Math.floor(Date.now() / 1000) - 3600 })}`, 401, 'expired'],
     ['alg none', () => `?token=${unsigned({ ...claims, exp: Math.floor(Date.now() / 1000) + 60 })}`, 401, 'alg_not_allowed'],
     ['token for another room', () => `?room=board&token=${token(claims)}`, 401, 'wrong_room'],
+    ['token expiring in the year 2999', () => `?token=${token({ ...claims, exp: 32472144000 })}`, 401, 'too_long_lived'],
+    ['two different query tokens', () => `?token=${token(claims)}&token=${token({ ...claims, sub: 'bob' })}`, 401, 'conflicting_tokens'],
+    ['a 10 KB token', () => `?token=${'a'.repeat(10_000)}`, 401, 'oversized'],
+    ['a 100 KB token (past Node\'s header limit)', () => `?token=${'a'.repeat(100_000)}`, 431, 'oversized'],
   ];
   for (const [name, query, status, reason] of cases) {
     it(`${name} → ${status}`, async () => {
@@ -52,6 +56,21 @@ describe('JWT is checked before the WebSocket upgrade', () => {
     assert.equal(await upgradeStatus(`${s.ws}?token=${token(claims)}`, { authorization: 'Bearer nope' }), 401);
   });
 
+  it('refuses a valid header token with a different valid query token (neither may silently win)', async () => {
+    const before = s.logs.length;
+    assert.equal(await upgradeStatus(`${s.ws}?token=${token({ ...claims, sub: 'mallory' })}`, { authorization: `Bearer ${token(claims)}` }), 401);
+    assert.equal(s.logs.slice(before).find((l) => l['event'] === 'auth_rejected')?.['reason'], 'conflicting_tokens');
+    const same = token(claims);
+    assert.equal(await upgradeStatus(`${s.ws}?token=${same}`, { authorization: `Bearer ${same}` }), 101, 'the same token twice is fine');
+  });
+
+  it('a 100 KB token in the Authorization header gets 431 and an auth_rejected line', async () => {
+    const before = s.logs.length;
+    assert.equal(await upgradeStatus(s.ws, { authorization: `Bearer ${'a'.repeat(100_000)}` }), 431);
+    const line = s.logs.slice(before).find((l) => l['event'] === 'auth_rejected');
+    assert.deepEqual([line?.['reason'], line?.['ip']], ['oversized', '127.0.0.1']);
+  });
+
   it('never logs the token itself', () => {
     const text = JSON.stringify(s.logs);
     assert.ok(!/eyJ[A-Za-z0-9_-]{10,}/.test(text), 'no JWT in the logs');
@@ -65,6 +84,34 @@ describe('JWT is checked before the WebSocket upgrade', () => {
     const text = await (await fetch(`${s.http}/metrics`)).text();
     assert.match(text, /rtcops_join_failures_total\{reason="expired"\} 1/);
     assert.match(text, /rtcops_join_failures_total\{reason="wrong_room"\} 1/);
-    assert.match(text, /rtcops_join_successes_total 3/);
+    assert.match(text, /rtcops_join_successes_total 4/);
+    assert.match(text, /rtcops_join_failures_total\{reason="oversized"\} 3/);
+  });
+});
+
+describe('a session lasts as long as its token', () => {
+  let s: TestServer;
+  before(async () => { s = await startTestServer({ JWT_CLOCK_TOLERANCE_SEC: '0' }); });
+  after(() => s.stop());
+  const inSec = (n: number) => Math.floor(Date.now() / 1000) + n;
+
+  it('ends at the token\'s exp with close code 4401', async () => {
+    const c = await SignalingClient.connect(`${s.ws}?token=${token({ sub: 'brief', room: 'r', exp: inSec(2) })}`);
+    const started = Date.now();
+    const { code } = await c.closed;
+    assert.equal(code, 4401);
+    assert.ok(Date.now() - started < 3500, 'closed at the expiry, not later');
+    assert.ok(s.logs.some((l) => l['event'] === 'token_expired' && l['peer'] === 'brief'));
+  });
+
+  it('goes on past the first exp after "refreshToken" with a newer token for the same peer', async () => {
+    const c = await SignalingClient.connect(`${s.ws}?token=${token({ sub: 'renewed', room: 'r', exp: inSec(2) })}`);
+    assert.equal((await c.call('refreshToken', { token: token({ sub: 'someone-else', room: 'r' }) })).error?.code, 'forbidden');
+    assert.equal((await c.call('refreshToken', { token: token({ sub: 'renewed', room: 'other' }) })).error?.code, 'forbidden');
+    assert.equal((await c.call('refreshToken', { token: token({ sub: 'renewed', room: 'r', exp: inSec(-10) }) })).error?.code, 'forbidden');
+    assert.ok(await c.request('refreshToken', { token: token({ sub: 'renewed', room: 'r', exp: inSec(60) }) }));
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok(await c.request('getRouterRtpCapabilities'), 'still connected after the first token expired');
+    await c.close();
   });
 });
