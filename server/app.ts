@@ -77,6 +77,7 @@ export async function startServer(cfg: ServerConfig, opts: StartOptions): Promis
     return closing;
   };
 
+  // Calls in progress keep their media while draining: the workers outlive the signal (worker-pool.ts) until close().
   let drained: Promise<void> | undefined;
   const drain = (): Promise<void> => {
     drained ??= (async () => {
