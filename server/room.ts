@@ -1,9 +1,9 @@
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import { closeQuietly } from './mediasoup-calls.js';
-import { mediaCodecs } from './media-codecs.js';
+import { mediaCodecs, routerRtpCapabilities } from './media-codecs.js';
 import type { Peer } from './peer.js';
-import { CloseCode, Preserialized } from './protocol.js';
+import { CloseCode, type Preserialized } from './protocol.js';
 import type { WorkerSlot } from './worker-pool.js';
 
 /** A place held in a room for a peer whose WebSocket handshake is still under way. */
@@ -18,13 +18,11 @@ export interface Seat {
 export class Room {
   readonly peers = new Map<string, Peer>();
   readonly createdAt = Date.now();
-  /** Serialized once: every joining peer asks for them, and mediasoup's getter deep-clones them on each access. */
-  readonly rtpCapabilities: Preserialized;
+  /** Every joining peer asks for them (see media-codecs.ts). */
+  readonly rtpCapabilities: Preserialized = routerRtpCapabilities;
   private seats = 0;
 
-  private constructor(readonly id: string, readonly router: types.Router, readonly slot: WorkerSlot, private readonly log: Logger) {
-    this.rtpCapabilities = new Preserialized(JSON.stringify(router.rtpCapabilities));
-  }
+  private constructor(readonly id: string, readonly router: types.Router, readonly slot: WorkerSlot, private readonly log: Logger) {}
 
   /**
    * The room counts against its worker from the moment creation starts (before the Router exists),

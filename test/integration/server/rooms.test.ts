@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import * as mediasoup from 'mediasoup';
+import { mediaCodecs } from '../../../server/media-codecs.js';
 import { ADMIN_TOKEN, SignalingClient, opusRtpCapabilities, opusRtpParameters, startTestServer, token, type TestServer } from '../../helpers/server.js';
 
 type Transport = { transportId: string; iceCandidates: { address: string; protocol: string; port: number }[]; iceParameters: unknown; dtlsParameters: unknown };
@@ -108,6 +110,22 @@ describe('rooms spread over workers', () => {
       assert.equal(created.length, 1);
       await Promise.all(clients.map((c) => c.close()));
     } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('router capabilities', () => {
+  it('getRouterRtpCapabilities answers exactly what a router built from the room codecs reports', async () => {
+    const s = await startTestServer();
+    const worker = await mediasoup.createWorker({ logLevel: 'none' });
+    try {
+      const c = await SignalingClient.connect(`${s.ws}?token=${token({ sub: 'p', room: 'caps' })}`);
+      const router = await worker.createRouter({ mediaCodecs });
+      assert.deepEqual(await c.request('getRouterRtpCapabilities'), router.rtpCapabilities);
+      await c.close();
+    } finally {
+      worker.close();
       await s.stop();
     }
   });
