@@ -67,7 +67,8 @@ export class Admission {
       return;
     }
     if (err.code !== 'HPE_HEADER_OVERFLOW') {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      // What Node answers when nobody listens for clientError.
+      socket.end(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       return;
     }
     const raw = err.rawPacket?.toString('latin1', 0, 16384) ?? '';
