@@ -50,6 +50,20 @@ const allowed = (r: Reference) => ALLOWED.some((a) => a.from === r.from && a.to 
 
 const all = ['lib', 'daemon', 'server'].flatMap(sources).flatMap(references);
 
+/** The names a file imports from `to` (`*` for a namespace, default or dynamic import, or a bare path). */
+function namesFrom(r: Reference): string[] {
+  const text = readFileSync(join(REPO, r.from), 'utf8');
+  const names: string[] = [];
+  let named = false;
+  for (const m of text.matchAll(/(?:import|export)\s+(?:type\s+)?(?:\{([^}]*)\}|([\w$*][^'"`]*?))\s*from\s*['"]([^'"]+)['"]/g)) {
+    if (relative(REPO, resolve(REPO, dirname(r.from), m[3] ?? '')) !== r.to) continue;
+    named = true;
+    if (m[1] === undefined) names.push('*');
+    else names.push(...m[1].split(',').map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0] ?? '').filter((n) => n !== ''));
+  }
+  return named ? names : ['*'];
+}
+
 describe('the dependency rule: daemon/ and server/ import lib/; lib/ imports neither', () => {
   test('the scan sees imports, dynamic imports through a variable, and file paths', () => {
     const seen = (from: string, to: string) => all.some((r) => r.from === from && r.to === to);
@@ -74,5 +88,55 @@ describe('the dependency rule: daemon/ and server/ import lib/; lib/ imports nei
 
   test('every allowed exception is still there (remove it from ALLOWED when it is gone)', () => {
     for (const a of ALLOWED) assert.ok(all.some((r) => r.from === a.from && r.to === a.to), `${a.from} → ${a.to}: ${a.why}`);
+  });
+});
+
+describe('lib/provision/ is provisioning, not plumbing', () => {
+  // [file outside lib/provision/ may import these names from it, because]
+  const entryPoints: [string, string[], string][] = [
+    ['lib/provision/engine.js', ['provisionHost', 'HostReport'], 'a restore provisions the host it rebuilds: the provisioning run itself'],
+  ];
+  test('the scan reads the names of an import, type-only ones too', () => {
+    const names = namesFrom({ from: 'lib/backup/restore.ts', to: 'lib/provision/engine.js', line: 0 });
+    for (const n of ['provisionHost', 'HostReport']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+  });
+
+  test('every entry point listed is still imported (remove it when it is not)', () => {
+    for (const [to, names, why] of entryPoints) {
+      const used = all.filter((r) => r.to === to && !r.from.startsWith('lib/provision/')).flatMap(namesFrom);
+      for (const n of names) assert.ok(used.includes(n), `${to} ${n}: ${why}`);
+    }
+  });
+
+  // Plumbing that still lives in lib/provision/ while it moves to lib/host/ (issue 14): delete a line once its import is gone.
+  const STILL_TO_MOVE = [
+    'lib/backup/backup.ts → lib/provision/engine.js: connectionOf',
+    'lib/backup/command.ts → lib/provision/command.js: selectTargets',
+    'lib/backup/commands.ts → lib/provision/steps/tls.js: ACME_CA_PATH',
+    'lib/backup/commands.ts → lib/provision/steps/daemon.js: daemonUnit',
+    'lib/backup/commands.ts → lib/provision/steps/runtime.js: pm2As',
+    'lib/backup/commands.ts → lib/provision/engine.js: AUDIT_LOG',
+    'lib/backup/restore.ts → lib/provision/engine.js: connectionOf',
+    'lib/backup/restore.ts → lib/provision/steps/runtime.js: pm2As',
+    'lib/checks/operator.ts → lib/provision/engine.js: connectionOf',
+    'lib/deploy/command.ts → lib/provision/engine.js: connectionOf',
+    'lib/deploy/command.ts → lib/provision/command.js: selectTargets',
+    'lib/deploy/commands.ts → lib/provision/steps/runtime.js: NODE_BIN',
+    'lib/deploy/commands.ts → lib/provision/steps/runtime.js: PM2_BIN',
+    'lib/deploy/commands.ts → lib/provision/steps/runtime.js: pm2As',
+    'lib/deploy/engine.ts → lib/provision/engine.js: connectionOf',
+    'lib/doctor/command.ts → lib/provision/command.js: selectTargets',
+    'lib/doctor/host.ts → lib/provision/engine.js: connectionOf',
+  ];
+  const plumbing = all
+    .filter((r) => r.to.startsWith('lib/provision/') && !r.from.startsWith('lib/provision/') && !allowed(r))
+    .flatMap((r) => namesFrom(r).filter((n) => !entryPoints.some(([to, names]) => to === r.to && names.includes(n))).map((n) => `${r.from} → ${r.to}: ${n}`));
+
+  test('every import of lib/provision/ from outside it is one of its entry points (connections, targets, on-host paths and PM2 belong in lib/host/)', () => {
+    assert.deepEqual(plumbing.filter((p) => !STILL_TO_MOVE.includes(p)), []);
+  });
+
+  test('STILL_TO_MOVE lists only imports that are still there (delete the lines of the ones moved)', () => {
+    assert.deepEqual(STILL_TO_MOVE.filter((p) => !plumbing.includes(p)), []);
   });
 });
