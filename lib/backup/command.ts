@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
-import { loadInventory, probeReach, readProbeCa, resolveSecrets, selectHost, type HostSecrets } from '../inventory/index.js';
+import { loadInventory, probeReach, readProbeCa, resolveHostInputs, selectHost, type HostSecrets } from '../inventory/index.js';
 import { selectTargets } from '../provision/command.js';
 import { progressLine, secs, type PhaseReport } from '../report/phases.js';
 import { listArchives, openArchive } from './archive.js';
@@ -126,7 +126,7 @@ export async function backupMain(argv: string[], io: Io): Promise<number> {
   const retention: RetentionPolicy = { daily: count(args.values['keep-daily'], 'keep-daily'), weekly: count(args.values['keep-weekly'], 'keep-weekly'), monthly: count(args.values['keep-monthly'], 'keep-monthly') };
   const inventory = loadInventory(args.inventory);
   const hosts = selectTargets(inventory, args.positionals);
-  const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveSecrets(h, inventory.file)]));
+  const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveHostInputs(h, inventory.file)]));
   let key: BackupKey;
   try {
     key = await loadKey(typeof args.values['key-file'] === 'string' ? resolve(args.values['key-file']) : undefined);
@@ -173,7 +173,7 @@ export async function restoreMain(argv: string[], io: Io): Promise<number> {
   const caFile = typeof args.values['ca-file'] === 'string' ? resolve(args.values['ca-file']) : undefined;
   const inventory = loadInventory(args.inventory);
   const host = selectHost(inventory, args.positionals[0] ?? '');
-  const secrets = resolveSecrets(host, inventory.file);
+  const secrets = resolveHostInputs(host, inventory.file);
   let key: BackupKey;
   try {
     key = await loadKey(typeof args.values['key-file'] === 'string' ? resolve(args.values['key-file']) : undefined);

@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path';
-import { InventoryError, loadInventory, resolveSecrets, Secret, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
+import { InventoryError, loadInventory, resolveHostInputs, Secret, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { listArchives } from './archive.js';
 import { backupHost } from './backup.js';
 import { BackupKeyError, loadKey, type BackupKey } from './key.js';
@@ -49,7 +49,7 @@ export async function prepareScheduledBackup(cfg: ScheduledBackupConfig, env: Re
     for (const name of cfg.hosts) {
       try {
         const host = selectHost(inventory, name);
-        hosts.set(name, { host, secrets: resolveSecrets(host, inventory.file, env) });
+        hosts.set(name, { host, secrets: resolveHostInputs(host, inventory.file, env) });
       } catch (error) {
         problems.push(error instanceof InventoryError ? error.issues.map((i) => `${i.path}: ${i.message}`).join('; ') : `checks.backup.hosts: ${(error as Error).message}`);
       }

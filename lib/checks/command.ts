@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
-import { loadHost, probeReach, readProbeCa } from '../inventory/index.js';
+import { InventoryError, loadHost, operatorFileIssues, probeReach, readProbeCa } from '../inventory/index.js';
 import type { CheckResult } from './result.js';
 import { ALL_CHECKS, HOST_CHECKS, runOperatorChecks } from './operator.js';
 import { formatTable, hasCritical } from './report.js';
@@ -44,7 +44,10 @@ export async function checkMain(argv: string[], io: Io): Promise<number> {
   const httpsPort = Number(args.values['https-port']);
   if (!Number.isInteger(httpsPort) || httpsPort < 1 || httpsPort > 65535) throw new UsageError('--https-port takes a port number');
 
-  const { host, secrets } = loadHost(args.inventory, hostName);
+  const { inventory, host, secrets } = loadHost(args.inventory, hostName);
+  // The checks over SSH need the key and the pins; --no-ssh runs from a machine that has neither.
+  const missing = args.values['no-ssh'] === true ? [] : operatorFileIssues(host);
+  if (missing.length > 0) throw new InventoryError(inventory.file, missing);
   const t0 = performance.now();
   const flagCa = typeof args.values['ca-file'] === 'string' ? resolve(args.values['ca-file']) : undefined;
   const reach = probeReach(host, { probeDirect: args.values['probe-direct'] === true, caFile: flagCa });

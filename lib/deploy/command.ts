@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
-import { loadInventory, probeReach, readProbeCa, resolveSecrets, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
+import { loadInventory, probeReach, readProbeCa, resolveHostInputs, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { connectionOf } from '../provision/engine.js';
 import { selectTargets } from '../provision/command.js';
 import { progressLine, secs } from '../report/phases.js';
@@ -80,7 +80,7 @@ function gitToplevel(): string {
 async function runHosts(action: 'deploy' | 'rollback', args: NonNullable<ReturnType<typeof parseCli>>, io: Io, artifactOf: () => Promise<Artifact | undefined>, extra: Partial<DeployOptions>): Promise<number> {
   const inventory = loadInventory(args.inventory);
   const hosts = selectTargets(inventory, args.positionals);
-  const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveSecrets(h, inventory.file)]));
+  const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveHostInputs(h, inventory.file)]));
   const flagCa = typeof args.values['ca-file'] === 'string' ? args.values['ca-file'] : undefined;
   const reaches = new Map(hosts.map((h) => {
     const reach = probeReach(h, { probeDirect: args.values['probe-direct'] === true, caFile: flagCa });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, isMap, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { closest, didYouMean } from './checks.js';
 import { crossCheck } from './cross-checks.js';
@@ -138,6 +138,21 @@ function lineOf(doc: Document, counter: LineCounter, candidates: PathSegment[][]
   return undefined;
 }
 
+/** The document as plain data; a file whose aliases expand past yaml's limit (an alias bomb) is refused, naming its first alias. */
+function plainValue(doc: Document, counter: LineCounter, file: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    let line: number | undefined;
+    visit(doc, { Alias: (_key, node) => {
+      if (isAlias(node) && node.range) line = counter.linePos(node.range[0]).line;
+      return visit.BREAK;
+    } });
+    throw new InventoryError(file, [{ path: '', line, message: 'YAML: its aliases expand to too many nodes (an alias bomb?): write the values out, or use fewer nested aliases' }]);
+  }
+}
+
 /** Read, validate and resolve a whole inventory; throws InventoryError listing every problem. */
 export function loadInventory(file: string): Inventory {
   let text: string;
@@ -166,7 +181,7 @@ export function parseInventory(text: string, file: string): Inventory {
   const report = (path: PathSegment[], message: string, candidates: PathSegment[][] = [path]) =>
     issues.push({ path: formatPath(path), message, line: lineOf(doc, counter, candidates) });
 
-  const raw: unknown = doc.toJS();
+  const raw = plainValue(doc, counter, file);
   const structure = fileSchema.safeParse(raw, { reportInput: true });
   if (!structure.success) for (const i of toIssues(structure.error)) report(i.path, i.message);
 

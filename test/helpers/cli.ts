@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { Io } from '../../lib/cli.js';
 
 /** Runs a script's main in-process with `env` applied (undefined removes a variable) and put back afterwards. */
@@ -18,9 +18,11 @@ export async function runMain(main: (argv: string[], io: Io) => Promise<number>,
 /**
  * Writes an inventory with one host nothing can reach (TEST-NET-1, 192.0.2.10): a command that connected would fail
  * differently and later, so a test using it shows the command stopped before any connection. The host's three
- * secrets are read from `<envPrefix>_JWT`, `<envPrefix>_ADMIN` and `<envPrefix>_TURN`.
+ * secrets are read from `<envPrefix>_JWT`, `<envPrefix>_ADMIN` and `<envPrefix>_TURN`. A placeholder key file is
+ * written at keyPath when there is none, so the check of the files the inventory names passes.
  */
 export function writeUnreachableInventory(file: string, host: string, keyPath: string, envPrefix: string): string {
+  if (!existsSync(keyPath)) writeFileSync(keyPath, 'placeholder: never used, nothing is reached\n', { mode: 0o600 });
   writeFileSync(file, `
 hosts:
   ${host}:

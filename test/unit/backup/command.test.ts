@@ -8,6 +8,7 @@ import { backupMain, restoreMain } from '../../../lib/backup/command.js';
 import { backupPaths, tarArgv } from '../../../lib/backup/commands.js';
 import { parseProbe } from '../../../lib/backup/restore.js';
 import { UsageError } from '../../../lib/cli.js';
+import { InventoryError } from '../../../lib/inventory/index.js';
 import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
 import { runMain as run, writeUnreachableInventory } from '../../helpers/cli.js';
 
@@ -71,7 +72,9 @@ describe('backup.mjs / restore.mjs: bad input stops before any connection, namin
   test('restore trusts the inventory\'s acme.issuerRoots like deploy and check (a missing file is a usage error naming it)', async () => {
     const inv = join(dir, 'with-roots.yaml');
     writeFileSync(inv, readFileSync(inventory, 'utf8').replace('acme: { email: ops@example.test }', `acme: { email: ops@example.test, issuerRoots: ${join(dir, 'no-roots.pem')} }`));
-    await usage(run(restoreMain, ['web', '-i', inv, '--from', join(dir, 'x.tar.gz'), '--key-file', join(dir, 'backup.key')]), /acme\.issuerRoots of web \(.*no-roots\.pem\) cannot be read \(ENOENT\)/);
+    // Checked with every file the inventory names, before anything connects (exit 2 like any inventory error).
+    await assert.rejects(run(restoreMain, ['web', '-i', inv, '--from', join(dir, 'x.tar.gz'), '--key-file', join(dir, 'backup.key')]),
+      (e: Error) => e instanceof InventoryError && /hosts\.web\.acme\.issuerRoots: .*no-roots\.pem does not exist/.test(e.message));
   });
 
   test('--upload and --from s3:// without credentials: exit 2 naming the variables, before connecting', async () => {
