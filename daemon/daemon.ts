@@ -53,7 +53,7 @@ export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log
   const alerter = new Alerter({
     host: cfg.host, store: new AlertStore(cfg.stateFile), providers, maintenance: a.maintenance, runbookUrl: cfg.runbookUrl, log,
     ...alertPolicies(cfg),
-    retry: a.retry,
+    backoff: a.backoff,
     onSent: (p, k) => metrics.alertSent(p, k),
     onFailed: (p, k) => metrics.alertFailed(p, k),
   });
@@ -71,6 +71,7 @@ export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log
     port: http.port, scheduler, metrics,
     stop: async () => {
       await scheduler.stop();
+      alerter.stop();
       http.server.closeAllConnections();
       await new Promise<void>((resolve) => http.server.close(() => resolve()));
     },

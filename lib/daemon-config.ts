@@ -67,7 +67,11 @@ export const daemonConfigSchema = z.strictObject({
     successThreshold: z.number().int().min(1).default(2),
     sendOnResolved: z.boolean().default(true),
     reminderIntervalMin: z.number().min(0).default(60).describe('Re-send a still-open alert this often (0: never).'),
-    retry: z.strictObject({ attempts: z.number().int().min(1).default(4), initialDelayMs: z.number().int().min(1).default(2000), maxDelayMs: z.number().int().min(1).default(30_000) }).prefault({}),
+    backoff: z.strictObject({
+      initialDelayMs: z.number().int().min(1).default(2000).describe('After a failed delivery, wait this long before the next send to that destination; doubled per failure in a row, across results.'),
+      maxDelayMs: z.number().int().min(1).default(300_000).describe('The longest back-off between two attempts.'),
+      minIntervalMs: z.number().int().min(0).default(1000).describe('At most one message per destination this often (Slack accepts about one per second per webhook). A 429 or 503 with Retry-After waits as long as it asks.'),
+    }).prefault({}),
     slack: z.boolean().default(false).describe(`Send to Slack (${SECRET_ENV.slackWebhookUrl}).`),
     webhook: z.boolean().default(false).describe(`Send to a generic webhook (${SECRET_ENV.webhookUrl}, optional ${SECRET_ENV.webhookToken}).`),
     maintenance: z.array(maintenanceWindow).default([]),

@@ -1,15 +1,10 @@
 import type { Logger } from 'pino';
 import type { CheckResult } from '../checks/result.js';
+import { DeliveryGate, type BackoffPolicy } from './delivery.js';
 import { inMaintenance, type MaintenanceWindow } from './maintenance.js';
-import type { AlertProvider } from './providers/provider.js';
+import { DeliveryError, type AlertProvider } from './providers/provider.js';
 import { evaluate, INITIAL, markSent, runbookLink, type AlertEvent, type AlertKind, type AlertPolicy } from './state-machine.js';
 import type { AlertStore } from './store.js';
-
-export interface RetryPolicy {
-  attempts: number;
-  initialDelayMs: number;
-  maxDelayMs: number;
-}
 
 export interface AlerterOptions {
   host: string;
@@ -19,33 +14,66 @@ export interface AlerterOptions {
   /** Per check name, a policy that replaces `policy` for that check's results. */
   policies?: Readonly<Record<string, AlertPolicy>>;
   maintenance: readonly MaintenanceWindow[];
+  /** Windows that come and go while the daemon runs (a deploy's marker file), read at every result. */
+  extraMaintenance?: () => readonly MaintenanceWindow[];
   /** Base URL of RUNBOOK.md; alerts link `<base>#<check>`. */
   runbookUrl: string;
-  retry: RetryPolicy;
+  backoff: BackoffPolicy;
   log: Logger;
   onSent?: (provider: string, kind: AlertKind) => void;
   onFailed?: (provider: string, kind: AlertKind) => void;
   now?: () => Date;
 }
 
+/** A decided, not yet delivered alert: the state machine's latest decision for its key. */
+interface Pending {
+  key: string;
+  event: AlertEvent;
+  status: CheckResult['status'];
+}
+
+/** One provider's undelivered alerts, its back-off and pacing, and the one send it has in flight. */
+class Outbox {
+  readonly pending = new Map<string, Pending>();
+  readonly gate: DeliveryGate;
+  chain: Promise<void> = Promise.resolve();
+  timer: NodeJS.Timeout | undefined;
+  constructor(readonly provider: AlertProvider, backoff: BackoffPolicy) {
+    this.gate = new DeliveryGate(backoff);
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Feeds check results to one state machine per provider and check target, and delivers what they decide.
- * A failed delivery is retried with backoff; if it still fails, the state stays as it was, so the next
- * result decides to send it again: an alert is late rather than lost.
+ * Feeds check results to one state machine per provider and check target, and delivers what they decide. A failed
+ * delivery backs the provider off (doubling per failure in a row, across results; a 429's Retry-After wins); the
+ * alert stays pending and goes out when the back-off ends, or the next result decides again. Counters are stored at
+ * once, `triggered` only after delivery: an alert is late rather than lost, and never sent twice.
  */
 export class Alerter {
   private readonly queues = new Map<string, Promise<void>>();
+  private readonly outboxes: Outbox[];
   private readonly now: () => Date;
+  private stopped = false;
 
   constructor(private readonly o: AlerterOptions) {
     this.now = o.now ?? (() => new Date());
+    this.outboxes = o.providers.map((p) => new Outbox(p, o.backoff));
   }
 
-  /** Resolves once every provider has handled the result (delivered, or given up until the next result). */
+  /** Resolves once every provider has handled the result: delivered, or pending behind its back-off. */
   handle(result: CheckResult): Promise<void> {
-    return Promise.all(this.o.providers.map((p) => this.enqueue(`${p.name}/${result.check}/${result.target}`, () => this.handleFor(p, `${p.name}/${result.check}/${result.target}`, result)))).then(() => undefined);
+    return Promise.all(this.outboxes.map((box) => {
+      const key = `${box.provider.name}/${result.check}/${result.target}`;
+      return this.enqueue(key, () => this.decide(box, key, result));
+    })).then(() => undefined);
+  }
+
+  /** Stop the back-off timers (the daemon is stopping; pending alerts are decided again after a restart). */
+  stop(): void {
+    this.stopped = true;
+    for (const box of this.outboxes) clearTimeout(box.timer);
   }
 
   private enqueue(key: string, job: () => Promise<void>): Promise<void> {
@@ -54,15 +82,15 @@ export class Alerter {
     return next;
   }
 
-  private async handleFor(provider: AlertProvider, key: string, result: CheckResult): Promise<void> {
+  private async decide(box: Outbox, key: string, result: CheckResult): Promise<void> {
     const prev = this.o.store.get(key) ?? INITIAL;
-    const silenced = inMaintenance(this.o.maintenance, result.check, this.now());
+    const windows = [...this.o.maintenance, ...(this.o.extraMaintenance?.() ?? [])];
+    const silenced = inMaintenance(windows, result.check, this.now());
     const { state, send } = evaluate(prev, result, this.o.policies?.[result.check] ?? this.o.policy, silenced);
-    if (send === undefined) {
-      if (JSON.stringify(state) !== JSON.stringify(prev)) this.o.store.set(key, state);
-      return;
-    }
-    const event: AlertEvent = {
+    if (JSON.stringify(state) !== JSON.stringify(prev)) this.o.store.set(key, state);
+    box.pending.delete(key);
+    if (send === undefined) return;
+    box.pending.set(key, { key, status: result.status, event: {
       kind: send,
       host: this.o.host,
       check: result.check,
@@ -73,26 +101,49 @@ export class Alerter {
       since: state.since ?? result.at,
       at: this.now().toISOString(),
       runbook: runbookLink(this.o.runbookUrl, result.check),
-    };
-    const fields = { provider: provider.name, check: result.check, target: result.target, kind: send, severity: event.severity };
-    const r = this.o.retry;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await provider.send(event);
-        this.o.store.set(key, markSent(state, send, result.status, event.at));
-        this.o.onSent?.(provider.name, send);
-        this.o.log.info({ ...fields, attempt }, 'alert sent');
-        return;
-      } catch (error) {
-        this.o.onFailed?.(provider.name, send);
-        const last = attempt >= r.attempts;
-        this.o.log[last ? 'error' : 'warn']({ ...fields, attempt, err: (error as Error).message }, last ? 'alert not delivered; it is sent again after the next check result' : 'alert delivery failed; retrying');
-        if (last) {
-          this.o.store.set(key, state);
+    } });
+    await this.flush(box);
+  }
+
+  /** Send what is pending, one at a time and paced, until it is sent or the provider backs off. */
+  private flush(box: Outbox): Promise<void> {
+    box.chain = box.chain.then(async () => {
+      for (;;) {
+        const next = box.pending.values().next();
+        if (next.done === true || this.stopped) return;
+        const wait = box.gate.waitMs();
+        if (wait.backingOff) {
+          this.retryLater(box, wait.ms);
           return;
         }
-        await sleep(Math.min(r.maxDelayMs, r.initialDelayMs * 2 ** (attempt - 1)));
+        if (wait.ms > 0) await sleep(wait.ms);
+        await this.deliver(box, next.value);
       }
+    });
+    return box.chain;
+  }
+
+  private retryLater(box: Outbox, ms: number): void {
+    clearTimeout(box.timer);
+    box.timer = setTimeout(() => void this.flush(box), ms);
+    box.timer.unref();
+  }
+
+  private async deliver(box: Outbox, p: Pending): Promise<void> {
+    const fields = { provider: box.provider.name, check: p.event.check, target: p.event.target, kind: p.event.kind, severity: p.event.severity };
+    try {
+      await box.provider.send(p.event);
+    } catch (error) {
+      const delay = box.gate.failed(error instanceof DeliveryError ? error.retryAfterMs : undefined);
+      this.o.onFailed?.(box.provider.name, p.event.kind);
+      this.o.log.warn({ ...fields, err: (error as Error).message, retryInMs: Math.round(delay) }, 'alert delivery failed; it stays pending and is retried after the back-off');
+      return;
     }
+    box.gate.succeeded();
+    // A result decided while this was in flight can only have decided the same again (the state was not yet marked).
+    box.pending.delete(p.key);
+    this.o.store.set(p.key, markSent(this.o.store.get(p.key) ?? INITIAL, p.event.kind, p.status, p.event.at));
+    this.o.onSent?.(box.provider.name, p.event.kind);
+    this.o.log.info(fields, 'alert sent');
   }
 }

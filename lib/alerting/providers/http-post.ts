@@ -1,10 +1,15 @@
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { parseRetryAfter } from '../delivery.js';
 import { DeliveryError } from './provider.js';
 
-/** POST a JSON body; any non-2xx answer or network error is a DeliveryError naming the provider, not the URL. */
-export async function postJson(provider: string, url: string, body: unknown, timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
+/**
+ * POST a JSON body; any non-2xx answer or network error is a DeliveryError naming the provider, not the URL. A 429 or
+ * 503 with Retry-After carries the wait it asked for.
+ */
+export async function postJson(provider: string, url: string, body: unknown, timeoutMs: number, headers: Record<string, string> = {}, dispatcher?: Dispatcher): Promise<void> {
   let status: number;
   let text: string;
+  let retryAfter: string | string[] | undefined;
   try {
     const res = await request(url, {
       method: 'POST',
@@ -14,12 +19,17 @@ export async function postJson(provider: string, url: string, body: unknown, tim
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),
+      ...(dispatcher === undefined ? {} : { dispatcher }),
     });
     status = res.statusCode;
+    retryAfter = res.headers['retry-after'];
     text = (await res.body.text()).slice(0, 200);
   } catch (error) {
     const code = (error as { code?: string }).code ?? (error as Error).name;
     throw new DeliveryError(`${provider}: could not deliver (${code})`);
   }
-  if (status < 200 || status >= 300) throw new DeliveryError(`${provider}: HTTP ${status}${text === '' ? '' : `: ${text}`}`);
+  if (status < 200 || status >= 300) {
+    const wait = status === 429 || status === 503 ? parseRetryAfter(retryAfter) : undefined;
+    throw new DeliveryError(`${provider}: HTTP ${status}${text === '' ? '' : `: ${text}`}${wait === undefined ? '' : ` (retry after ${Math.round(wait / 1000)} s)`}`, wait);
+  }
 }

@@ -6,7 +6,10 @@ export interface AlertProvider {
   send(event: AlertEvent): Promise<void>;
 }
 
-/** A send failure whose message never contains the (secret) destination URL. */
+/** A send failure whose message never contains the (secret) destination URL; retryAfterMs when it asked to wait (429). */
 export class DeliveryError extends Error {
   override name = 'DeliveryError';
+  constructor(message: string, readonly retryAfterMs?: number) {
+    super(message);
+  }
 }

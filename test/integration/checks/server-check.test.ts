@@ -36,7 +36,7 @@ describe('server: the real signaling server, a dead worker, a restart', () => {
     alerter = new Alerter({
       host: 'rtc-test', store: new AlertStore(join(dir, 'state.json')), providers: [new SlackProvider(rx.url)],
       policy: { failureThreshold: 1, successThreshold: 1, sendOnResolved: true, reminderIntervalMs: 0 },
-      maintenance: [], runbookUrl: 'RUNBOOK.md', retry: { attempts: 1, initialDelayMs: 10, maxDelayMs: 10 }, log: capturedLogger().log,
+      maintenance: [], runbookUrl: 'RUNBOOK.md', backoff: { initialDelayMs: 10, maxDelayMs: 10, minIntervalMs: 0 }, log: capturedLogger().log,
     });
   });
   after(async () => {
