@@ -5,9 +5,10 @@ import { InventoryError } from './inventory/index.js';
 
 /**
  * What every scripts/*.mjs shares: -i/--inventory, --help, --json, and exit codes
- * 0 success, 1 something failed on a host, 2 usage or inventory/configuration error.
+ * 0 success, 1 something failed on a host, 2 usage or inventory/configuration error, 3 `--check` found changes pending.
  */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/** pending: `provision.mjs --check` found changes to make (as `terraform plan -detailed-exitcode`), so cron and CI see drift. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, pending: 3 } as const;
 
 /** Bad arguments: printed with a pointer to --help, exit 2. */
 export class UsageError extends Error {

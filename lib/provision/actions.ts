@@ -17,6 +17,10 @@ export interface RunAction {
   guard?: 'ssh-access';
   prepare?: string;
   revert?: string;
+  /** Names the guard's revert timer (rtcops-revert-<unit>). */
+  revertUnit?: string;
+  /** What --diff shows for this change (a run action has no file to diff). */
+  diff?: string;
 }
 
 export interface FileAction {

@@ -16,7 +16,7 @@ const spec = {
     parallel: { type: 'string', default: '4' },
   },
   help: {
-    check: 'Dry run: gather facts and print the plan; change nothing',
+    check: 'Dry run: gather facts and print the plan; change nothing. Exit 3 when changes are pending, 0 when there are none',
     diff: 'With --check: show a unified diff of every config file that would change (secret files excluded)',
     only: 'Run only this step (repeatable)',
     skip: 'Skip this step (repeatable)',
@@ -105,6 +105,7 @@ export async function provisionMain(argv: string[], io: Io): Promise<number> {
   }));
   if (args.json) io.out(JSON.stringify({ ok: reports.every((r) => r.status !== 'failed'), ms: Date.now() - t0, hosts: reports }, null, 2));
   else io.out(summary(reports));
-  return reports.some((r) => r.status === 'failed') ? EXIT.failed : EXIT.ok;
+  if (reports.some((r) => r.status === 'failed')) return EXIT.failed;
+  return args.values.check === true && reports.some((r) => r.status === 'changed') ? EXIT.pending : EXIT.ok;
 }
 

@@ -76,6 +76,7 @@ export function selectSteps(only: string[] = [], skip: string[] = []): Step[] {
 
 async function gatherFacts(target: SshTarget, steps: Step[], ctx: StepContext): Promise<Facts> {
   const clientIp = (await target.exec(['sh', '-c', 'echo "${SSH_CONNECTION%% *}"'], { summary: 'read the SSH client address' })).stdout.trim();
+  ctx.clientIp = clientIp;
   const script = factsScript(mergeRequests(steps.map((s) => s.facts(ctx))));
   return parseFacts((await target.script(script, { root: true, summary: 'gather facts' })).stdout, clientIp);
 }
@@ -117,8 +118,9 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
     const facts = await gatherFacts(target, steps, ctx);
     progress({ host: host.name, phase: 'facts', state: 'done', ms: Date.now() - tf, detail: `${facts.os.id} ${facts.os.versionId}${facts.os.virt !== 'none' ? ` (${facts.os.virt})` : ''}` });
 
-    // The firewall only ever lets SSH in from adminCidrs: refuse up front if this run comes from elsewhere.
-    if (steps.some((s) => s === sshdStep || s === firewallStep)) assertAdminAccess(host, facts.clientIp);
+    // The firewall only ever lets SSH in from adminCidrs, and fail2ban ignores only them (jail.local, written by the
+    // config step): refuse up front if this run comes from elsewhere.
+    if (steps.some((s) => s === sshdStep || s === firewallStep || s === configFilesStep)) assertAdminAccess(host, facts.clientIp);
 
     let current = facts;
     let stale = false;
@@ -127,17 +129,20 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
         current = await gatherFacts(target, steps, ctx);
         stale = false;
       }
-      const actions = report.status === 'failed' ? [] : step.plan(ctx, current);
       const ts = Date.now();
-      const sr: StepReport = { step: step.name, status: actions.length === 0 ? 'ok' : 'changed', changes: [], ms: 0 };
+      const sr: StepReport = { step: step.name, status: 'ok', changes: [], ms: 0 };
       report.steps.push(sr);
       if (report.status === 'failed') { sr.status = 'skipped'; continue; }
       progress({ host: host.name, phase: step.name, state: 'start' });
       try {
+        // A plan can refuse what the facts show (a conflicting sshd drop-in it cannot fix): the step fails, by name.
+        const actions = step.plan(ctx, current);
+        if (actions.length > 0) sr.status = 'changed';
         for (const action of actions) {
           if (opts.check === true) {
             sr.changes.push(action.summary);
             if (opts.diff === true && action.kind === 'file') report.diffs.push({ path: action.path, diff: await diffFor(target, action, current) });
+            if (opts.diff === true && action.kind === 'run' && action.diff !== undefined) report.diffs.push({ path: step.name, diff: `--- ${step.name} (host)\n+++ ${step.name} (plan)\n${action.diff}` });
             continue;
           }
           const changed = await runAction(target, host, action, current);
@@ -158,7 +163,8 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
       // A step's changes take effect before the next step runs (certbot needs nginx serving the new site).
       await flushHandlers(target, host, pending, report);
       sr.ms = Date.now() - ts;
-      progress({ host: host.name, phase: step.name, state: 'done', status: sr.status, ms: sr.ms, ...(sr.error !== undefined ? { detail: sr.error } : opts.check === true && sr.changes.length > 0 ? { detail: `${sr.changes.length} change(s) pending` } : {}) });
+      const pendingOnly = opts.check === true && sr.status === 'changed';
+      progress({ host: host.name, phase: step.name, state: 'done', status: pendingOnly ? 'would change' : sr.status, ms: sr.ms, ...(sr.error !== undefined ? { detail: sr.error } : pendingOnly ? { detail: `${sr.changes.length} change(s) pending` } : {}) });
     }
   } catch (err) {
     report.status = 'failed';
@@ -226,7 +232,7 @@ async function runAction(target: SshTarget, host: ResolvedHost, action: Action, 
   if (action.guard === 'ssh-access') {
     if (action.prepare !== undefined) await target.script(action.prepare, { root: true, summary: `save state before: ${action.summary}` });
     await withAccessGuard({
-      target, reconnect, unit: revertUnitName(action.summary.includes('ufw') ? 'firewall' : 'change'),
+      target, reconnect, unit: revertUnitName(action.revertUnit ?? 'change'),
       revertScript: action.revert ?? 'true',
       apply: () => target.script(action.script, { root: true, summary: action.summary }).then(() => undefined),
     });

@@ -15,7 +15,7 @@ export function assertAdminAccess(host: ResolvedHost, clientIp: string): void {
   }
   const ip = clientIp.replace(/^::ffff:/, '');
   if (ip === '' || !allowed.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6')) {
-    throw new RemoteError(host.name, `refusing to apply SSH or firewall changes: this run connects from ${ip || 'an unknown address'}, which is outside adminCidrs (${host.adminCidrs.join(', ')}) — the new firewall would lock you out`,
+    throw new RemoteError(host.name, `refusing to apply SSH, firewall or fail2ban changes: this run connects from ${ip || 'an unknown address'}, which is outside adminCidrs (${host.adminCidrs.join(', ')}) — the new firewall would lock you out, and fail2ban could ban you`,
       `add your address to hosts.${host.name}.adminCidrs (or its group's), then run again`);
   }
 }

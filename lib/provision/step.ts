@@ -9,6 +9,8 @@ export interface StepContext {
   rendered: RenderResult;
   /** What steps' prepare() built on the operator's machine for this run (e.g. the daemon bundle). */
   prepared: Map<string, unknown>;
+  /** The address this run's SSH session comes from, as the host sees it (known once connected, before facts). */
+  clientIp?: string;
 }
 
 /** A step reads facts and returns only the actions needed to reach the desired state (pyinfra-style). */

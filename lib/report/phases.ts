@@ -16,8 +16,8 @@ export interface ProgressEvent {
   /** The phase (a provisioning step); a nested run's phases are prefixed: `provision/tls`, `releases/gate`. */
   phase: string;
   state: 'start' | 'done';
-  /** changed: a provisioning step that changed the host. */
-  status?: PhaseStatus | 'changed';
+  /** changed: a provisioning step that changed the host; would change: one that would, under --check. */
+  status?: PhaseStatus | 'changed' | 'would change';
   /** How long it ran; absent for a phase that did not run (skipped). */
   ms?: number;
   detail?: string;

@@ -221,19 +221,19 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
   });
 
   it('lockout guard: a firewall plan that excludes our own address is refused before anything changes', async () => {
-    const before = await sh('cat /var/lib/rtcops/ufw.state; sha256sum /etc/ufw/user.rules');
+    const before = await sh('cat /var/lib/rtcops/firewall/state.json; sha256sum /etc/ufw/user.rules');
     const outsider: ResolvedHost = { ...host, adminCidrs: ['203.0.113.0/24'] };
     const report = await provisionHost(outsider, secrets, { only: ['firewall'] });
     assert.equal(report.status, 'failed');
     assert.match(report.error ?? '', /connects from 10\.77\.\d+\.1, which is outside adminCidrs \(203\.0\.113\.0\/24\)/);
-    assert.equal(await sh('cat /var/lib/rtcops/ufw.state; sha256sum /etc/ufw/user.rules'), before);
+    assert.equal(await sh('cat /var/lib/rtcops/firewall/state.json; sha256sum /etc/ufw/user.rules'), before);
   });
 
   it('--check shows the plan and changes nothing; --diff shows non-secret diffs only', async () => {
     await sh('echo "# drift-marker" >> /etc/fail2ban/jail.local; echo "# drift" >> /etc/turnserver.conf');
     let out = '';
     const code = await provisionMain([NAME, '-i', inventory, '--check', '--diff'], { out: (t) => { out += t; }, err: () => undefined });
-    assert.equal(code, 0);
+    assert.equal(code, 3, 'changes pending');
     assert.match(out, /~ update \/etc\/fail2ban\/jail\.local/);
     assert.match(out, /~ update \/etc\/turnserver\.conf/);
     assert.match(out, /^-# drift-marker$/m);
@@ -242,22 +242,23 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
     assert.equal((await sh('grep -c "drift-marker" /etc/fail2ban/jail.local')).trim(), '1', 'check mode changed nothing');
     assert.equal(renderHost(host, secrets).files.length > 0, true);
   });
-  it('fail2ban bans an address after failed SSH logins, through ufw (port 22 opened to the probe for this test only)', async () => {
+  it('fail2ban bans an address after failed SSH logins, in its own nftables table (port 22 opened to the probe for this test only)', async () => {
     // The probe namespace is neither an admin address nor the host's own (fail2ban ignores both).
     const allow = `proto tcp from ${probe.address} to any port 22`;
     await sh(`ufw insert 1 allow ${allow} >/dev/null`);
     try {
       const ssh = ['ssh', '-o', 'BatchMode=yes', '-o', 'PubkeyAuthentication=no', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=3', `root@${sb.address}`, 'true'];
       for (let i = 0; i <= host.fail2ban.maxRetry; i++) await run('ip', ['netns', 'exec', probe.namespace, ...ssh]).catch(() => undefined);
-      // fail2ban lists the ban first and runs its ufw action after it: wait for the rule.
-      const rejectRule = new RegExp(`REJECT( IN)? +${probe.address.replaceAll('.', '\\.')} `);
+      // fail2ban lists the ban first and runs its nftables action after it: wait for the set element.
+      const inSet = new RegExp(`elements = \\{[^}]*${probe.address.replaceAll('.', '\\.')}`);
       let status = '';
-      for (let i = 0; i < 60 && !rejectRule.test(status); i++) {
-        status = `${await sh('fail2ban-client status sshd')}\n${await sh('ufw status')}`;
-        if (!rejectRule.test(status)) await new Promise((r) => setTimeout(r, 250));
+      for (let i = 0; i < 60 && !inSet.test(status); i++) {
+        status = `${await sh('fail2ban-client status sshd')}\n${await sh('nft list set inet f2b-table addr-set-sshd')}`;
+        if (!inSet.test(status)) await new Promise((r) => setTimeout(r, 250));
       }
       assert.match(status, new RegExp(`Banned IP list:.*${probe.address.replaceAll('.', '\\.')}`), `${status}\nsshd's journal: ${await sh('journalctl _SYSTEMD_UNIT=ssh.service -n 8 --no-pager -o cat | grep -v sudo')}`);
-      assert.match(status, rejectRule, 'fail2ban put a ufw rule in for the banned address');
+      assert.match(status, inSet, 'fail2ban put the banned address in its nftables set');
+      assert.doesNotMatch(await sh('ufw status'), new RegExp(probe.address.replaceAll('.', '\\.')), 'no ban in ufw\'s rules');
       assert.equal(await tcpOpen(probe.namespace, sb.address, 22), false, 'the banned address cannot reach sshd any more');
     } finally {
       await sh(`fail2ban-client set sshd unbanip ${probe.address} >/dev/null; ufw delete allow ${allow} >/dev/null`);
