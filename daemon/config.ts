@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { destinationProblem } from '../lib/alerting/destinations.js';
 import { daemonConfigSchema, SECRET_ENV, type ChecksConfig, type DaemonConfig, type DaemonSecrets } from '../lib/daemon-config.js';
 
 /** Loading the daemon's own config file (lib/daemon-config.ts's schema) and the secrets it names from the environment. */
@@ -32,7 +33,18 @@ export function loadConfigFile(path: string): DaemonConfig {
   } catch (error) {
     throw new ConfigError(path, [`not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0] ?? ''}`]);
   }
-  return parseConfig(input, path);
+  const cfg = parseConfig(input, path);
+  const unreadable = [['alerting.caFile', cfg.alerting.caFile] as const].flatMap(([key, file]) => {
+    if (file === undefined) return [];
+    try {
+      readFileSync(file);
+      return [];
+    } catch (error) {
+      return [`${key}: ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): install the CA file there, or remove ${key}`];
+    }
+  });
+  if (unreadable.length > 0) throw new ConfigError(path, unreadable);
+  return cfg;
 }
 
 /** The config with only the named checks; a name that is not configured is a problem naming the ones that are. */
@@ -56,6 +68,11 @@ export function secretsFromEnv(cfg: DaemonConfig, env: Record<string, string | u
   const problems = needs
     .filter(([key, needed]) => needed && (env[SECRET_ENV[key]] ?? '') === '')
     .map(([key, , why]) => `${SECRET_ENV[key]} is not set (${why}): add it to the daemon's EnvironmentFile`);
+  for (const [key, on] of [['slackWebhookUrl', cfg.alerting.slack], ['webhookUrl', cfg.alerting.webhook]] as const) {
+    const url = env[SECRET_ENV[key]] ?? '';
+    const problem = on && url !== '' ? destinationProblem(url, cfg.alerting.plainHttpTo, SECRET_ENV[key]) : undefined;
+    if (problem !== undefined) problems.push(`${problem}: fix it in the daemon's EnvironmentFile, or list the address's network in alerting.plainHttpTo`);
+  }
   if (problems.length > 0) throw new ConfigError(source, problems);
   const get = (k: keyof typeof SECRET_ENV) => (env[SECRET_ENV[k]] === '' ? undefined : env[SECRET_ENV[k]]);
   return { jwtSecret: get('jwtSecret'), adminToken: get('adminToken'), turnSecret: get('turnSecret'), slackWebhookUrl: get('slackWebhookUrl'), webhookUrl: get('webhookUrl'), webhookToken: get('webhookToken') };

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Alerter } from '../lib/alerting/alerter.js';
 import type { AlertProvider } from '../lib/alerting/providers/provider.js';
 import type { AlertPolicy } from '../lib/alerting/state-machine.js';
+import { trustingClient } from '../lib/alerting/providers/http-post.js';
 import { SlackProvider } from '../lib/alerting/providers/slack.js';
 import { WebhookProvider } from '../lib/alerting/providers/webhook.js';
 import { AlertStore } from '../lib/alerting/store.js';
@@ -22,8 +23,9 @@ export interface RunningDaemon {
 
 export function providersFor(cfg: DaemonConfig, s: DaemonSecrets): AlertProvider[] {
   const out: AlertProvider[] = [];
-  if (cfg.alerting.slack && s.slackWebhookUrl !== undefined) out.push(new SlackProvider(s.slackWebhookUrl));
-  if (cfg.alerting.webhook && s.webhookUrl !== undefined) out.push(new WebhookProvider(s.webhookUrl, s.webhookToken));
+  const client = cfg.alerting.caFile === undefined ? undefined : trustingClient(cfg.alerting.caFile);
+  if (cfg.alerting.slack && s.slackWebhookUrl !== undefined) out.push(new SlackProvider(s.slackWebhookUrl, undefined, client));
+  if (cfg.alerting.webhook && s.webhookUrl !== undefined) out.push(new WebhookProvider(s.webhookUrl, s.webhookToken, undefined, client));
   return out;
 }
 

@@ -2,6 +2,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { parseTurnUrl } from './turn/url.js';
 import { DAYS } from './alerting/maintenance.js';
+import { isCidr, isPrivateCidr } from './inventory/checks.js';
 
 /**
  * The health daemon's config file (JSON or YAML): what to check, when, and where alerts go. lib/render writes it,
@@ -36,6 +37,11 @@ const relayUrl = z.string().superRefine((url, ctx) => {
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: (error as Error).message });
   }
+});
+
+const privateCidr = z.string().superRefine((c, ctx) => {
+  if (!isCidr(c)) ctx.addIssue({ code: 'custom', message: `"${c}" is not a CIDR (like 10.0.0.0/8)` });
+  else if (!isPrivateCidr(c)) ctx.addIssue({ code: 'custom', message: `${c} is not a private network: alerts cross the Internet over https only` });
 });
 
 /** Per check, the alerting policy's numbers may differ from alerting's (a check that runs once a day alerts on its first failure). */
@@ -75,6 +81,9 @@ export const daemonConfigSchema = z.strictObject({
     slack: z.boolean().default(false).describe(`Send to Slack (${SECRET_ENV.slackWebhookUrl}).`),
     webhook: z.boolean().default(false).describe(`Send to a generic webhook (${SECRET_ENV.webhookUrl}, optional ${SECRET_ENV.webhookToken}).`),
     maintenance: z.array(maintenanceWindow).default([]),
+    plainHttpTo: z.array(privateCidr).default([])
+      .describe(`Private networks a webhook or heartbeat URL may reach over plain http, by IP address (${SECRET_ENV.slackWebhookUrl}, ${SECRET_ENV.webhookUrl}). Empty: https only.`),
+    caFile: file.optional().describe('PEM CA the daemon trusts besides the system CAs for alert webhooks and heartbeat pushes (a private CA).'),
   }).prefault({}),
   checks: z.strictObject({
     'tls-expiry': z.strictObject({

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /** Small predicates shared by the schema and the cross-field checks. */
 
@@ -52,4 +52,30 @@ export function closest(word: string, candidates: readonly string[]): string | u
 export function didYouMean(word: string, candidates: readonly string[]): string {
   const suggestion = closest(word, candidates);
   return suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`;
+}
+
+function blockOf(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [address = '', bits = ''] = c.split('/');
+    list.addSubnet(address, Number(bits), isIP(address) === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+/** Whether an IP address lies inside one of the CIDRs. */
+export function inCidrs(ip: string, cidrs: readonly string[]): boolean {
+  const family = isIP(ip);
+  if (family === 0) return false;
+  return blockOf(cidrs.filter(isCidr)).check(ip, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** Loopback, RFC 1918, shared (CGNAT) and IPv6 unique-local networks: not routed on the Internet. */
+export const PRIVATE_CIDRS = ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '::1/128', 'fc00::/7'] as const;
+
+/** A network wholly inside one of PRIVATE_CIDRS. */
+export function isPrivateCidr(cidr: string): boolean {
+  if (!isCidr(cidr)) return false;
+  const [address = '', bits = ''] = cidr.split('/');
+  return PRIVATE_CIDRS.some((p) => Number(bits) >= Number(p.split('/')[1]) && inCidrs(address, [p]));
 }

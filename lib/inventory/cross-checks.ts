@@ -1,3 +1,4 @@
+import { isCidr, isPrivateCidr, PRIVATE_CIDRS } from './checks.js';
 import type { PathSegment } from './errors.js';
 import { hasSshRule, mediaPorts, planFirewall } from './firewall-plan.js';
 import type { ResolvedHost } from './resolve.js';
@@ -105,6 +106,10 @@ export function crossCheck(h: ResolvedHost): HostIssue[] {
   }
 
   if (h.alerts.slack && h.secrets.slackWebhookUrl === undefined) problem(['secrets', 'slackWebhookUrl'], 'is required when alerts.slack is true');
+  if (h.alerts.webhook && h.secrets.webhookUrl === undefined) problem(['secrets', 'webhookUrl'], 'is required when alerts.webhook is true');
+  for (const [i, c] of h.alerts.plainHttpTo.entries()) {
+    if (isCidr(c) && !isPrivateCidr(c)) problem(['alerts', 'plainHttpTo', i], `${c} is not a private network (${PRIVATE_CIDRS.join(', ')}): alerts cross the Internet over https only`);
+  }
   for (const [name, ref] of Object.entries(h.secrets)) {
     if (ref === undefined || typeof ref === 'string') continue;
     if ((ref.env === undefined) === (ref.key === undefined)) problem(['secrets', name], 'set exactly one of env or key');

@@ -12,6 +12,7 @@ export function operatorFiles(host: ResolvedHost): { key: string; path: string }
     ['ssh.knownHostsFile', host.ssh.knownHostsFile],
     ['acme.caBundle', host.acme.caBundle],
     ['acme.issuerRoots', host.acme.issuerRoots],
+    ['alerts.caFile', host.alerts.caFile],
   ];
   return named.filter((n): n is [string, string] => n[1] !== undefined).map(([key, path]) => ({ key, path }));
 }

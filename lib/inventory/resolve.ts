@@ -4,13 +4,14 @@ import { defaultSshdBackend, osFamily, type OsFamily } from './os.js';
 import type { HostSettings } from './schema.js';
 
 /** A host with every default and derived value filled in: what templates and steps read. */
-export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' | 'sshd' | 'fail2ban' | 'pm2' | 'acme' | 'secrets'> {
+export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' | 'sshd' | 'fail2ban' | 'pm2' | 'acme' | 'alerts' | 'secrets'> {
   name: string;
   groups: string[];
   /** Debian or Ubuntu: what rendered files that differ between the two go by (lib/inventory/os.ts). */
   osFamily: OsFamily;
   ssh: HostSettings['ssh'] & { keyPath: string; knownHostsFile: string | undefined; sudo: boolean };
   acme: HostSettings['acme'] & { caBundle: string | undefined; issuerRoots: string | undefined };
+  alerts: HostSettings['alerts'] & { caFile: string | undefined };
   app: HostSettings['app'] & {
     root: string;
     releasesDir: string;
@@ -81,6 +82,7 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
       sudo: s.ssh.sudo ?? s.ssh.user !== 'root',
     },
     acme: { ...s.acme, caBundle: optionalPath(s.acme.caBundle, inventoryFile), issuerRoots: optionalPath(s.acme.issuerRoots, inventoryFile) },
+    alerts: { ...s.alerts, caFile: optionalPath(s.alerts.caFile, inventoryFile) },
     app: {
       ...s.app,
       root,

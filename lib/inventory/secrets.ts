@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { inspect } from 'node:util';
 import { parse } from 'yaml';
+import { destinationProblem } from '../alerting/destinations.js';
 import { InventoryError, type InventoryIssue } from './errors.js';
 import type { ResolvedHost } from './resolve.js';
 
@@ -33,6 +34,8 @@ export interface HostSecrets {
   adminToken: Secret;
   turnSecret: Secret;
   slackWebhookUrl: Secret | undefined;
+  webhookUrl?: Secret | undefined;
+  webhookToken?: Secret | undefined;
   /** Only during a rotation: the old values, still accepted (RUNBOOK.md#rotate-secrets). */
   jwtSecretPrevious?: Secret | undefined;
   turnSecretPrevious?: Secret | undefined;
@@ -112,13 +115,16 @@ export function resolveSecrets(host: ResolvedHost, inventoryFile: string, env: E
     return new Secret(value);
   };
   const longEnough = (value: string) => (value.length < MIN_LENGTH ? `is too short (${value.length} characters; use at least ${MIN_LENGTH}, e.g. openssl rand -hex 32)` : undefined);
-  const httpsUrl = (value: string) => (/^https:\/\/[^\s]+$/.test(value) ? undefined : 'must be an https URL');
+  // https, or plain http to an address inside alerts.plainHttpTo; the message never holds the URL.
+  const alertUrl = (value: string) => destinationProblem(value, host.alerts.plainHttpTo, 'the value')?.replace(/^the value /, '');
 
   const secrets = {
     jwtSecret: lookup('jwtSecret', longEnough),
     adminToken: lookup('adminToken', longEnough),
     turnSecret: lookup('turnSecret', longEnough),
-    slackWebhookUrl: lookup('slackWebhookUrl', httpsUrl),
+    slackWebhookUrl: lookup('slackWebhookUrl', alertUrl),
+    webhookUrl: lookup('webhookUrl', alertUrl),
+    webhookToken: lookup('webhookToken', () => undefined),
     jwtSecretPrevious: lookup('jwtSecretPrevious', longEnough),
     turnSecretPrevious: lookup('turnSecretPrevious', longEnough),
   };
@@ -131,6 +137,8 @@ export function resolveSecrets(host: ResolvedHost, inventoryFile: string, env: E
   if (issues.length > 0 || jwtSecret === undefined || adminToken === undefined || turnSecret === undefined) throw new InventoryError(inventoryFile, issues);
   return {
     jwtSecret, adminToken, turnSecret, slackWebhookUrl: secrets.slackWebhookUrl,
+    ...(secrets.webhookUrl !== undefined ? { webhookUrl: secrets.webhookUrl } : {}),
+    ...(secrets.webhookToken !== undefined ? { webhookToken: secrets.webhookToken } : {}),
     ...(jwtSecretPrevious !== undefined ? { jwtSecretPrevious } : {}),
     ...(turnSecretPrevious !== undefined ? { turnSecretPrevious } : {}),
   };

@@ -19,6 +19,7 @@ export const FILE_POLICY: Record<string, { validate?: string; notify?: string[] 
   'auto-upgrades': { validate: 'apt-config dump >/dev/null' },
   'health-daemon-unit': { notify: ['systemd daemon-reload', 'restart health daemon'] },
   'health-daemon-env': { notify: ['restart health daemon'] },
+  'health-daemon-alerts-ca': { validate: 'openssl x509 -noout -in "$RTCOPS_FILE"', notify: ['restart health daemon'] },
   'health-daemon-config': { notify: ['restart health daemon'], validate: 'python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$RTCOPS_FILE"' },
 };
 

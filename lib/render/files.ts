@@ -1,7 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { planFirewall, ufwCommands, type FirewallPlan, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { renderTemplate } from './engine.js';
-import { daemonConfig, daemonSecretEnv, ecosystem, pm2LogrotateCommands, serverSecretEnv } from './server-env.js';
+import { ALERTS_CA_PATH, daemonConfig, daemonSecretEnv, ecosystem, pm2LogrotateCommands, serverSecretEnv } from './server-env.js';
+
+/** alerts.caFile as it is installed on the host; resolveHostInputs already checked it can be read. */
+function readCaFile(file: string): string {
+  const pem = readFileSync(file, 'utf8');
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`alerts.caFile ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return pem;
+}
 
 /** One file as it lands on the host. `content` of a secret-bearing file must never be printed. */
 export interface RenderedFile {
@@ -77,6 +85,10 @@ function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
     { id: 'health-daemon-env', template: 'daemon/daemon.env.njk', path: host.app.daemonEnvFile, mode: '0600', ...root, validator: 'systemd EnvironmentFile', secret: true, context: { env: daemonSecretEnv(secrets) } },
     ...(host.turn.log === 'file'
       ? [{ id: 'coturn-logrotate', template: 'logrotate/coturn.njk', path: '/etc/logrotate.d/coturn', mode: '0644', ...root, validator: 'logrotate -d', secret: false }]
+      : []),
+    // The daemon refuses a config whose CA file is missing: the CA goes first.
+    ...(host.alerts.caFile !== undefined
+      ? [{ id: 'health-daemon-alerts-ca', template: 'daemon/alerts-ca.pem.njk', path: ALERTS_CA_PATH, mode: '0644', ...root, validator: 'openssl x509', secret: false, context: { pem: readCaFile(host.alerts.caFile) } }]
       : []),
     { id: 'health-daemon-config', template: 'daemon/daemon.json.njk', path: host.app.daemonConfigFile, mode: '0644', ...root, validator: 'JSON.parse', secret: false, context: { config: daemonConfig(host) } },
   ];

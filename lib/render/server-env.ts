@@ -103,6 +103,8 @@ function turnAddress(host: ResolvedHost): string {
 
 /** Where the roots a test ACME server's certificates chain to (acme.issuerRoots) are installed for the health daemon. */
 export const ISSUER_ROOTS_PATH = '/etc/rtcops/acme-issuer-roots.pem';
+/** Where alerts.caFile is installed: the CA the health daemon trusts for its webhooks and heartbeat pushes. */
+export const ALERTS_CA_PATH = '/etc/rtcops/alerts-ca.pem';
 
 /**
  * The health daemon's config file (lib/daemon-config.ts's schema) for one host; its secrets go to daemonSecretEnv.
@@ -120,7 +122,10 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
     host: host.name,
     stateFile: `/var/lib/${host.app.name}-health/alerts.json`,
     ...(host.alerts.runbookUrl !== undefined ? { runbookUrl: host.alerts.runbookUrl } : {}),
-    alerting: { failureThreshold: d.failureThreshold, successThreshold: d.successThreshold, reminderIntervalMin: d.reminderIntervalMin, slack: host.alerts.slack, maintenance: d.maintenance },
+    alerting: {
+      failureThreshold: d.failureThreshold, successThreshold: d.successThreshold, reminderIntervalMin: d.reminderIntervalMin, slack: host.alerts.slack, webhook: host.alerts.webhook,
+      maintenance: d.maintenance, plainHttpTo: host.alerts.plainHttpTo, ...(host.alerts.caFile !== undefined ? { caFile: ALERTS_CA_PATH } : {}),
+    },
     checks: withAlertOverrides(d.checkAlerting, {
       'tls-expiry': {
         warnDays: d.certExpiryDays, criticalDays: Math.min(7, d.certExpiryDays), ...ca,
@@ -168,5 +173,7 @@ function withAlertOverrides(overrides: ResolvedHost['daemon']['checkAlerting'], 
 export function daemonSecretEnv(secrets: HostSecrets): Record<string, string> {
   const env: Record<string, string> = { JWT_SECRET: secrets.jwtSecret.reveal(), ADMIN_TOKEN: secrets.adminToken.reveal(), TURN_SECRET: secrets.turnSecret.reveal() };
   if (secrets.slackWebhookUrl !== undefined) env.SLACK_WEBHOOK_URL = secrets.slackWebhookUrl.reveal();
+  if (secrets.webhookUrl !== undefined) env.ALERT_WEBHOOK_URL = secrets.webhookUrl.reveal();
+  if (secrets.webhookToken !== undefined) env.ALERT_WEBHOOK_TOKEN = secrets.webhookToken.reveal();
   return env;
 }

@@ -1,4 +1,6 @@
-import { request, type Dispatcher } from 'undici';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Agent, request, type Dispatcher } from 'undici';
 import { parseRetryAfter } from '../delivery.js';
 import { DeliveryError } from './provider.js';
 
@@ -32,4 +34,9 @@ export async function postJson(provider: string, url: string, body: unknown, tim
     const wait = status === 429 || status === 503 ? parseRetryAfter(retryAfter) : undefined;
     throw new DeliveryError(`${provider}: HTTP ${status}${text === '' ? '' : `: ${text}`}${wait === undefined ? '' : ` (retry after ${Math.round(wait / 1000)} s)`}`, wait);
   }
+}
+
+/** An HTTP client that trusts `caFile` besides the system CAs (a private CA in front of a webhook or heartbeat URL). */
+export function trustingClient(caFile: string): Dispatcher {
+  return new Agent({ connect: { ca: [...rootCertificates, readFileSync(caFile, 'utf8')] } });
 }

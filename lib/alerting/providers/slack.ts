@@ -1,4 +1,5 @@
 import type { AlertEvent } from '../state-machine.js';
+import type { Dispatcher } from 'undici';
 import { postJson } from './http-post.js';
 import type { AlertProvider } from './provider.js';
 
@@ -33,9 +34,9 @@ export function slackMessage(e: AlertEvent): Record<string, unknown> {
 
 export class SlackProvider implements AlertProvider {
   readonly name = 'slack';
-  constructor(private readonly webhookUrl: string, private readonly timeoutMs = 10_000) {}
+  constructor(private readonly webhookUrl: string, private readonly timeoutMs = 10_000, private readonly dispatcher?: Dispatcher) {}
 
   send(event: AlertEvent): Promise<void> {
-    return postJson(this.name, this.webhookUrl, slackMessage(event), this.timeoutMs);
+    return postJson(this.name, this.webhookUrl, slackMessage(event), this.timeoutMs, {}, this.dispatcher);
   }
 }

@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sendOperatorAlert } from '../../../lib/alerting/operator-alert.js';
 import { DeliveryError, type AlertProvider } from '../../../lib/alerting/providers/provider.js';
+import { trustingClient } from '../../../lib/alerting/providers/http-post.js';
 import { SlackProvider } from '../../../lib/alerting/providers/slack.js';
 import { WebhookProvider } from '../../../lib/alerting/providers/webhook.js';
 import type { AlertEvent } from '../../../lib/alerting/state-machine.js';
 import { Secret } from '../../../lib/inventory/secrets.js';
 import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
+import { TestCa, days } from '../../helpers/certs.js';
 import { AlertReceiver } from '../../helpers/receiver.js';
 
 const event: AlertEvent = {
@@ -115,5 +122,40 @@ describe("an operator command's alert (a failed deploy) goes where the host's al
     const { host, secrets } = prod(false);
     await sendOperatorAlert(host, secrets, { check: 'deploy', target: 'r', message: 'deploy failed' });
     assert.equal(rx.received.length, 0);
+  });
+});
+
+describe('a webhook behind a private CA (alerts.caFile / alerting.caFile)', () => {
+  let dir: string;
+  let server: Server;
+  let port: number;
+  let caFile: string;
+  const got: string[] = [];
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rtcops-alert-ca-'));
+    const ca = TestCa.create(join(dir, 'ca'), '/CN=rtcops internal CA');
+    caFile = ca.certFile;
+    const cert = ca.issue('relay', ['127.0.0.1'], days(-1), days(10));
+    server = createHttpsServer({ cert: readFileSync(cert.fullchainFile), key: readFileSync(cert.keyFile) }, (req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => { body += d.toString(); });
+      req.on('end', () => { got.push(body); res.writeHead(200).end('ok'); });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('without the CA the send is refused (the chain is not trusted); with it, delivered', async () => {
+    const url = `https://127.0.0.1:${port}/hooks/secret-path`;
+    await assert.rejects(new WebhookProvider(url, undefined, 2000).send(event), (e: Error) => e instanceof DeliveryError && /could not deliver \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/.test(e.message) && !e.message.includes('secret-path'));
+    assert.equal(got.length, 0);
+    await new WebhookProvider(url, undefined, 2000, trustingClient(caFile)).send(event);
+    await new SlackProvider(url, 2000, trustingClient(caFile)).send(event);
+    assert.equal(got.length, 2);
   });
 });

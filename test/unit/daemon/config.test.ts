@@ -46,7 +46,27 @@ describe('daemon config', () => {
       "TURN_SECRET is not set (the turn check and the relayed media probe mint TURN credentials with it): add it to the daemon's EnvironmentFile",
       "ALERT_WEBHOOK_URL is not set (alerting.webhook is on): add it to the daemon's EnvironmentFile",
     ]);
-    assert.equal(secretsFromEnv(c, { TURN_SECRET: 't', ALERT_WEBHOOK_URL: 'http://127.0.0.1:1/x' }, 'cfg').turnSecret, 't');
+    assert.equal(secretsFromEnv(c, { TURN_SECRET: 't', ALERT_WEBHOOK_URL: 'https://127.0.0.1:1/x' }, 'cfg').turnSecret, 't');
+  });
+
+  const destinations: [string, string, string[], RegExp | undefined][] = [
+    ['https', 'https://hooks.slack.invalid/x', [], undefined],
+    ['http, no network allowed', 'http://127.0.0.1:1/x', [], /^SLACK_WEBHOOK_URL is a plain http URL to an address outside the networks allowed for plain http \(none are\): fix it in the daemon's EnvironmentFile, or list the address's network in alerting.plainHttpTo$/],
+    ['http inside alerting.plainHttpTo', 'http://127.0.0.1:1/x', ['127.0.0.0/8'], undefined],
+    ['http to a name', 'http://relay.internal/x', ['10.0.0.0/8'], /^SLACK_WEBHOOK_URL is a plain http URL to a name/],
+  ];
+  for (const [name, url, plainHttpTo, message] of destinations) {
+    it(`alert destination ${name}: ${message === undefined ? 'accepted' : 'a problem naming the variable and the fix'}`, () => {
+      const c = parseConfig({ ...base, alerting: { slack: true, plainHttpTo }, checks: { disk: {} } }, 'cfg');
+      const p = problems(() => secretsFromEnv(c, { SLACK_WEBHOOK_URL: url }, 'cfg'));
+      if (message === undefined) assert.deepEqual(p, []);
+      else assert.match(p.join('\n'), message);
+    });
+  }
+
+  it('alerting.plainHttpTo takes private networks only', () => {
+    const p = problems(() => parseConfig({ ...base, alerting: { plainHttpTo: ['10.0.0.0/8', '8.8.8.0/24', 'nonsense'] }, checks: {} }, 'cfg'));
+    assert.deepEqual(p, ['alerting.plainHttpTo.1: 8.8.8.0/24 is not a private network: alerts cross the Internet over https only', 'alerting.plainHttpTo.2: "nonsense" is not a CIDR (like 10.0.0.0/8)']);
   });
 
   it('a secret set to the empty string counts as missing', () => {

@@ -64,11 +64,33 @@ describe('secrets from the environment', () => {
     assert.ok(!messages.join('\n').includes('short-secret-value'));
   });
 
-  test('a Slack webhook must be an https URL', () => {
-    const host = envHost();
-    host.secrets.slackWebhookUrl = { env: 'HOOK' };
-    assert.deepEqual(problems(host, { ...sandboxEnv, HOOK: 'http://hooks.slack.invalid/x' }), ['hosts.sandbox.secrets.slackWebhookUrl: environment variable HOOK must be an https URL']);
-  });
+  // Webhook URLs: https anywhere, plain http only to an address inside alerts.plainHttpTo; never echoed.
+  const urls: [string, string, string[], string[]][] = [
+    ['https anywhere', 'https://hooks.slack.invalid/x', [], []],
+    ['http to a name', 'http://hooks.slack.invalid/x', ['10.0.0.0/8'], ['is a plain http URL to a name: use https, or an IP address inside one of the private networks allowed for plain http']],
+    ['http to a private address not listed', 'http://10.77.0.1:8080/x', [], ['is a plain http URL to an address outside the networks allowed for plain http (none are)']],
+    ['http to an address outside the listed network', 'http://192.168.1.5/x', ['10.77.0.0/24'], ['is a plain http URL to an address outside the networks allowed for plain http (10.77.0.0/24)']],
+    ['http to a listed network', 'http://10.77.0.1:8080/x', ['10.77.0.0/24'], []],
+    ['http to a listed IPv6 network', 'http://[fd00::5]:8080/x', ['fd00::/8'], []],
+    ['another scheme', 'ftp://10.77.0.1/x', ['10.77.0.0/24'], ['must be an https URL (it is ftp)']],
+  ];
+  for (const [name, url, plainHttpTo, expected] of urls) {
+    test(`alert webhook URL, ${name}: ${expected.length === 0 ? 'accepted' : 'refused'}`, () => {
+      for (const key of ['slackWebhookUrl', 'webhookUrl'] as const) {
+        const host = envHost();
+        host.secrets[key] = { env: 'HOOK' };
+        host.alerts = { ...host.alerts, plainHttpTo };
+        const env = { ...sandboxEnv, HOOK: url };
+        if (expected.length === 0) {
+          assert.equal(resolveSecrets(host, EXAMPLE_INVENTORY, env)[key]?.reveal(), url);
+          continue;
+        }
+        const messages = problems(host, env);
+        assert.deepEqual(messages, expected.map((m) => `hosts.sandbox.secrets.${key}: environment variable HOOK ${m}`));
+        assert.ok(!messages.join('\n').includes('/x'), 'the URL is never printed');
+      }
+    });
+  }
 });
 
 describe('rotating a secret: the previous value beside the new one', () => {

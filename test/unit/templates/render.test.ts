@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
@@ -81,6 +81,24 @@ describe('rotations and maintenance from the inventory', () => {
     const cfg = JSON.parse(content(host, 'health-daemon-config')) as { runbookUrl: string; alerting: { maintenance: unknown[] } };
     assert.equal(cfg.runbookUrl, host.alerts.runbookUrl);
     assert.deepEqual(cfg.alerting.maintenance, host.daemon.maintenance);
+  });
+
+  test('a generic webhook over plain http to a private network, behind a CA: all explicit, all reach the daemon', (t) => {
+    const dir = tempDir(t);
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const host = exampleHost('sandbox');
+    host.alerts = { ...host.alerts, webhook: true, plainHttpTo: ['10.77.0.0/24'], caFile: ca };
+    const secrets = { ...fakeSecrets(host), webhookUrl: new Secret('http://10.77.0.1:8080/hook'), webhookToken: new Secret('test-webhook-token-not-real') };
+    const files = renderHost(host, secrets).files;
+    const cfg = JSON.parse(files.find((f) => f.id === 'health-daemon-config')?.content ?? '{}') as { alerting: Record<string, unknown> };
+    assert.deepEqual([cfg.alerting['webhook'], cfg.alerting['plainHttpTo'], cfg.alerting['caFile']], [true, ['10.77.0.0/24'], '/etc/rtcops/alerts-ca.pem']);
+    const env = files.find((f) => f.id === 'health-daemon-env')?.content ?? '';
+    assert.match(env, /^ALERT_WEBHOOK_URL='http:\/\/10.77.0.1:8080\/hook'$/m);
+    assert.match(env, /^ALERT_WEBHOOK_TOKEN='test-webhook-token-not-real'$/m);
+    const installed = files.map((f) => f.id);
+    assert.ok(installed.indexOf('health-daemon-alerts-ca') >= 0 && installed.indexOf('health-daemon-alerts-ca') < installed.indexOf('health-daemon-config'), 'the CA lands before the config that names it');
+    assert.equal(files.find((f) => f.id === 'health-daemon-alerts-ca')?.content, readFileSync(ca, 'utf8'));
   });
 });
 
