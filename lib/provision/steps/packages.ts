@@ -18,6 +18,8 @@ export const PACKAGES: readonly (string | readonly string[])[] = [
   // fail2ban's systemd backend (Debian has no auth.log) needs it; it is only a Recommends.
   'python3-systemd',
   'prometheus-node-exporter', 'unattended-upgrades', 'apt-listchanges',
+  // Time sync (JWT exp, TURN REST credentials and TLS all read the clock): a host keeps the daemon it has.
+  ['systemd-timesyncd', 'chrony', 'ntpsec', 'ntp', 'openntpd'],
   // The mediasoup worker's runtime libraries; a worker built on the host's release links that release's abseil.
   ['libuv1t64', 'libuv1'], ['libssl3t64', 'libssl3'], 'libsrtp2-1', ['libabsl20240722', 'libabsl20220623'],
 ];
