@@ -52,7 +52,7 @@ const config: DaemonConfigInput = {
         { host: '127.0.0.1', port: coturn.tlsPort, servername: 'turn.bench.test', certFile: cert.fullchainFile },
       ],
     },
-    disk: { mounts: ['/'] },
+    disk: {},
     turn: { host: '127.0.0.1', servername: 'turn.bench.test', port: coturn.port, tlsPort: coturn.tlsPort, caFile: ca.certFile, peerIp: '127.0.0.1', peerBindIp: '127.0.0.1', announcedIp: '127.0.0.1', externalIp: '127.0.0.1' },
     server: { url: `http://127.0.0.1:${server.port}`, signalingUrl: `wss://rtc.bench.test:${httpsPort}/signaling`, address: '127.0.0.1', caFile: ca.certFile },
   },

@@ -95,7 +95,8 @@ export const daemonConfigSchema = z.strictObject({
     }).optional(),
     disk: z.strictObject({
       ...common('0 * * * * *', 5000),
-      mounts: z.array(z.string().min(1)).min(1).default(['/']),
+      mounts: z.array(z.string().regex(/^\//, { error: 'must be an absolute path' })).default([]).describe('Mount points that must be mounted (data or log volumes): one that is not is critical.'),
+      allFilesystems: z.boolean().default(true).describe('Also watch `/` and every real filesystem mounted (block devices, network shares).'),
       warnPercent: percent.default(80), criticalPercent: percent.default(90),
       inodeWarnPercent: percent.default(80), inodeCriticalPercent: percent.default(90),
     }).optional(),

@@ -240,6 +240,7 @@ export const hostSettingsSchema = z.strictObject({
       reminderIntervalMin: z.number().int().min(0).default(60).describe('Re-send an open alert this often (0: never).'),
       cpuPercent: z.number().min(1).max(100).default(80).describe('CPU usage warning threshold; critical halfway between it and 100.'),
       memoryPercent: z.number().min(1).max(100).default(85).describe('Memory usage warning threshold; critical halfway between it and 100.'),
+      diskMounts: z.array(absolutePath).default([]).describe('Mount points the disk check must find mounted (a data or log volume), besides `/` and every real filesystem it finds by itself: one that is not mounted is critical (what is written there would fill the filesystem under it).'),
       diskPercent: z.number().min(1).max(100).default(80).describe('Disk (and inode) usage warning threshold per mount; critical halfway between it and 100.'),
       certExpiryDays: z.number().int().min(1).default(14).describe('Warn when a served certificate expires within this many days; critical within 7 (or this, when smaller).'),
       maintenance: z

@@ -134,7 +134,7 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
           { host: turnIp, port: host.turn.tlsPort, servername: host.turn.domain, certFile: host.tls.fullchain },
         ],
       },
-      disk: { schedule: every(0), mounts: ['/'], warnPercent: d.diskPercent, criticalPercent: halfwayToFull(d.diskPercent), inodeWarnPercent: d.diskPercent, inodeCriticalPercent: halfwayToFull(d.diskPercent) },
+      disk: { schedule: every(0), mounts: d.diskMounts, warnPercent: d.diskPercent, criticalPercent: halfwayToFull(d.diskPercent), inodeWarnPercent: d.diskPercent, inodeCriticalPercent: halfwayToFull(d.diskPercent) },
       system: { schedule: every(5), memoryWarnPercent: d.memoryPercent, memoryCriticalPercent: halfwayToFull(d.memoryPercent), cpuWarnPercent: d.cpuPercent, cpuCriticalPercent: halfwayToFull(d.cpuPercent) },
       turn: {
         schedule: every(30),

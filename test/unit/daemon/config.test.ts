@@ -18,7 +18,7 @@ describe('daemon config', () => {
     const c = parseConfig({ ...base, checks: { disk: {} } }, 'cfg');
     assert.deepEqual(c.listen, { host: '127.0.0.1', port: 9464 });
     assert.deepEqual([c.alerting.failureThreshold, c.alerting.successThreshold, c.alerting.reminderIntervalMin, c.alerting.sendOnResolved], [3, 2, 60, true]);
-    assert.deepEqual(c.checks.disk, { schedule: '0 * * * * *', timeoutMs: 5000, mounts: ['/'], warnPercent: 80, criticalPercent: 90, inodeWarnPercent: 80, inodeCriticalPercent: 90 });
+    assert.deepEqual(c.checks.disk, { schedule: '0 * * * * *', timeoutMs: 5000, mounts: [], allFilesystems: true, warnPercent: 80, criticalPercent: 90, inodeWarnPercent: 80, inodeCriticalPercent: 90 });
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
