@@ -105,6 +105,8 @@ export const daemonConfigSchema = z.strictObject({
       memoryWarnPercent: percent.default(85), memoryCriticalPercent: percent.default(95),
       cpuWarnPercent: percent.default(80), cpuCriticalPercent: percent.default(95),
       loadWarnPerCore: z.number().positive().default(1.5), loadCriticalPerCore: z.number().positive().default(3),
+      clockWarnMs: z.number().positive().default(500).describe('Warn when the clock is this far from its time source (chrony, systemd-timesyncd).'),
+      clockCriticalMs: z.number().positive().default(10_000),
     }).optional(),
     turn: z.strictObject({
       ...common('30 * * * * *', 10_000),
