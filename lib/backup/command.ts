@@ -126,7 +126,7 @@ export async function backupMain(argv: string[], io: Io): Promise<number> {
   const retention: RetentionPolicy = { daily: count(args.values['keep-daily'], 'keep-daily'), weekly: count(args.values['keep-weekly'], 'keep-weekly'), monthly: count(args.values['keep-monthly'], 'keep-monthly') };
   const inventory = loadInventory(args.inventory);
   const hosts = selectTargets(inventory, args.positionals);
-  const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveHostInputs(h, inventory.file)]));
+  const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveHostInputs(h, inventory.file, 'connect')]));
   let key: BackupKey;
   try {
     key = await loadKey(typeof args.values['key-file'] === 'string' ? resolve(args.values['key-file']) : undefined);
@@ -173,7 +173,7 @@ export async function restoreMain(argv: string[], io: Io): Promise<number> {
   const caFile = typeof args.values['ca-file'] === 'string' ? resolve(args.values['ca-file']) : undefined;
   const inventory = loadInventory(args.inventory);
   const host = selectHost(inventory, args.positionals[0] ?? '');
-  const secrets = resolveHostInputs(host, inventory.file);
+  const secrets = resolveHostInputs(host, inventory.file, 'provision');
   let key: BackupKey;
   try {
     key = await loadKey(typeof args.values['key-file'] === 'string' ? resolve(args.values['key-file']) : undefined);

@@ -49,7 +49,7 @@ export async function prepareScheduledBackup(cfg: ScheduledBackupConfig, env: Re
     for (const name of cfg.hosts) {
       try {
         const host = selectHost(inventory, name);
-        hosts.set(name, { host, secrets: resolveHostInputs(host, inventory.file, env) });
+        hosts.set(name, { host, secrets: resolveHostInputs(host, inventory.file, 'connect', env) });
       } catch (error) {
         problems.push(error instanceof InventoryError ? error.issues.map((i) => `${i.path}: ${i.message}`).join('; ') : `checks.backup.hosts: ${(error as Error).message}`);
       }

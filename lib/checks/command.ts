@@ -46,7 +46,7 @@ export async function checkMain(argv: string[], io: Io): Promise<number> {
 
   const { inventory, host, secrets } = loadHost(args.inventory, hostName);
   // The checks over SSH need the key and the pins; --no-ssh runs from a machine that has neither.
-  const missing = args.values['no-ssh'] === true ? [] : operatorFileIssues(host);
+  const missing = args.values['no-ssh'] === true ? [] : operatorFileIssues(host, 'connect');
   if (missing.length > 0) throw new InventoryError(inventory.file, missing);
   const t0 = performance.now();
   const flagCa = typeof args.values['ca-file'] === 'string' ? resolve(args.values['ca-file']) : undefined;

@@ -80,7 +80,7 @@ function gitToplevel(): string {
 async function runHosts(action: 'deploy' | 'rollback', args: NonNullable<ReturnType<typeof parseCli>>, io: Io, artifactOf: () => Promise<Artifact | undefined>, extra: Partial<DeployOptions>): Promise<number> {
   const inventory = loadInventory(args.inventory);
   const hosts = selectTargets(inventory, args.positionals);
-  const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveHostInputs(h, inventory.file)]));
+  const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveHostInputs(h, inventory.file, 'connect')]));
   const flagCa = typeof args.values['ca-file'] === 'string' ? args.values['ca-file'] : undefined;
   const reaches = new Map(hosts.map((h) => {
     const reach = probeReach(h, { probeDirect: args.values['probe-direct'] === true, caFile: flagCa });

@@ -94,7 +94,7 @@ export async function provisionMain(argv: string[], io: Io): Promise<number> {
   const sandboxExit = await startEmbeddedSandbox(hosts, io);
   if (sandboxExit !== undefined) return sandboxExit;
   // Every secret of every host is checked before anything connects.
-  const secrets = new Map(hosts.map((h) => [h.name, resolveHostInputs(h, inventory.file)]));
+  const secrets = new Map(hosts.map((h) => [h.name, resolveHostInputs(h, inventory.file, 'provision')]));
   const t0 = Date.now();
   io.err(`provisioning ${hosts.map((h) => h.name).join(', ')}${args.values.check === true ? ' (check: no changes)' : ''}`);
   const reports = await pool(hosts, parallel, (host) => provisionHost(host, secrets.get(host.name)!, {

@@ -56,6 +56,21 @@ describe('files the inventory names on the operator machine: checked before anyt
     });
   }
 
+  test('reaching the host over SSH needs only the SSH files: a missing acme.caBundle is provision\'s problem, not a deploy\'s', () => {
+    const host = loadInventory(inventory('connect', { caBundle: missing })).hosts['of']!;
+    assert.deepEqual(operatorFileIssues(host, 'connect'), []);
+    assert.deepEqual(operatorFileIssues(host, 'provision').map((i) => i.path), ['hosts.of.acme.caBundle']);
+  });
+  for (const [name, main] of Object.entries({ 'deploy.mjs': deployMain, 'backup.mjs': backupMain } as const)) {
+    test(`${name}: a missing acme.caBundle (certbot on the host reads it, at provision) does not stop it: it goes on to connect`, async () => {
+      const r = await runMain(main, ['of', '-i', inventory(`ca-${name.replace(/\W/g, '')}`, { caBundle: missing })], env).catch((error: Error) => ({ code: 2, out: '', err: error.message }));
+      assert.doesNotMatch(r.err, /acme\.caBundle/);
+      // deploy goes on to the connection (refused: exit 1); backup to its next input, the key (none here: exit 2).
+      if (name === 'deploy.mjs') assert.equal(r.code, 1, r.err);
+      else assert.match(r.err, /no backup key/);
+    });
+  }
+
   const mains = { 'provision.mjs': provisionMain, 'provision.mjs --check': provisionMain, 'deploy.mjs': deployMain, 'backup.mjs': backupMain, 'check.mjs': checkMain } as const;
   for (const [name, main] of Object.entries(mains)) {
     test(`${name}: a missing acme.issuerRoots is exit 2 naming the key and the path, with no connection`, async () => {
