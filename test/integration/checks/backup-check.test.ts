@@ -129,7 +129,7 @@ describe('the daemon\'s backup check (scheduled backups on the machine that keep
     writeFileSync(cfg, [
       'host: backups', `stateFile: ${join(dir, 'alerting-state.json')}`, `listen: { host: 127.0.0.1, port: ${await freePort()} }`,
       'runbookUrl: https://git.example.test/rtcops/RUNBOOK.md',
-      'alerting: { failureThreshold: 1, reminderIntervalMin: 0, slack: true, backoff: { initialDelayMs: 50, maxDelayMs: 100, minIntervalMs: 0 } }',
+      'alerting: { failureThreshold: 1, reminderIntervalMin: 0, slack: true, plainHttpTo: [127.0.0.1/32], backoff: { initialDelayMs: 50, maxDelayMs: 100, minIntervalMs: 0 } }',
       'checks:',
       `  backup: { inventory: ${inventory}, hosts: [loop], outDir: ${out}, keyFile: ${keyFile} }`,
       '',

@@ -72,7 +72,7 @@ describe('the daemon process: an incident across a daemon restart', () => {
     writeFileSync(configFile, [
       'host: rtc-test', `stateFile: ${join(dir, 'state', 'alerts.json')}`, `listen: { host: 127.0.0.1, port: ${daemonPort} }`,
       'runbookUrl: https://git.example.test/rtcops/RUNBOOK.md', 'logLevel: debug',
-      'alerting: { failureThreshold: 2, successThreshold: 1, reminderIntervalMin: 0, slack: true, backoff: { initialDelayMs: 50, maxDelayMs: 100, minIntervalMs: 0 } }',
+      'alerting: { failureThreshold: 2, successThreshold: 1, reminderIntervalMin: 0, slack: true, plainHttpTo: [127.0.0.1/32], backoff: { initialDelayMs: 50, maxDelayMs: 100, minIntervalMs: 0 } }',
       'checks:',
       `  server: { schedule: "* * * * * *", url: "http://127.0.0.1:${serverPort}", signalingUrl: "ws://127.0.0.1:${serverPort}/signaling", requestTimeoutMs: 800 }`,
       '',
