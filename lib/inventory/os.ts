@@ -22,9 +22,9 @@ export function defaultSshdBackend(os: HostOs): 'systemd' | 'auth.log' {
  * The other Ubuntu-specific choices, none of them exercised here (Ubuntu's archive is not reachable from this machine):
  * - unattended-upgrades' origins (templates/apt/50unattended-upgrades.njk): `<codename>-security` and ESM on Ubuntu,
  *   the `Debian-Security` label on Debian (by osFamily).
- * - needrestart (templates/apt/needrestart.conf.njk): Ubuntu installs it and restarts services after upgrades on its own;
- *   the drop-in that keeps it off nginx, coturn, the app and the daemon is rendered on every host, harmless where it
- *   is not installed.
+ * - needrestart (templates/apt/needrestart.conf.njk, /etc/needrestart/conf.d/50-rtcops.conf): Ubuntu installs it and
+ *   restarts services after upgrades on its own; the drop-in that keeps it off nginx, coturn, the app (PM2's unit) and
+ *   the daemon is rendered on every host, harmless where it is not installed (Debian does not install it).
  * - Node.js from NodeSource (`node.source: nodesource`, the default; lib/provision/steps/runtime.ts): the same apt
  *   repository serves Debian and Ubuntu; the sandbox uses `node.source: upload`, so NodeSource is not run here.
  */

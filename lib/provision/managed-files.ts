@@ -17,6 +17,8 @@ export const FILE_POLICY: Record<string, { validate?: string; notify?: string[] 
   'certbot-deploy-hook': { validate: 'sh -n "$RTCOPS_FILE"' },
   'unattended-upgrades': { validate: 'apt-config dump >/dev/null' },
   'auto-upgrades': { validate: 'apt-config dump >/dev/null' },
+  // needrestart evaluates its conf.d as Perl; perl-base is on every Debian and Ubuntu host.
+  needrestart: { validate: 'perl -c "$RTCOPS_FILE" 2>/dev/null' },
   'health-daemon-unit': { notify: ['systemd daemon-reload', 'restart health daemon'] },
   'health-daemon-env': { notify: ['restart health daemon'] },
   'health-daemon-alerts-ca': { validate: 'openssl x509 -noout -in "$RTCOPS_FILE"', notify: ['restart health daemon'] },

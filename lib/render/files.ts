@@ -62,6 +62,11 @@ export const DENIED_PEER_RANGES = [
   '2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff',
 ];
 
+/** The units an unattended upgrade must not restart on its own: each restart drops the calls in progress. */
+export function neverRestarted(host: ResolvedHost): string[] {
+  return ['nginx.service', 'coturn.service', `pm2-${host.app.user}.service`, `${host.app.name}-health.service`];
+}
+
 type FileSpec = Omit<RenderedFile, 'content'> & { context?: object };
 
 /** Every file rtcops puts on a host, with where it goes, who owns it and what reads it. */
@@ -80,6 +85,7 @@ function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
     { id: 'server-env', template: 'app/server.env.njk', path: host.app.envFile, mode: '0600', ...appOwned, validator: 'node --env-file', secret: true, context: { env: serverSecretEnv(secrets) } },
     { id: 'certbot-deploy-hook', template: 'certbot/deploy-hook.sh.njk', path: `/etc/letsencrypt/renewal-hooks/deploy/${app}.sh`, mode: '0755', ...root, validator: 'sh -n', secret: false },
     { id: 'unattended-upgrades', template: 'apt/50unattended-upgrades.njk', path: '/etc/apt/apt.conf.d/50unattended-upgrades', mode: '0644', ...root, validator: 'apt-config', secret: false },
+    { id: 'needrestart', template: 'apt/needrestart.conf.njk', path: '/etc/needrestart/conf.d/50-rtcops.conf', mode: '0644', ...root, validator: 'perl -c', secret: false, context: { units: neverRestarted(host) } },
     { id: 'auto-upgrades', template: 'apt/20auto-upgrades.njk', path: '/etc/apt/apt.conf.d/20auto-upgrades', mode: '0644', ...root, validator: 'apt-config', secret: false },
     { id: 'health-daemon-unit', template: 'systemd/health-daemon.service.njk', path: `/etc/systemd/system/${app}-health.service`, mode: '0644', ...root, validator: 'systemd-analyze verify', secret: false },
     { id: 'health-daemon-env', template: 'daemon/daemon.env.njk', path: host.app.daemonEnvFile, mode: '0600', ...root, validator: 'systemd EnvironmentFile', secret: true, context: { env: daemonSecretEnv(secrets) } },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -95,6 +96,26 @@ describe('system files: their readers accept them', () => {
       assert.match(a.output, /APT::Periodic::Unattended-Upgrade "1"/);
     });
   }
+
+  // needrestart's own config (Debian's needrestart 3.6-4+deb12u4, test/fixtures/needrestart/) reads conf.d at its end;
+  // the decision below is needrestart's loop over override_rc (first matching regex wins, else restart).
+  test('needrestart (its shipped config, then the drop-in) leaves nginx, coturn, the app and the daemon running, and still restarts the rest', async (t) => {
+    const host = exampleHost('prod');
+    const file = rendered(host, 'needrestart');
+    assert.equal(file.path, '/etc/needrestart/conf.d/50-rtcops.conf');
+    const dir = tempDir(t, 'needrestart');
+    writeFile(join(dir, 'conf.d', '50-rtcops.conf'), file.content);
+    const main = writeFile(join(dir, 'needrestart.conf'), readFileSync(new URL('../../fixtures/needrestart/needrestart.conf', import.meta.url), 'utf8').replaceAll('/etc/needrestart/conf.d', join(dir, 'conf.d')));
+    const units = ['nginx.service', 'coturn.service', `pm2-${host.app.user}.service`, `${host.app.name}-health.service`, 'ssh.service', 'fail2ban.service', 'prometheus-node-exporter.service', 'nginx-debug.service'];
+    const script = `our %nrconf = (override_rc => {}); eval do { local $/; open my $fh, $ARGV[0] or die $!; <$fh> }; die "parse: $@" if $@;
+      for my $rc (@ARGV[1..$#ARGV]) { my $restart = 1; for my $re (keys %{$nrconf{override_rc}}) { next unless $rc =~ /$re/; $restart = $nrconf{override_rc}->{$re}; last } print "$rc $restart\n" }`;
+    const { exitCode, output } = await run(tool('perl', 'perl-base'), ['-e', script, main, ...units]);
+    assert.equal(exitCode, 0, output);
+    assert.deepEqual(Object.fromEntries(output.trim().split('\n').map((l) => l.split(' '))), {
+      'nginx.service': '0', 'coturn.service': '0', [`pm2-${host.app.user}.service`]: '0', [`${host.app.name}-health.service`]: '0',
+      'ssh.service': '1', 'fail2ban.service': '1', 'prometheus-node-exporter.service': '1', 'nginx-debug.service': '1',
+    });
+  });
 
   test('systemd-analyze verify accepts the health daemon unit', async (t) => {
     const file = rendered(exampleHost('sandbox'), 'health-daemon-unit');
