@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Decrypter, Encrypter, generateIdentity, identityToRecipient } from 'age-encryption';
 import { Secret } from '../inventory/index.js';
 
@@ -47,7 +48,8 @@ export async function loadKey(keyFile: string | undefined, env: Record<string, s
     try {
       mode = statSync(keyFile).mode & 0o777;
     } catch (err) {
-      throw new BackupKeyError(`cannot read the backup key file ${keyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, NEW_KEY_HINT);
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new BackupKeyError(`cannot read the backup key file ${keyFile} (${code})`, code === 'ENOENT' ? NEW_KEY_HINT.replace('<path>', keyFile).replace(' (or age-keygen -o <path>)', '') : `check ${keyFile} and its directory (${code})`);
     }
     if ((mode & 0o077) !== 0) {
       throw new BackupKeyError(`the backup key file ${keyFile} is readable by others (mode ${mode.toString(8).padStart(4, '0')})`, `chmod 600 ${keyFile}`);
@@ -59,12 +61,21 @@ export async function loadKey(keyFile: string | undefined, env: Record<string, s
   throw new BackupKeyError(`no backup key: give --key-file <path> or set ${KEY_ENV}`, NEW_KEY_HINT);
 }
 
-/** Writes a new identity to `file` (mode 0600, never over an existing file) and returns its recipient. */
+/**
+ * Writes a new identity to `file` (mode 0600, never over an existing file) and returns its recipient. Missing parent
+ * directories are created 0700 (README's ~/.config/rtcops does not exist on a fresh machine); existing ones are left as they are.
+ */
 export async function writeNewKey(file: string): Promise<string> {
   if (existsSync(file)) throw new BackupKeyError(`${file} already exists; a key is never overwritten`, 'choose another path (losing a key loses every backup made with it)');
   const identity = await generateIdentity();
   const recipient = await identityToRecipient(identity);
-  writeFileSync(file, `# rtcops backup key, created ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, `# rtcops backup key, created ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new BackupKeyError(`cannot write the new backup key ${file} (${code})`, `choose a path in a directory you can write (${dirname(file)} is not one)`);
+  }
   return recipient;
 }
 

@@ -4,7 +4,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { WORKER_PATH } from './commands.js';
+import { WORKER_PATH, workerEnvFor } from './commands.js';
 
 const run = promisify(execFile);
 
@@ -35,12 +35,16 @@ export function defaultCacheDir(): string {
   return join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'rtcops', 'artifacts');
 }
 
-/** The mediasoup worker put into the release: MEDIASOUP_WORKER_BIN, else the one mediasoup's install left in node_modules. */
-export function findWorkerBin(repo: string, explicit?: string): string {
-  const candidates = [explicit, process.env['MEDIASOUP_WORKER_BIN'], join(repo, WORKER_PATH)].filter((c): c is string => c !== undefined && c !== '');
+/**
+ * The mediasoup worker put into a release for hosts of `os`: the explicit one, else MEDIASOUP_WORKER_BIN_<OS>, else
+ * MEDIASOUP_WORKER_BIN, else the one mediasoup's install left in node_modules (its prebuilt worker runs on any release).
+ */
+export function findWorkerBin(repo: string, explicit?: string, os?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const candidates = [explicit, os === undefined ? undefined : env[workerEnvFor(os)], env['MEDIASOUP_WORKER_BIN'], join(repo, WORKER_PATH)]
+    .filter((c): c is string => c !== undefined && c !== '');
   const found = candidates.find((c) => existsSync(c));
   if (found === undefined) {
-    throw new ArtifactError('no mediasoup worker binary to put in the release: set MEDIASOUP_WORKER_BIN to a mediasoup-worker built for the hosts (Debian 12, x86_64), or run npm ci where mediasoup can download it');
+    throw new ArtifactError(`no mediasoup worker binary to put in the release: set MEDIASOUP_WORKER_BIN (or ${workerEnvFor(os ?? 'debian-13')} for the hosts of one release) to a mediasoup-worker built for the hosts (x86_64), or run npm ci where mediasoup can download it`);
   }
   return found;
 }
@@ -73,6 +77,8 @@ export interface BuildOptions {
   ref: string;
   cacheDir?: string;
   workerBin?: string;
+  /** The hosts' release, which picks MEDIASOUP_WORKER_BIN_<OS> when it is set. */
+  os?: string;
   onProgress?: (detail: string) => void;
 }
 
@@ -85,13 +91,15 @@ export async function buildArtifact(o: BuildOptions): Promise<Artifact> {
   const cacheDir = o.cacheDir ?? defaultCacheDir();
   const progress = o.onProgress ?? (() => undefined);
   const sha = (await git(o.repo, ['rev-parse', '--verify', `${o.ref}^{commit}`])).trim();
-  const file = join(cacheDir, `${sha}.tar.gz`);
+  const workerBin = findWorkerBin(o.repo, o.workerBin, o.os);
+  // One commit with another worker (another release's) is another artifact.
+  const worker = createHash('sha256').update(readFileSync(workerBin)).digest('hex').slice(0, 12);
+  const file = join(cacheDir, `${sha}-${worker}.tar.gz`);
   if (existsSync(file) && existsSync(`${file}.json`)) {
     const manifest = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as ArtifactManifest;
     return { ...manifest, ref: o.ref, file, bytes: statSync(file).size, cached: true };
   }
   mkdirSync(cacheDir, { recursive: true });
-  const workerBin = findWorkerBin(o.repo, o.workerBin);
   const stage = mkdtempSync(join(tmpdir(), 'rtcops-build-'));
   try {
     progress(`git archive ${sha.slice(0, 12)}`);

@@ -77,7 +77,7 @@ function gitToplevel(): string {
   }
 }
 
-async function runHosts(action: 'deploy' | 'rollback', args: NonNullable<ReturnType<typeof parseCli>>, io: Io, artifactOf: () => Promise<Artifact | undefined>, extra: Partial<DeployOptions>): Promise<number> {
+async function runHosts(action: 'deploy' | 'rollback', args: NonNullable<ReturnType<typeof parseCli>>, io: Io, artifactOf: (host: ResolvedHost) => Promise<Artifact | undefined>, extra: Partial<DeployOptions>): Promise<number> {
   const inventory = loadInventory(args.inventory);
   const hosts = selectTargets(inventory, args.positionals);
   const secrets = new Map<string, HostSecrets>(hosts.map((h) => [h.name, resolveHostInputs(h, inventory.file, 'connect')]));
@@ -93,7 +93,6 @@ async function runHosts(action: 'deploy' | 'rollback', args: NonNullable<ReturnT
     if (reach.note !== undefined) io.err(`[${h.name}] ${reach.note}`);
     return [h.name, { address: reach.address, ca }];
   }));
-  const artifact = await artifactOf();
   const t0 = Date.now();
   const reports: DeployReport[] = [];
   const skipped: string[] = [];
@@ -102,6 +101,7 @@ async function runHosts(action: 'deploy' | 'rollback', args: NonNullable<ReturnT
       skipped.push(host.name);
       continue;
     }
+    const artifact = await artifactOf(host);
     reports.push(await deployHost(host, secrets.get(host.name)!, {
       action,
       ...(artifact !== undefined ? { artifact } : {}),
@@ -124,15 +124,21 @@ export async function deployMain(argv: string[], io: Io, extra: Partial<DeployOp
   const ref = args.values.ref;
   const file = args.values.artifact;
   if (typeof ref === 'string' && typeof file === 'string') throw new UsageError('deploy: give --ref or --artifact, not both');
-  return runHosts('deploy', args, io, async () => {
+  // One build per release of the hosts (the worker may differ, see findWorkerBin), shared by the hosts of that release.
+  const builds = new Map<string, Promise<Artifact>>();
+  return runHosts('deploy', args, io, async (host) => {
     if (typeof file === 'string') return readArtifact(file);
-    const repo = gitToplevel();
-    const r = typeof ref === 'string' ? ref : 'HEAD';
-    io.err(`build ${r} …`);
-    const t0 = Date.now();
-    const a = await buildArtifact({ repo, ref: r, onProgress: (d) => io.err(`build ${d} …`) });
-    io.err(`build ok (${secs(Date.now() - t0)}): ${a.sha.slice(0, 12)}, ${(a.bytes / 1048576).toFixed(1)} MB${a.cached ? ' (cached)' : ''}`);
-    return a;
+    const build = builds.get(host.os) ?? (async () => {
+      const repo = gitToplevel();
+      const r = typeof ref === 'string' ? ref : 'HEAD';
+      io.err(`build ${r} …`);
+      const t0 = Date.now();
+      const a = await buildArtifact({ repo, ref: r, os: host.os, onProgress: (d) => io.err(`build ${d} …`) });
+      io.err(`build ok (${secs(Date.now() - t0)}): ${a.sha.slice(0, 12)}, ${(a.bytes / 1048576).toFixed(1)} MB${a.cached ? ' (cached)' : ''}`);
+      return a;
+    })();
+    builds.set(host.os, build);
+    return build;
   }, extra);
 }
 
@@ -171,7 +177,8 @@ export async function releasesMain(argv: string[], io: Io): Promise<number> {
     }
     lines.push('', history.length === 0 ? 'no deploys recorded yet' : `last ${history.length} deploy(s) (${DEPLOY_LOG}):`);
     for (const h of history) {
-      lines.push(`  ${h.time}  ${h.action} ${h.release ?? '?'}  ${h.status}${h.ms !== undefined ? ` in ${secs(h.ms)}` : ''}  by ${h.by}${h.error !== undefined ? `: ${h.error.slice(0, 160)}` : ''}`);
+      // A refused rollback had no release to go to: nothing to name.
+      lines.push(`  ${h.time}  ${h.action}${h.release !== undefined ? ` ${h.release}` : ''}  ${h.status}${h.ms !== undefined ? ` in ${secs(h.ms)}` : ''}  by ${h.by}${h.error !== undefined ? `: ${h.error.slice(0, 160)}` : ''}`);
     }
     io.out(lines.join('\n'));
     return EXIT.ok;

@@ -16,6 +16,11 @@ export const FAILED_MARK = '.rtcops-failed';
 /** The worker binary inside a release (mediasoup's default location, so MEDIASOUP_WORKER_BIN is not needed). */
 export const WORKER_PATH = 'node_modules/mediasoup/worker/out/Release/mediasoup-worker';
 
+/** The variable that names a worker for the hosts of one release (MEDIASOUP_WORKER_BIN_DEBIAN_13): an offline-built worker links its release's libraries. */
+export function workerEnvFor(os: string): string {
+  return `MEDIASOUP_WORKER_BIN_${os.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
 export interface Paths {
   root: string;
   releases: string;
@@ -115,7 +120,7 @@ export function checkConfigScript(host: ResolvedHost, id: string): string {
     `worker=${shQuote(worker)}`,
     'if [ -z "${MEDIASOUP_WORKER_BIN:-}" ]; then',
     '  [ -x "$worker" ] || { echo "the release has no mediasoup worker at $worker" >&2; exit 3; }',
-    '  if missing=$(ldd "$worker" | grep "not found"); then echo "the mediasoup worker misses shared libraries: $missing" >&2; exit 3; fi',
+    `  if missing=$(ldd "$worker" | grep "not found"); then echo "the mediasoup worker misses shared libraries: $missing (a worker built on another release than this host's ${host.os}: deploy one built for it, ${workerEnvFor(host.os)})" >&2; exit 3; fi`,
     'fi',
     `cd ${shQuote(dir)}`,
     `runuser -u ${shQuote(host.app.user)} -- ${shJoin(['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', `HOME=/home/${host.app.user}`, ...env, NODE_BIN, `--env-file=${host.app.envFile}`, `${dir}/dist/server/main.js`, '--check-config'])}`,

@@ -363,7 +363,13 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
     await run.upload(opts.artifact, id, state.freeKb);
   } else {
     const target = opts.to ?? rollbackTarget(state);
-    if (target === undefined) throw new Stop('refused', `no release to roll back to on ${host.name} (releases: ${state.releases.map((r) => r.id).join(', ') || 'none'})`);
+    if (target === undefined) {
+      const deploy = `npx zx scripts/deploy.mjs ${host.name}`;
+      throw state.releases.length === 0
+        ? new Stop('refused', `no release to roll back to on ${host.name}: nothing is deployed yet`, `deploy one first: ${deploy}`)
+        : new Stop('refused', `no release to roll back to on ${host.name}: none older than the current one that did not fail (releases: ${state.releases.map((r) => r.id).join(', ')})`,
+          `rollback returns to an earlier release, and after a first deploy there is none: deploy the next release with ${deploy} (rollback then returns to this one), or name one with --to <id> (scripts/releases.mjs lists them)`);
+    }
     if (!state.releases.some((r) => r.id === target)) throw new Stop('refused', `no release ${target} on ${host.name}; releases: ${state.releases.map((r) => r.id).join(', ')}`, 'list them with scripts/releases.mjs');
     if (target === state.current) throw new Stop('refused', `${target} is already the current release on ${host.name}`);
     id = target;

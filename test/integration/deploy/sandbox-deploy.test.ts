@@ -15,18 +15,20 @@ import { loadInventory, type ResolvedHost } from '../../../lib/inventory/index.j
 import { provisionMain } from '../../../lib/provision/command.js';
 import { connectionOf } from '../../../lib/provision/engine.js';
 import { SshTarget } from '../../../lib/runner/index.js';
-import { sandboxDown, sandboxUp, type SandboxUpResult } from '../../../lib/sandbox/index.js';
+import type { SandboxOs, SandboxUpResult } from '../../../lib/sandbox/index.js';
+import { checkMain } from '../../../lib/checks/command.js';
+import { runMain } from '../../helpers/cli.js';
+import { e2eName, e2eOses, freshSandbox, type TestSandbox } from '../../helpers/sandbox.js';
 import { brokenArtifact } from '../../helpers/broken-release.js';
 import { startPebble } from '../../helpers/pebble.js';
 
-const NAME = 'e2e-deploy';
 const REPO = resolve(import.meta.dirname, '../../..');
 
-function inventoryYaml(sb: SandboxUpResult, acme: { directoryUrl: string; caFile: string }): string {
+function inventoryYaml(name: string, os: SandboxOs, sb: SandboxUpResult, acme: { directoryUrl: string; caFile: string }): string {
   return `
 hosts:
-  ${NAME}:
-    os: debian-12
+  ${name}:
+    os: ${os}
     adminCidrs: [${sb.hostAddress}/32]
     ssh: { address: ${sb.address}, user: ${sb.user}, keyPath: ${sb.keyPath}, knownHostsFile: ${sb.knownHostsPath} }
     acme: { email: ops@sandbox.test, directoryUrl: ${acme.directoryUrl}, caBundle: ${acme.caFile} }
@@ -46,7 +48,10 @@ hosts:
 
 interface Result { code: number; report: DeployReport; stderr: string }
 
-describe('deploys to the sandbox host: health gate, automatic rollback, rollback.mjs, the lock', { timeout: 900_000 }, () => {
+for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): health gate, automatic rollback, rollback.mjs, the lock, check.mjs`, { timeout: 900_000 }, () => {
+  const NAME = e2eName('deploy', os);
+  const named = (text: string) => text.replaceAll('HOST', NAME);
+  let box: TestSandbox | undefined;
   let sb: SandboxUpResult;
   let dir: string;
   let inventory: string;
@@ -76,11 +81,12 @@ describe('deploys to the sandbox host: health gate, automatic rollback, rollback
     process.env['E2E_DEPLOY_ADMIN_TOKEN'] = randomBytes(32).toString('hex');
     process.env['E2E_DEPLOY_TURN_SECRET'] = randomBytes(32).toString('hex');
     dir = mkdtempSync(join(tmpdir(), 'rtcops-deploy-e2e-'));
-    sb = await sandboxUp({ name: NAME });
+    box = await freshSandbox(NAME, os);
+    sb = box.sb;
     const acme = await startPebble(sb.hostAddress, sb.address);
     try {
       inventory = join(dir, 'inventory.yaml');
-      writeFileSync(inventory, inventoryYaml(sb, acme));
+      writeFileSync(inventory, inventoryYaml(NAME, os, sb, acme));
       host = loadInventory(inventory).hosts[NAME] as ResolvedHost;
       // The health daemon is not part of a deploy, and its probes would open rooms the drain wait counts.
       let log = '';
@@ -94,7 +100,7 @@ describe('deploys to the sandbox host: health gate, automatic rollback, rollback
   });
   after(async () => {
     shell?.close();
-    await sandboxDown({ name: NAME });
+    await box?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -105,14 +111,32 @@ describe('deploys to the sandbox host: health gate, automatic rollback, rollback
     assert.deepEqual(report.phases.map((p) => `${p.phase}:${p.status}`), [
       'lock:ok', 'state:ok', 'disk:ok', 'upload:ok', 'link:ok', 'check-config:ok', 'drain:skipped', 'switch:ok', 'reload:ok', 'gate:ok', 'watch:ok', 'prune:ok',
     ]);
-    assert.match(stderr, /\[e2e-deploy\] gate ok \(\d+\.\d+s\): healthz, readyz and signaling passed/);
+    assert.match(stderr, new RegExp(named('\\[HOST\\] gate ok \\(\\d+\\.\\d+s\\): healthz, readyz and signaling passed')));
     assert.equal(await current(), report.release);
     assert.equal((await serves()).ok, true);
     assert.equal((await sh('readlink /srv/rtcops/releases/*/.env | sort -u')).trim(), '/srv/rtcops/shared/rtcops.env');
     assert.equal((await lastAudit())['status'], 'ok');
     releases.push(report.release!);
-    good = (await buildArtifact({ repo: REPO, ref: 'HEAD' })).file;
+    good = (await buildArtifact({ repo: REPO, ref: 'HEAD', os })).file;
     assert.ok(readFileSync(good).length > 1_000_000, 'the build is cached by sha');
+  });
+
+  it('rollback.mjs right after the first deploy is refused with the fix, and changes nothing', async () => {
+    const { code, report } = await cli(rollbackMain, []);
+    assert.equal(code, 1);
+    assert.equal(report.status, 'refused');
+    assert.match(report.error ?? '', new RegExp(named('no release to roll back to on HOST: none older than the current one that did not fail')));
+    assert.match(report.hint ?? '', new RegExp(named('deploy the next release with npx zx scripts/deploy\\.mjs HOST .*or name one with --to')));
+    assert.equal(await current(), releases[0]);
+  });
+
+  it('check.mjs from outside: TLS, TURN over UDP/TCP/TLS, the server and a real call through the SFU pass', async () => {
+    const { code, out, err } = await runMain(checkMain, [NAME, '-i', inventory, '--json', '--probe-direct', '--ca-file', issuerRoot, '--no-ssh']);
+    const results = (JSON.parse(out) as { results: { check: string; target: string; status: string; message: string }[] }).results;
+    const ran = results.filter((r) => r.status !== 'skipped');
+    assert.equal(code, 0, `${err}\n${JSON.stringify(results, null, 2)}`);
+    assert.deepEqual([...new Set(ran.map((r) => r.check))].sort(), ['media-probe', 'server', 'tls-expiry', 'turn']);
+    assert.deepEqual(ran.filter((r) => r.status !== 'ok'), [], 'every check that ran is ok');
   });
 
   it('a second release waits for nothing (no calls), switches and records the first as previous', async () => {
@@ -186,7 +210,7 @@ describe('deploys to the sandbox host: health gate, automatic rollback, rollback
     const refused = await cli(deployMain, ['--artifact', good]);
     assert.equal(refused.code, 1);
     assert.equal(refused.report.status, 'refused');
-    assert.match(refused.report.error ?? '', /stale deploy lock on e2e-deploy: rollback by .* last phase: (check-config|drain|switch)/);
+    assert.match(refused.report.error ?? '', new RegExp(named('stale deploy lock on HOST: rollback by .* last phase: (check-config|drain|switch)')));
     assert.match(refused.report.hint ?? '', /--force-unlock/);
     const forced = await cli(rollbackMain, ['--to', releases[1]!, '--force-unlock']);
     assert.equal(forced.code, 0, forced.report.error);
@@ -198,7 +222,7 @@ describe('deploys to the sandbox host: health gate, automatic rollback, rollback
   it('two deploys at once: the second is refused by the lock', async () => {
     const [a, b] = await Promise.all([cli(rollbackMain, ['--to', releases[0]!]), new Promise((r) => setTimeout(r, 300)).then(() => cli(rollbackMain, ['--to', releases[0]!]))]);
     assert.deepEqual([a.code, b.code], [0, 1], `${a.report.error ?? ''} / ${b.report.error ?? ''}`);
-    assert.match(b.report.error ?? '', /another deploy holds the lock on e2e-deploy: rollback by \S+ at /);
+    assert.match(b.report.error ?? '', new RegExp(named('another deploy holds the lock on HOST: rollback by \\S+ at ')));
   });
 
   it('a release larger than the free disk is refused before the upload, with sizes in the message', async () => {
@@ -210,7 +234,7 @@ describe('deploys to the sandbox host: health gate, automatic rollback, rollback
     const { code, report } = await cli(deployMain, ['--artifact', `${huge}.tar.gz`]);
     assert.equal(code, 1);
     assert.equal(report.status, 'refused');
-    assert.match(report.error ?? '', /not enough free disk on e2e-deploy for the release: it needs \d+ MB in \/srv\/rtcops\/releases, \d+ MB are free/);
+    assert.match(report.error ?? '', new RegExp(named('not enough free disk on HOST for the release: it needs \\d+ MB in /srv/rtcops/releases, \\d+ MB are free')));
     assert.equal(await sh('ls /srv/rtcops/releases'), before, 'nothing was uploaded');
     assert.equal(await current(), releases[0]);
   });
@@ -225,10 +249,12 @@ describe('deploys to the sandbox host: health gate, automatic rollback, rollback
     assert.equal(r.releases.filter((x) => x.failed !== undefined).length, 2, 'the oldest failed release was pruned');
     assert.deepEqual(r.history.slice(-4).map((h) => `${h.action}:${h.status}`).sort(), ['deploy:refused', 'rollback:ok', 'rollback:ok', 'rollback:refused']);
     let text = '';
-    await releasesMain([NAME, '-i', inventory], { out: (t) => { text += t; }, err: () => undefined });
+    await releasesMain([NAME, '-i', inventory, '--last', '30'], { out: (t) => { text += t; }, err: () => undefined });
     assert.match(text, new RegExp(`^\\* ${releases[0]}.*\\[current\\]`, 'm'));
     assert.match(text, /FAILED: health gate failed/);
     assert.match(text, /deploy \S+ {2}rolled-back in/);
+    assert.match(text, /rollback {2}refused in .*: no release to roll back to/, 'the refused first rollback is listed without a release');
+    assert.doesNotMatch(text, /rollback \?/);
   });
 });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { backupMain, restoreMain } from '../../../lib/backup/command.js';
 import { backupPaths, tarArgv } from '../../../lib/backup/commands.js';
+import { BackupKeyError, loadKey } from '../../../lib/backup/key.js';
 import { parseProbe } from '../../../lib/backup/restore.js';
 import { UsageError } from '../../../lib/cli.js';
 import { InventoryError } from '../../../lib/inventory/index.js';
@@ -45,6 +46,28 @@ describe('backup.mjs / restore.mjs: bad input stops before any connection, namin
     const again = await run(backupMain, ['--new-key', k]);
     assert.equal(again.code, 2);
     assert.match(again.err, /already exists; a key is never overwritten/);
+  });
+
+  test('--new-key on a fresh machine: the missing ~/.config/rtcops is created 0700, and the key works at once', async () => {
+    const home = join(dir, 'fresh-home');
+    const k = join(home, '.config', 'rtcops', 'backup.key');
+    const made = await run(backupMain, ['--new-key', k]);
+    assert.equal(made.code, 0, made.err);
+    assert.deepEqual([statSync(join(home, '.config')).mode & 0o777, statSync(join(home, '.config', 'rtcops')).mode & 0o777, statSync(k).mode & 0o777], [0o700, 0o700, 0o600]);
+    assert.equal((await loadKey(k)).identity !== undefined, true);
+  });
+
+  test('--new-key where nothing can be written: exit 2, and the fix is not the same command again', async () => {
+    writeFileSync(join(dir, 'a-file'), '');
+    const r = await run(backupMain, ['--new-key', join(dir, 'a-file', 'backup.key')]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /cannot write the new backup key .*a-file\/backup\.key \((ENOTDIR|EEXIST)\)/);
+    assert.doesNotMatch(r.err, /fix:.*--new-key/);
+  });
+
+  test('a --key-file that does not exist: the fix makes exactly that file', async () => {
+    const missing = join(dir, 'nowhere', 'backup.key');
+    await assert.rejects(loadKey(missing), (e: BackupKeyError) => /\(ENOENT\)/.test(e.message) && e.hint.includes(`--new-key ${missing}`));
   });
 
   test('restore of a missing archive: exit 2 before connecting', async () => {
