@@ -1,5 +1,5 @@
 import { shQuote } from '../runner/quote.js';
-import type { FileAction, LinkAction } from './actions.js';
+import { UNCHANGED, type FileAction, type LinkAction } from './actions.js';
 
 /** Backups live outside config directories: certbot runs every file in its hooks dir, apt reads apt.conf.d. */
 export const BACKUP_DIR = '/var/backups/rtcops';
@@ -64,8 +64,8 @@ export const HANDLERS: Record<string, string> = {
   // coturn's unit is Type=notify: restart returns once it is listening.
   'restart coturn': restartAndCheck('coturn'),
   'reload nginx': 'if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl restart nginx; fi',
-  // $app is set by the engine; the daemon step starts it when it is not running yet.
-  'restart health daemon': 'systemctl try-restart "$app-health.service"',
+  // $app is set by the engine; the daemon step starts it when it is not running yet (then this did nothing, and says so).
+  'restart health daemon': `if systemctl is-active --quiet "$app-health.service"; then systemctl restart "$app-health.service"; else echo ${UNCHANGED}; fi`,
 };
 
 /** Restart, then wait until `ready` succeeds (untilReady). */

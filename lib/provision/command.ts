@@ -58,11 +58,11 @@ export function summary(reports: HostReport[]): string {
     const count = (s: string) => r.steps.filter((x) => x.status === s).length;
     const verb = r.check ? 'would change' : 'changed';
     lines.push(`${r.host}: ${r.status === 'failed' ? 'FAILED' : r.status === 'changed' ? (r.check ? 'changes pending' : 'changed') : 'nothing to do'} — ok ${count('ok')}, ${verb} ${count('changed')}, failed ${count('failed')}, skipped ${count('skipped')} in ${secs(r.ms)}`);
-    for (const s of r.steps.filter((x) => x.changes.length > 0)) {
+    for (const s of r.steps.filter((x) => x.changes.length > 0 || x.handlers.length > 0)) {
       lines.push(`  ${s.step}:`);
       for (const c of s.changes) lines.push(`    ${r.check ? '~' : '+'} ${c}`);
+      if (s.handlers.length > 0) lines.push(`    then: ${s.handlers.join(', ')}`);
     }
-    if (r.handlers.length > 0) lines.push(`  handlers: ${r.handlers.join(', ')}`);
     if (r.error !== undefined) lines.push(`  error: ${r.error}`);
     if (r.hint !== undefined) lines.push(`  fix: ${r.hint}`);
     for (const d of r.diffs) lines.push(d.diff);

@@ -5,6 +5,8 @@ import type { ResolvedHost } from '../inventory/index.js';
 import {
   DEFAULT_NAME,
   defaultStateDir,
+  isSandboxOs,
+  RELEASES,
   SandboxAborted,
   SandboxConfigError,
   sandboxStatus,
@@ -13,9 +15,15 @@ import {
 } from '../sandbox/index.js';
 import { layoutFor } from '../sandbox/layout.js';
 
-/** The inventory host that is the default sandbox: named like it and reached at its guest address. */
-export function isEmbeddedSandbox(host: ResolvedHost): boolean {
-  return host.name === DEFAULT_NAME && host.ssh.address === layoutFor(DEFAULT_NAME, defaultStateDir(), 0).address;
+/**
+ * The inventory host that is the default sandbox: named like it, at its guest address, and reached as its user with the
+ * sandbox's own operator key and pinned host keys. A host that is merely called "sandbox" at that address (an
+ * operator's own VM or container) is provisioned like any other host: never booted, never replaced.
+ */
+export function isEmbeddedSandbox(host: ResolvedHost, stateDir = defaultStateDir()): boolean {
+  const own = layoutFor(DEFAULT_NAME, stateDir, 0);
+  return host.name === DEFAULT_NAME && host.ssh.address === own.address && host.ssh.port === own.sshPort && host.ssh.user === own.user
+    && host.ssh.keyPath === own.keyPath && host.ssh.knownHostsFile === own.knownHostsPath;
 }
 
 /**
@@ -23,9 +31,18 @@ export function isEmbeddedSandbox(host: ResolvedHost): boolean {
  * Returns an exit code when that failed (2 machine problem, 130 interrupted), undefined to go on.
  */
 export async function startEmbeddedSandbox(hosts: ResolvedHost[], io: Io): Promise<number | undefined> {
-  const host = hosts.find(isEmbeddedSandbox);
+  const host = hosts.find((h) => isEmbeddedSandbox(h));
   if (host === undefined) return undefined;
+  const os = host.os;
+  if (!isSandboxOs(os)) {
+    io.err(`[${host.name}] the built-in sandbox boots Debian 12 or 13, and the inventory says os: ${os}: set os: debian-12 or debian-13 for it`);
+    return 2;
+  }
   const status = await sandboxStatus();
+  if (status.running && status.os !== os) {
+    io.err(`[${host.name}] the sandbox runs ${RELEASES[status.os].label} and the inventory says ${RELEASES[os].label}: npx zx scripts/sandbox.mjs reset --os ${os}`);
+    return 2;
+  }
   if (status.running && status.acme?.answering === true) return undefined;
   io.err(
     status.running
@@ -38,7 +55,7 @@ export async function startEmbeddedSandbox(hosts: ResolvedHost[], io: Io): Promi
   process.on('SIGTERM', onSignal);
   try {
     // The README's main command on a fresh machine: the host packages the sandbox needs are installed (and named) here.
-    const up = await sandboxUp({ progress: streamProgress(process.stderr, 'sandbox'), signal: controller.signal, installDeps: true });
+    const up = await sandboxUp({ progress: streamProgress(process.stderr, 'sandbox'), signal: controller.signal, installDeps: true, os });
     io.err(`[${host.name}] sandbox up at ${up.address}${up.acme ? `, ACME server ${up.acme.directoryUrl}` : ''}`);
     return undefined;
   } catch (error) {

@@ -32,6 +32,8 @@ export interface StepReport {
   status: StepStatus;
   /** What changed (or, with --check, what would change). */
   changes: string[];
+  /** Handlers that ran after this step (each once, in HANDLERS order); a restart of a unit that was not running is left out. */
+  handlers: string[];
   ms: number;
   error?: string;
   hint?: string;
@@ -130,7 +132,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
         stale = false;
       }
       const ts = Date.now();
-      const sr: StepReport = { step: step.name, status: 'ok', changes: [], ms: 0 };
+      const sr: StepReport = { step: step.name, status: 'ok', changes: [], handlers: [], ms: 0 };
       report.steps.push(sr);
       if (report.status === 'failed') { sr.status = 'skipped'; continue; }
       progress({ host: host.name, phase: step.name, state: 'start' });
@@ -161,7 +163,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
         if (sr.hint !== undefined) report.hint = sr.hint;
       }
       // A step's changes take effect before the next step runs (certbot needs nginx serving the new site).
-      await flushHandlers(target, host, pending, report);
+      await flushHandlers(target, host, pending, report, sr);
       sr.ms = Date.now() - ts;
       const pendingOnly = opts.check === true && sr.status === 'changed';
       progress({ host: host.name, phase: step.name, state: 'done', status: pendingOnly ? 'would change' : sr.status, ms: sr.ms, ...(sr.error !== undefined ? { detail: sr.error } : pendingOnly ? { detail: `${sr.changes.length} change(s) pending` } : {}) });
@@ -171,7 +173,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
     recordError(report, err);
   } finally {
     if (target !== undefined) {
-      await flushHandlers(target, host, pending, report);
+      await flushHandlers(target, host, pending, report, report.steps.filter((x) => x.status !== 'skipped').at(-1));
       if (report.status !== 'failed') report.status = report.steps.some((s) => s.status === 'changed') ? 'changed' : 'ok';
       report.ms = Date.now() - t0;
       if (opts.check !== true) await audit(target, report).catch(() => undefined);
@@ -182,12 +184,17 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
   return report;
 }
 
-/** Runs the pending handlers in HANDLERS order. A changed config must never be left un-reloaded, even after a failure. */
-async function flushHandlers(target: SshTarget, host: ResolvedHost, pending: Set<string>, report: HostReport): Promise<void> {
+/**
+ * Runs the pending handlers in HANDLERS order, recorded on the step whose changes asked for them. A changed config must
+ * never be left un-reloaded, even after a failure.
+ */
+async function flushHandlers(target: SshTarget, host: ResolvedHost, pending: Set<string>, report: HostReport, step: StepReport | undefined): Promise<void> {
   for (const name of Object.keys(HANDLERS).filter((h) => pending.has(h))) {
     pending.delete(name);
     const r = await target.script(`app=${shQuote(host.app.name)}\n${HANDLERS[name] ?? 'true'}`, { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
+    if (r.code === 0 && r.stdout.includes(UNCHANGED)) continue;
     report.handlers.push(name);
+    step?.handlers.push(name);
     if (r.code !== 0) {
       report.status = 'failed';
       report.error = `${report.error !== undefined ? `${report.error}; ` : ''}handler "${name}" failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`;

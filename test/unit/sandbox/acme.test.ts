@@ -45,6 +45,19 @@ describe('the sandbox ACME server (pebble)', () => {
     assert.equal(isEmbeddedSandbox({ ...host, name: 'other' }), false);
     assert.equal(isEmbeddedSandbox({ ...host, ssh: { ...host.ssh, address: '10.77.9.2' } }), false);
   });
+
+  it('takes a host for the built-in sandbox only when it is reached like it: its user, key and pinned host keys', () => {
+    const host = selectHost(loadInventory(EXAMPLE_INVENTORY), 'sandbox');
+    const cases: [string, Partial<typeof host.ssh>][] = [
+      ['another key', { keyPath: '/home/op/.ssh/id_ed25519' }],
+      ['another known_hosts', { knownHostsFile: '/home/op/.ssh/known_hosts' }],
+      ['a host key pinned by fingerprint instead', { knownHostsFile: undefined, fingerprint: 'SHA256:FmdugJhXwX678SqBTAWFZ290VqeBb8HqVmN5wXZ/iJk' }],
+      ['another user', { user: 'admin' }],
+      ['another port', { port: 2222 }],
+    ];
+    for (const [why, ssh] of cases) assert.equal(isEmbeddedSandbox({ ...host, ssh: { ...host.ssh, ...ssh } }), false, why);
+    assert.equal(isEmbeddedSandbox(host, '/elsewhere'), false, 'a sandbox state directory other than the one the inventory names');
+  });
 });
 
 describe('the sandbox secrets file', () => {
