@@ -1,5 +1,5 @@
 /**
- * Provisioning benchmark against a sandbox host named "bench-prov" (its own bridge, apt cache and copy-on-write
+ * Provisioning benchmark against a sandbox host of its own (--name, default "bench-prov"; its own bridge, apt cache and copy-on-write
  * layer; a local pebble on its bridge for the certificate), three figures measured in the same run:
  *  1. cold run: provisionMain on a fresh sandbox, against the bare `apt-get update && apt-get install` of the same
  *     package list on another fresh sandbox. A warm-up install on a first fresh sandbox fills the sandbox's apt
@@ -10,7 +10,10 @@
  * rtcops is timed in-process (provisionMain, no Node.js start-up); ansible-playbook as a process (its start-up is
  * printed too). Everything runs on this machine: the sandbox guest shares its cores with the bench.
  *
- *   node --import tsx bench/provision.ts [--runs 5]
+ *   node --import tsx bench/provision.ts [--runs 5] [--name bench-prov]
+ *
+ * A sandbox of that name that is already running (another bench run, or yours) is left alone: the bench stops with
+ * exit 2 and says so. A failed run prints what failed and exits 1; it never prints figures.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,12 +32,12 @@ import { runtimeStep } from '../lib/provision/steps/runtime.js';
 import { ACME_CA_PATH, tlsStep } from '../lib/provision/steps/tls.js';
 import { renderHost } from '../lib/render/files.js';
 import { pm2LogrotateSettings } from '../lib/render/server-env.js';
-import { runInGuest, sandboxDown, sandboxUp, type SandboxUpResult } from '../lib/sandbox/index.js';
+import { runInGuest, sandboxDown, sandboxStatus, sandboxUp, type SandboxUpResult } from '../lib/sandbox/index.js';
 import { startPebble, type TestAcme } from '../test/helpers/pebble.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, name: { type: 'string', default: 'bench-prov' } } });
 const RUNS = Number(values.runs);
-const NAME = 'bench-prov';
+const NAME = values.name;
 const PLAYBOOK = resolve('bench/ansible/provision-equivalent.yml');
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -338,8 +341,17 @@ async function main(): Promise<void> {
   console.log(`  bench wall time ${s(performance.now() - tStart)}; 1-min load average ${loadStart.toFixed(2)} at start, ${(loadavg()[0] ?? NaN).toFixed(2)} at end (${cpus().length} cores)`);
 }
 
+const running = await sandboxStatus({ name: NAME });
+if (running.running) {
+  log(`a sandbox named ${NAME} is already running (another bench run?): pass --name <another name>, or take it down with: npx zx scripts/sandbox.mjs down --name ${NAME}`);
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(2);
+}
 try {
   await main();
+} catch (error) {
+  log(`FAILED: ${(error as Error).message}`);
+  process.exitCode = 1;
 } finally {
   await cleanup();
 }

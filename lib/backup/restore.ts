@@ -237,9 +237,14 @@ export function restoreSummary(r: RestoreReport): string {
   if (r.backup !== undefined) lines.push(`  backup: ${r.backup.app} on ${r.backup.host}, taken ${r.backup.createdAt}, release ${r.backup.release ?? '(none)'}`);
   if (r.release !== undefined) lines.push(`  serving: ${r.release}`);
   if (r.fingerprint !== undefined) lines.push(`  certificate: SHA-256 ${r.fingerprint}`);
-  if (r.checks !== undefined) lines.push(`  checks: ${r.checks.ok} ok, ${r.checks.warn} warn, ${r.checks.critical} critical, ${r.checks.skipped} skipped`);
-  for (const w of r.checks?.results.filter((x) => x.status === 'warn' || x.status === 'critical') ?? []) {
-    lines.push(`    ${w.status} ${w.check} ${w.target}: ${w.message}${r.checks?.notJudged.includes(w.check) ? ' (reported, not judged)' : ''}`);
+  if (r.checks !== undefined) {
+    const c = r.checks;
+    const flagged = c.results.filter((x) => x.status === 'warn' || x.status === 'critical');
+    lines.push(`  checks: ${c.ok} ok, ${c.warn} warn, ${c.critical} critical, ${c.skipped} skipped`);
+    for (const w of flagged.filter((x) => !c.notJudged.includes(x.check))) lines.push(`    ${w.status} ${w.check} ${w.target}: ${w.message}`);
+    // Counted apart so the line above and these never contradict each other: they measure the moment, not the restore.
+    const moment = flagged.filter((x) => c.notJudged.includes(x.check));
+    if (moment.length > 0) lines.push(`  not judged (${c.notJudged.join(', ')}: the load right after the restore):`, ...moment.map((w) => `    ${w.status} ${w.check} ${w.target}: ${w.message}`));
   }
   for (const n of r.notes) lines.push(`  note: ${n}`);
   if (r.error !== undefined) lines.push(`  error: ${r.error}`);
