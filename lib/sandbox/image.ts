@@ -94,7 +94,7 @@ export async function ensureImage(
   const cached = readStamp(layout);
   if (cached) return { stamp: cached, built: false };
   const t0 = Date.now();
-  progress.note(`no cached image in ${layout.imageDir}: building ${RELEASES[layout.os].label} with mmdebstrap, about a minute`);
+  progress.note(`no cached image in ${layout.imageDir}: building ${RELEASES[layout.os].label} with mmdebstrap, about 1.5 minutes`);
   await removeTree(layout.imageBuildDir);
   fs.mkdirSync(layout.debCacheDir, { recursive: true });
   fs.rmSync(layout.proxyDebsDir, { recursive: true, force: true });
