@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readArtifact } from '../deploy/artifact.js';
+import { connectionOf, operator as by } from '../host/index.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
-import { connectionOf } from '../provision/engine.js';
 import { Phases, recordError, type PhaseReport, type Progress } from '../report/phases.js';
 import { RemoteError, tail } from '../runner/errors.js';
 import { SshTarget } from '../runner/ssh-target.js';
@@ -52,8 +51,6 @@ export interface BackupReport {
   error?: string;
   hint?: string;
 }
-
-const by = () => `${userInfo().username}@${hostname()}`;
 
 /** Runs a command whose stdout is binary (a tar stream) and hands the chunks to `sink`; exit codes in `ok` pass. */
 async function pull(target: SshTarget, cmd: { argv?: string[]; script?: string }, sink: (c: Buffer) => void, summary: string, ok: number[] = [0]): Promise<void> {

@@ -1,11 +1,8 @@
-import { DEPLOY_LOG, FAILED_MARK, RELEASE_META, stateScript } from '../deploy/commands.js';
+import { FAILED_MARK, RELEASE_META, stateScript } from '../deploy/commands.js';
+import { ACME_CA_PATH, CERTBOT_DROPIN, DEPLOY_LOG, layoutOf, LETSENCRYPT, LOG_DIR, pm2As, PROVISION_LOG, releaseDir } from '../host/index.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
-import { ACME_CA_PATH } from '../provision/steps/tls.js';
-import { daemonUnit } from '../provision/steps/daemon.js';
-import { pm2As } from '../provision/steps/runtime.js';
-import { daemonConfig, renderHost } from '../render/index.js';
-import { AUDIT_LOG } from '../provision/engine.js';
-import { shJoin, shQuote } from '../runner/quote.js';
+import { renderHost } from '../render/index.js';
+import { shQuote } from '../runner/quote.js';
 
 /**
  * What a backup reads and a restore writes on a host, as plain values: the paths, and the scripts and argv that
@@ -21,24 +18,17 @@ export interface BackupPaths {
   secret: string[];
 }
 
-export const LETSENCRYPT = '/etc/letsencrypt';
-export const CERTBOT_DROPIN = '/etc/systemd/system/certbot.service.d/rtcops-acme-ca.conf';
-
-export function alertStateFile(host: ResolvedHost): string {
-  return daemonConfig(host).stateFile;
-}
-
 /** Every file rtcops puts on the host (from the same rendering provisioning uses), its state and its logs. */
 export function backupPaths(host: ResolvedHost, secrets: HostSecrets): BackupPaths {
   const files = renderHost(host, secrets).files;
   return {
     plain: [
       ...files.filter((f) => !f.secret).map((f) => ({ path: f.path, kind: 'config' as const })),
-      { path: `/etc/nginx/sites-enabled/${host.app.name}.conf`, kind: 'config' },
+      { path: layoutOf(host).nginxEnabledSite, kind: 'config' },
       { path: ACME_CA_PATH, kind: 'config' },
       { path: CERTBOT_DROPIN, kind: 'config' },
-      { path: alertStateFile(host), kind: 'state' },
-      { path: AUDIT_LOG, kind: 'log' },
+      { path: layoutOf(host).alertStateFile, kind: 'state' },
+      { path: PROVISION_LOG, kind: 'log' },
       { path: DEPLOY_LOG, kind: 'log' },
     ],
     secret: [...files.filter((f) => f.secret).map((f) => f.path), LETSENCRYPT],
@@ -81,7 +71,7 @@ export function inspectScript(host: ResolvedHost, paths: string[]): string {
     'fp=$(openssl x509 -in "$cert" -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2 || true)',
     'na=$(openssl x509 -in "$cert" -noout -enddate 2>/dev/null | cut -d= -f2 || true)',
     'os=$(. /etc/os-release && echo "$PRETTY_NAME")',
-    `pm2=$(${pm2As(host, shJoin(['jlist']))} 2>/dev/null | jq -r --arg n ${shQuote(host.app.name)} '[.[] | select(.name == $n) | .pm2_env.status][0] // ""' 2>/dev/null || true)`,
+    `pm2=$(${pm2As(host, ['jlist'])} 2>/dev/null | jq -r --arg n ${shQuote(host.app.name)} '[.[] | select(.name == $n) | .pm2_env.status][0] // ""' 2>/dev/null || true)`,
     `le=false; [ -d ${LETSENCRYPT}/live ] && le=true`,
     'jq -cn --argjson files "$files" --argjson releases "$releases" --arg fp "$fp" --arg na "$na" --arg os "$os" --arg hn "$(hostname)" --arg pm2 "$pm2" --argjson le "$le" \\',
     '  \'{files: $files, releases: $releases, tls: {fingerprint: $fp, notAfter: $na}, os: $os, hostname: $hn, pm2: $pm2, letsencrypt: $le}\'',
@@ -96,7 +86,7 @@ export function tarArgv(paths: string[]): string[] {
 /** The release directory as a deploy artifact on stdout: everything but what a deploy adds (meta, marks, links). */
 export function releaseTarScript(host: ResolvedHost, id: string): string {
   return [
-    `cd ${shQuote(`${host.app.releasesDir}/${id}`)}`,
+    `cd ${shQuote(releaseDir(host, id))}`,
     `find . -mindepth 1 -maxdepth 1 ! -name ${RELEASE_META} ! -name ${FAILED_MARK} ! -name .env ! -name logs -printf '%P\\0' | LC_ALL=C sort -z | tar --null -T - -czf -`,
   ].join('\n');
 }
@@ -109,7 +99,7 @@ export function putBackLetsencryptArgv(): string[] {
 /** An audit log put back as history, only where the host has none yet (a fresh host). */
 export function putBackLogScript(path: string): string {
   return [
-    'install -d -m 0750 /var/log/rtcops',
+    `install -d -m 0750 ${LOG_DIR}`,
     `f=${shQuote(path)}`,
     'if [ -s "$f" ]; then cat >/dev/null; echo kept; exit 0; fi',
     'umask 027; cat > "$f.restore"; mv -f "$f.restore" "$f"; echo restored',
@@ -118,8 +108,7 @@ export function putBackLogScript(path: string): string {
 
 /** The daemon's alert state back in place: the daemon stopped meanwhile so it does not overwrite it. */
 export function putBackAlertStateScript(host: ResolvedHost): string {
-  const f = alertStateFile(host);
-  const unit = daemonUnit(host);
+  const { alertStateFile: f, daemonUnit: unit } = layoutOf(host);
   return [
     `f=${shQuote(f)}; unit=${shQuote(unit)}; u=${shQuote(host.app.user)}`,
     'systemctl stop "$unit"',

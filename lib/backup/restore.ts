@@ -5,15 +5,15 @@ import type { CheckResult } from '../checks/result.js';
 import { readArtifact } from '../deploy/artifact.js';
 import { linkSharedScript, receiveArgv, switchScript } from '../deploy/commands.js';
 import { deployHost, type DeployReport, type Timing } from '../deploy/engine.js';
+import { connectionOf, layoutOf, LETSENCRYPT, PM2_BIN, pm2As } from '../host/index.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
-import { connectionOf, provisionHost, type HostReport } from '../provision/engine.js';
-import { pm2As } from '../provision/steps/runtime.js';
+import { provisionHost, type HostReport } from '../provision/engine.js';
 import { renderHost } from '../render/index.js';
 import { nested, Phases, recordError, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
 import { shQuote } from '../runner/quote.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import { ArchiveError, openArchive, sha256, type OpenedArchive } from './archive.js';
-import { LETSENCRYPT, putBackAlertStateScript, putBackLetsencryptArgv, putBackLogScript } from './commands.js';
+import { putBackAlertStateScript, putBackLetsencryptArgv, putBackLogScript } from './commands.js';
 import { BackupKeyError, type BackupKey } from './key.js';
 
 export interface RestoreOptions {
@@ -59,11 +59,11 @@ export const NOT_JUDGED = ['system'];
 /** Read-only: does the host serve already? (No jq: a fresh host has none yet.) */
 export function servingProbeScript(host: ResolvedHost): string {
   return [
-    `cur=$(readlink ${shQuote(host.app.currentDir)} 2>/dev/null || true)`,
+    `cur=$(readlink ${shQuote(layoutOf(host).current)} 2>/dev/null || true)`,
     'echo "current=${cur##*/}"',
-    `if [ -x /usr/local/bin/pm2 ] && id ${shQuote(host.app.user)} >/dev/null 2>&1; then echo "pm2=$(${pm2As(host, `pid ${shQuote(host.app.name)}`)} 2>/dev/null | tail -1)"; else echo pm2=; fi`,
+    `if [ -x ${PM2_BIN} ] && id ${shQuote(host.app.user)} >/dev/null 2>&1; then echo "pm2=$(${pm2As(host, ['pid', host.app.name])} 2>/dev/null | tail -1)"; else echo pm2=; fi`,
     `[ -d ${LETSENCRYPT}/live ] && echo letsencrypt=yes || echo letsencrypt=no`,
-    `[ -d ${shQuote(host.app.releasesDir)} ] && echo releases="$(ls -1 ${shQuote(host.app.releasesDir)} | tr '\\n' ' ')" || echo releases=`,
+    `[ -d ${shQuote(layoutOf(host).releases)} ] && echo releases="$(ls -1 ${shQuote(layoutOf(host).releases)} | tr '\\n' ' ')" || echo releases=`,
   ].join('\n');
 }
 

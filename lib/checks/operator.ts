@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
+import { connectionOf, layoutOf } from '../host/index.js';
 import { hasPublicDns, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
-import { connectionOf } from '../provision/engine.js';
 import { SshTarget } from '../runner/index.js';
 import { shQuote } from '../runner/quote.js';
 import { daemonConfigSchema, type ChecksConfig } from '../daemon-config.js';
@@ -62,7 +62,7 @@ const row = (check: string, target: string, status: CheckResult['status'], messa
 export function hostCheckScript(host: ResolvedHost, names: readonly string[]): string {
   const asApp = host.ssh.user === host.app.user ? '' : `sudo -n -u ${shQuote(host.app.user)} `;
   return [
-    `entry=${shQuote(`${host.app.daemonDir}/dist/daemon/main.js`)}`,
+    `entry=${shQuote(layoutOf(host).daemonEntry)}`,
     'if [ ! -f "$entry" ]; then echo rtcops-daemon-not-installed; exit 0; fi',
     // node from PATH: /usr/local/bin/node on provisioned hosts, as the daemon's unit finds it.
     `${asApp}node "$entry" --config ${shQuote(host.app.daemonConfigFile)} --once --json --only ${shQuote(names.join(','))}`,

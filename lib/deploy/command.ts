@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
 import { loadInventory, probeReach, readProbeCa, resolveHostInputs, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
-import { connectionOf } from '../provision/engine.js';
-import { selectTargets } from '../provision/command.js';
+import { auditTailScript, connectionOf, DEPLOY_LOG, selectTargets } from '../host/index.js';
 import { progressLine, secs } from '../report/phases.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import { buildArtifact, readArtifact, type Artifact } from './artifact.js';
-import { auditTailScript, DEPLOY_LOG, stateScript } from './commands.js';
+import { stateScript } from './commands.js';
 import { deployHost, type DeployOptions, type DeployReport } from './engine.js';
 import { RELEASE_ID, type ReleaseInfo } from './release.js';
 
@@ -163,7 +162,7 @@ export async function releasesMain(argv: string[], io: Io): Promise<number> {
   const target = await SshTarget.connect(connectionOf(host));
   try {
     const state = JSON.parse((await target.script(stateScript(host), { root: true, summary: 'read the releases' })).stdout) as { releases: ReleaseInfo[]; current: string | null; previous: string | null; freeKb: number };
-    const history = (await target.script(auditTailScript(last), { root: true, summary: 'read the deploy log' })).stdout
+    const history = (await target.script(auditTailScript(DEPLOY_LOG, last), { root: true, summary: 'read the deploy log' })).stdout
       .split('\n').filter(Boolean).flatMap((l) => { try { return [JSON.parse(l) as AuditEntry]; } catch { return []; } });
     if (args.json) {
       io.out(JSON.stringify({ host: host.name, current: state.current, previous: state.previous, freeKb: state.freeKb, releases: state.releases, history }, null, 2));

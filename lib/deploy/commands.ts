@@ -1,6 +1,6 @@
 import type { ResolvedHost } from '../inventory/index.js';
 import { serverPlainEnv } from '../render/server-env.js';
-import { NODE_BIN, PM2_BIN, pm2As as pm2AsUser } from '../provision/steps/runtime.js';
+import { APP_PATH, layoutOf, NODE_BIN, PM2_BIN, pm2As, releaseDir } from '../host/index.js';
 import { shJoin, shQuote } from '../runner/quote.js';
 
 /**
@@ -8,7 +8,6 @@ import { shJoin, shQuote } from '../runner/quote.js';
  * for one remote operation; engine.ts runs them through SshTarget. Nothing here connects anywhere.
  */
 
-export const DEPLOY_LOG = '/var/log/rtcops/deploy.log';
 /** Written into each release directory when it is uploaded. */
 export const RELEASE_META = '.rtcops-release.json';
 /** Present in a release whose deploy failed; holds the reason. */
@@ -21,42 +20,12 @@ export function workerEnvFor(os: string): string {
   return `MEDIASOUP_WORKER_BIN_${os.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
-export interface Paths {
-  root: string;
-  releases: string;
-  current: string;
-  previous: string;
-  lock: string;
-  flock: string;
-}
-
-export function pathsOf(host: ResolvedHost): Paths {
-  const root = host.app.root;
-  return {
-    root,
-    releases: host.app.releasesDir,
-    current: host.app.currentDir,
-    previous: `${root}/previous`,
-    lock: `${root}/.deploy.lock`,
-    flock: `${root}/.deploy.flock`,
-  };
-}
-
-export function releaseDir(host: ResolvedHost, id: string): string {
-  return `${host.app.releasesDir}/${id}`;
-}
-
-/** A pm2 command as the app user, with the PM2_HOME provisioning set up (the runtime step's helper). */
-export function pm2As(host: ResolvedHost, args: string[]): string {
-  return pm2AsUser(host, shJoin(args));
-}
-
 /**
  * One round trip: the releases with their metadata, current and previous, free disk, and whether the host has what a
  * deploy needs (node, pm2, the ecosystem and env files provisioning writes). Prints one JSON document.
  */
 export function stateScript(host: ResolvedHost): string {
-  const p = pathsOf(host);
+  const p = layoutOf(host);
   return [
     `rel=${shQuote(p.releases)}`,
     'list=$(for d in "$rel"/*/; do d=${d%/}; [ -d "$d" ] || continue; id=${d##*/}',
@@ -123,7 +92,7 @@ export function checkConfigScript(host: ResolvedHost, id: string): string {
     `  if missing=$(ldd "$worker" | grep "not found"); then echo "the mediasoup worker misses shared libraries: $missing (a worker built on another release than this host's ${host.os}: deploy one built for it, ${workerEnvFor(host.os)})" >&2; exit 3; fi`,
     'fi',
     `cd ${shQuote(dir)}`,
-    `runuser -u ${shQuote(host.app.user)} -- ${shJoin(['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', `HOME=/home/${host.app.user}`, ...env, NODE_BIN, `--env-file=${host.app.envFile}`, `${dir}/dist/server/main.js`, '--check-config'])}`,
+    `runuser -u ${shQuote(host.app.user)} -- ${shJoin(['env', '-i', `PATH=${APP_PATH}`, `HOME=${layoutOf(host).home}`, ...env, NODE_BIN, `--env-file=${host.app.envFile}`, `${dir}/dist/server/main.js`, '--check-config'])}`,
   ].join('\n');
 }
 
@@ -137,7 +106,7 @@ export function markFailedScript(host: ResolvedHost, id: string, reason: string)
  * returns to (removed when there is none).
  */
 export function switchScript(host: ResolvedHost, id: string, previous: string | undefined): string {
-  const p = pathsOf(host);
+  const p = layoutOf(host);
   const link = (path: string, target: string) => `ln -sfn ${shQuote(target)} ${shQuote(`${path}.tmp`)} && mv -T ${shQuote(`${path}.tmp`)} ${shQuote(path)}`;
   return [
     previous !== undefined && previous !== id ? link(p.previous, releaseDir(host, previous)) : `rm -f ${shQuote(p.previous)}`,
@@ -190,7 +159,7 @@ export function logsSinceScript(host: ResolvedHost, offsets: number[], lines = 4
 
 /** Deletes releases (and leftovers of interrupted uploads); never the ones `current` and `previous` point at. */
 export function pruneScript(host: ResolvedHost, ids: string[]): string {
-  const p = pathsOf(host);
+  const p = layoutOf(host);
   return [
     `cur=$(readlink -f ${shQuote(p.current)} 2>/dev/null || true); prev=$(readlink -f ${shQuote(p.previous)} 2>/dev/null || true)`,
     `for d in ${ids.map((id) => shQuote(releaseDir(host, id))).join(' ')} ${shQuote(p.releases)}/.*.partial; do`,
@@ -198,13 +167,4 @@ export function pruneScript(host: ResolvedHost, ids: string[]): string {
     '  [ "$d" = "$cur" ] || [ "$d" = "$prev" ] || rm -rf "$d"',
     'done',
   ].join('\n');
-}
-
-/** Appends one JSON line to the deploy audit log. */
-export function auditScript(line: string): string {
-  return `install -d -m 0750 /var/log/rtcops\nprintf '%s\\n' ${shQuote(line)} >> ${DEPLOY_LOG}`;
-}
-
-export function auditTailScript(lines: number): string {
-  return `tail -n ${lines} ${DEPLOY_LOG} 2>/dev/null || true`;
 }

@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
 import { sendOperatorAlert } from '../alerting/operator-alert.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
-import { connectionOf } from '../provision/engine.js';
+import { auditScript, connectionOf, DEPLOY_LOG, operator as by, releaseDir } from '../host/index.js';
 import { Phases, recordError, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import type { Artifact } from './artifact.js';
 import {
-  auditScript, checkConfigScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, probeScript, pruneScript,
-  receiveArgv, releaseDir, reloadScript, stateScript, statusArgv, stopScript, switchScript,
+  checkConfigScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, probeScript, pruneScript,
+  receiveArgv, reloadScript, stateScript, statusArgv, stopScript, switchScript,
 } from './commands.js';
 import { acquireLock, LockError, type HeldLock } from './lock.js';
 import { releaseId, releasesToPrune, rollbackTarget, type HostReleases } from './release.js';
@@ -90,7 +89,6 @@ interface CheckFailure {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const by = () => `${userInfo().username}@${hostname()}`;
 /** Rooms the health daemon's and the deploy's own probes open are not calls. */
 const isProbeRoom = (room: string) => room.startsWith('rtcops-health-') || room.startsWith('rtcops-deploy-');
 
@@ -292,11 +290,11 @@ class Run {
 
   async audit(extra: Record<string, unknown>): Promise<void> {
     const r = this.report;
-    const line = JSON.stringify({
-      time: new Date().toISOString(), by: by(), host: r.host, action: r.action, status: r.status, release: r.release, from: r.from, serving: r.serving, ms: r.ms,
+    const record = {
+      host: r.host, action: r.action, status: r.status, release: r.release, from: r.from, serving: r.serving, ms: r.ms,
       phase: r.phases.find((p) => p.status === 'failed')?.phase, error: r.error, check: r.check, logs: r.logs, pruned: r.pruned.length > 0 ? r.pruned : undefined, ...extra,
-    });
-    await this.main.script(auditScript(line), { root: true, summary: 'write the deploy audit log' });
+    };
+    await this.main.script(auditScript(DEPLOY_LOG, record), { root: true, summary: 'write the deploy audit log' });
   }
 }
 
@@ -433,5 +431,5 @@ async function restore(run: Run, failed: string, state: HostReleases, offsets: n
   } catch (err) {
     throw new Stop('failed', `${cause.message}; restoring ${state.current} also failed: ${(err as Error).message}`, `look at the host now: npx zx scripts/releases.mjs ${host.name}`);
   }
-  throw new Stop('rolled-back', `${cause.message}; ${state.current} was restored and passed the health gate`, `the failed release's output is in the audit log (/var/log/rtcops/deploy.log) and scripts/releases.mjs ${host.name}`, report.check);
+  throw new Stop('rolled-back', `${cause.message}; ${state.current} was restored and passed the health gate`, `the failed release's output is in the audit log (${DEPLOY_LOG}) and scripts/releases.mjs ${host.name}`, report.check);
 }

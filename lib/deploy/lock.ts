@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { layoutOf } from '../host/index.js';
 import type { ResolvedHost } from '../inventory/index.js';
 import { RemoteError } from '../runner/errors.js';
 import { shQuote } from '../runner/quote.js';
 import type { SshTarget } from '../runner/ssh-target.js';
-import { pathsOf } from './commands.js';
 
 /**
  * The per-host deploy lock. A record file says who holds it (and in which phase); a process on the host holds an
@@ -31,7 +31,7 @@ export class LockError extends RemoteError {
 
 /** The holder: takes the flock, checks for a stale record, writes its own, then lives as long as its SSH channel. */
 export function holderScript(host: ResolvedHost, record: LockRecord, force: boolean): string {
-  const p = pathsOf(host);
+  const p = layoutOf(host);
   const json = JSON.stringify(record);
   return [
     `rec=${shQuote(p.lock)}; force=${force ? 1 : 0}`,
@@ -73,7 +73,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * record). Throws LockError when another deploy holds it or a stale record is found without `force`.
  */
 export async function acquireLock(main: SshTarget, holder: SshTarget, host: ResolvedHost, o: { by: string; action: string; release?: string; force: boolean }): Promise<HeldLock> {
-  const p = pathsOf(host);
+  const p = layoutOf(host);
   const record: LockRecord = { token: randomBytes(8).toString('hex'), by: o.by, action: o.action, ...(o.release !== undefined ? { release: o.release } : {}), at: new Date().toISOString() };
   // What --force-unlock is about to break, for the audit log.
   const prior = parseRecord((await main.exec(['cat', p.lock], { root: true, allowFailure: true, summary: 'read the deploy lock' })).stdout);

@@ -1,5 +1,5 @@
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
-import { selectTargets } from '../provision/command.js';
+import { selectTargets } from '../host/index.js';
 import { checkHost } from './host.js';
 import { checkInventory, checkNode, checkSshClient } from './local.js';
 import { formatTable, summaryLine, toJson } from './report.js';

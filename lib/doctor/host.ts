@@ -2,8 +2,8 @@
 // touch the network; every message names paths, variables and fingerprints, never a secret value.
 import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
+import { connectionOf } from '../host/index.js';
 import { InventoryError, resolveSecrets, type InventoryIssue, type ResolvedHost } from '../inventory/index.js';
-import { connectionOf } from '../provision/engine.js';
 import { pinnedFingerprints, RemoteError, SshTarget } from '../runner/index.js';
 import { blockedBy, fail, ok, skipped, warn, type DoctorResult } from './result.js';
 

@@ -64,8 +64,8 @@ export const HANDLERS: Record<string, string> = {
   // coturn's unit is Type=notify: restart returns once it is listening.
   'restart coturn': restartAndCheck('coturn'),
   'reload nginx': 'if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl restart nginx; fi',
-  // $app is set by the engine; the daemon step starts it when it is not running yet (then this did nothing, and says so).
-  'restart health daemon': `if systemctl is-active --quiet "$app-health.service"; then systemctl restart "$app-health.service"; else echo ${UNCHANGED}; fi`,
+  // $daemon_unit is set by the engine; the daemon step starts it when it is not running yet (then this did nothing, and says so).
+  'restart health daemon': `if systemctl is-active --quiet "$daemon_unit"; then systemctl restart "$daemon_unit"; else echo ${UNCHANGED}; fi`,
 };
 
 /** Restart, then wait until `ready` succeeds (untilReady). */

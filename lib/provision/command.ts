@@ -1,5 +1,6 @@
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
-import { loadInventory, resolveHostInputs, type Inventory, type ResolvedHost } from '../inventory/index.js';
+import { loadInventory, resolveHostInputs } from '../inventory/index.js';
+import { selectTargets } from '../host/index.js';
 import { progressLine, secs } from '../report/phases.js';
 import { startEmbeddedSandbox } from './embedded-sandbox.js';
 import { STEPS, provisionHost, selectSteps, type HostReport } from './engine.js';
@@ -23,22 +24,6 @@ const spec = {
     parallel: 'Hosts provisioned at once (default 4)',
   },
 } as const;
-
-/** Hosts named directly, or every host in a named group. */
-export function selectTargets(inventory: Inventory, names: string[]): ResolvedHost[] {
-  const out = new Map<string, ResolvedHost>();
-  for (const name of names) {
-    const host = inventory.hosts[name];
-    const members = Object.values(inventory.hosts).filter((h) => h.groups.includes(name));
-    if (host !== undefined) out.set(name, host);
-    else if (members.length > 0) for (const m of members) out.set(m.name, m);
-    else {
-      const groups = [...new Set(Object.values(inventory.hosts).flatMap((h) => h.groups))];
-      throw new UsageError(`no host or group "${name}" in ${inventory.file}; hosts: ${Object.keys(inventory.hosts).join(', ') || '(none)'}; groups: ${groups.join(', ') || '(none)'}`);
-    }
-  }
-  return [...out.values()];
-}
 
 async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
+import { auditScript, connectionOf, layoutOf, PROVISION_LOG } from '../host/index.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { renderHost } from '../render/files.js';
 import { recordError, type Progress } from '../report/phases.js';
 import { RemoteError } from '../runner/errors.js';
-import { SshTarget, type SshConnection } from '../runner/ssh-target.js';
+import { SshTarget } from '../runner/ssh-target.js';
 import { shQuote } from '../runner/quote.js';
 import { UNCHANGED, type Action } from './actions.js';
 import { HANDLERS, fileInstallScript, linkScript, restoreScript } from './apply.js';
@@ -23,7 +23,6 @@ import { tlsStep } from './steps/tls.js';
 
 /** The fixed order of a provisioning run. */
 export const STEPS: Step[] = [packagesStep, appUserStep, runtimeStep, configFilesStep, sshdStep, firewallStep, servicesStep, tlsStep, daemonStep];
-export const AUDIT_LOG = '/var/log/rtcops/provision.log';
 
 export type StepStatus = 'ok' | 'changed' | 'failed' | 'skipped';
 
@@ -58,14 +57,6 @@ export interface ProvisionOptions {
   only?: string[];
   skip?: string[];
   onProgress?: Progress;
-}
-
-export function connectionOf(host: ResolvedHost): SshConnection {
-  return {
-    name: host.name, address: host.ssh.address, port: host.ssh.port, user: host.ssh.user, keyPath: host.ssh.keyPath,
-    hostKey: host.ssh.hostKey, fingerprint: host.ssh.fingerprint, knownHostsFile: host.ssh.knownHostsFile,
-    sudo: host.ssh.sudo, connectTimeoutMs: host.ssh.connectTimeoutMs,
-  };
 }
 
 export function selectSteps(only: string[] = [], skip: string[] = []): Step[] {
@@ -191,7 +182,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
 async function flushHandlers(target: SshTarget, host: ResolvedHost, pending: Set<string>, report: HostReport, step: StepReport | undefined): Promise<void> {
   for (const name of Object.keys(HANDLERS).filter((h) => pending.has(h))) {
     pending.delete(name);
-    const r = await target.script(`app=${shQuote(host.app.name)}\n${HANDLERS[name] ?? 'true'}`, { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
+    const r = await target.script(`daemon_unit=${shQuote(layoutOf(host).daemonUnit)}\n${HANDLERS[name] ?? 'true'}`, { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
     if (r.code === 0 && r.stdout.includes(UNCHANGED)) continue;
     report.handlers.push(name);
     step?.handlers.push(name);
@@ -259,10 +250,10 @@ async function diffFor(target: SshTarget, action: Extract<Action, { kind: 'file'
 
 /** One JSON line per run on the host, so the next operator can see what ran, when, by whom, and how it ended. */
 async function audit(target: SshTarget, report: HostReport): Promise<void> {
-  const line = JSON.stringify({
-    time: new Date().toISOString(), by: `${userInfo().username}@${hostname()}`, host: report.host, status: report.status, ms: report.ms,
+  const record = {
+    host: report.host, status: report.status, ms: report.ms,
     changed: report.steps.filter((s) => s.status === 'changed').map((s) => ({ step: s.step, changes: s.changes })),
     failed: report.steps.filter((s) => s.status === 'failed').map((s) => ({ step: s.step, error: s.error })),
-  });
-  await target.script(`install -d -m 0750 /var/log/rtcops\nprintf '%s\\n' ${shQuote(line)} >> ${AUDIT_LOG}`, { root: true, summary: 'write the audit log' });
+  };
+  await target.script(auditScript(PROVISION_LOG, record), { root: true, summary: 'write the audit log' });
 }

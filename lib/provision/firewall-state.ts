@@ -1,8 +1,10 @@
 // What the firewall step compares: the planned rules, ufw's rule files and the rule set the kernel has loaded, as
 // plain text, so drift is reported rule by rule. Pure functions; the step (steps/firewall.ts) gathers the facts.
 
+import { STATE_DIR } from '../host/index.js';
+
 /** Where the step keeps what it applied: the plan, the files it installed and the loaded rule set they give. */
-export const FIREWALL_DIR = '/var/lib/rtcops/firewall';
+export const FIREWALL_DIR = `${STATE_DIR}/firewall`;
 export const FIREWALL_STATE = `${FIREWALL_DIR}/state.json`;
 export const LOADED_V4 = `${FIREWALL_DIR}/loaded.v4`;
 export const LOADED_V6 = `${FIREWALL_DIR}/loaded.v6`;

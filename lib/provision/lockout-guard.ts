@@ -1,4 +1,5 @@
 import { BlockList, isIPv4 } from 'node:net';
+import { STATE_DIR } from '../host/index.js';
 import type { ResolvedHost } from '../inventory/index.js';
 import { AuthError, HostKeyMismatchError, RemoteError } from '../runner/errors.js';
 import type { SshTarget } from '../runner/ssh-target.js';
@@ -33,9 +34,9 @@ export async function withAccessGuard(opts: {
   apply: () => Promise<void>;
 }): Promise<void> {
   const { target, unit } = opts;
-  const revertFile = `/var/lib/rtcops/${unit}.sh`;
+  const revertFile = `${STATE_DIR}/${unit}.sh`;
   await target.script([
-    'mkdir -p /var/lib/rtcops',
+    `mkdir -p ${STATE_DIR}`,
     `cat > ${revertFile} <<'RTCOPS_EOF'\n${opts.revertScript}\nRTCOPS_EOF`,
     `systemctl stop ${unit}.timer ${unit}.service 2>/dev/null || true`,
     `systemctl reset-failed ${unit}.timer ${unit}.service 2>/dev/null || true`,

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { planFirewall, ufwCommands, type FirewallPlan, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { renderTemplate } from './engine.js';
-import { ALERTS_CA_PATH, daemonConfig, daemonSecretEnv, ecosystem, pm2LogrotateCommands, serverSecretEnv } from './server-env.js';
+import { ALERTS_CA_PATH, layoutOf } from '../host/index.js';
+import { daemonConfig, daemonSecretEnv, ecosystem, pm2LogrotateCommands, serverSecretEnv } from './server-env.js';
 
 /** alerts.caFile as it is installed on the host; resolveHostInputs already checked it can be read. */
 function readCaFile(file: string): string {
@@ -73,21 +74,22 @@ type FileSpec = Omit<RenderedFile, 'content'> & { context?: object };
 function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
   const app = host.app.name;
   const root = { owner: 'root', group: 'root' };
+  const layout = layoutOf(host);
   const appOwned = { owner: host.app.user, group: host.app.user };
   return [
-    { id: 'nginx-site', template: 'nginx/site.conf.njk', path: `/etc/nginx/sites-available/${app}.conf`, mode: '0644', ...root, validator: 'nginx -t', secret: false, context: { firstBoot: false } },
-    { id: 'nginx-site-first-boot', template: 'nginx/site.conf.njk', path: `/etc/nginx/sites-available/${app}-first-boot.conf`, mode: '0644', ...root, validator: 'nginx -t', secret: false, context: { firstBoot: true } },
+    { id: 'nginx-site', template: 'nginx/site.conf.njk', path: layout.nginxSite, mode: '0644', ...root, validator: 'nginx -t', secret: false, context: { firstBoot: false } },
+    { id: 'nginx-site-first-boot', template: 'nginx/site.conf.njk', path: layout.nginxFirstBootSite, mode: '0644', ...root, validator: 'nginx -t', secret: false, context: { firstBoot: true } },
     { id: 'turnserver', template: 'coturn/turnserver.conf.njk', path: '/etc/turnserver.conf', mode: '0640', owner: 'root', group: 'turnserver', validator: 'turnserver', secret: true, context: { secrets: { turnSecret: secrets.turnSecret.reveal(), turnSecretPrevious: secrets.turnSecretPrevious?.reveal() }, deniedPeerRanges: DENIED_PEER_RANGES } },
     { id: 'fail2ban-jail', template: 'fail2ban/jail.local.njk', path: '/etc/fail2ban/jail.local', mode: '0644', ...root, validator: 'fail2ban-client -t', secret: false },
     { id: 'fail2ban-filter-signaling-auth', template: 'fail2ban/filter.d/rtcops-signaling-auth.conf', path: '/etc/fail2ban/filter.d/rtcops-signaling-auth.conf', mode: '0644', ...root, validator: 'fail2ban-regex', secret: false },
     { id: 'sshd-hardening', template: 'ssh/sshd-hardening.conf.njk', path: `/etc/ssh/sshd_config.d/10-${app}-hardening.conf`, mode: '0644', ...root, validator: 'sshd -t', secret: false },
     { id: 'pm2-ecosystem', template: 'pm2/ecosystem.config.cjs.njk', path: host.app.ecosystemFile, mode: '0644', ...appOwned, validator: 'node', secret: false, context: { ecosystem: ecosystem(host) } },
     { id: 'server-env', template: 'app/server.env.njk', path: host.app.envFile, mode: '0600', ...appOwned, validator: 'node --env-file', secret: true, context: { env: serverSecretEnv(secrets) } },
-    { id: 'certbot-deploy-hook', template: 'certbot/deploy-hook.sh.njk', path: `/etc/letsencrypt/renewal-hooks/deploy/${app}.sh`, mode: '0755', ...root, validator: 'sh -n', secret: false },
+    { id: 'certbot-deploy-hook', template: 'certbot/deploy-hook.sh.njk', path: layout.certbotDeployHook, mode: '0755', ...root, validator: 'sh -n', secret: false },
     { id: 'unattended-upgrades', template: 'apt/50unattended-upgrades.njk', path: '/etc/apt/apt.conf.d/50unattended-upgrades', mode: '0644', ...root, validator: 'apt-config', secret: false },
     { id: 'needrestart', template: 'apt/needrestart.conf.njk', path: '/etc/needrestart/conf.d/50-rtcops.conf', mode: '0644', ...root, validator: 'perl -c', secret: false, context: { units: neverRestarted(host) } },
     { id: 'auto-upgrades', template: 'apt/20auto-upgrades.njk', path: '/etc/apt/apt.conf.d/20auto-upgrades', mode: '0644', ...root, validator: 'apt-config', secret: false },
-    { id: 'health-daemon-unit', template: 'systemd/health-daemon.service.njk', path: `/etc/systemd/system/${app}-health.service`, mode: '0644', ...root, validator: 'systemd-analyze verify', secret: false },
+    { id: 'health-daemon-unit', template: 'systemd/health-daemon.service.njk', path: `/etc/systemd/system/${layout.daemonUnit}`, mode: '0644', ...root, validator: 'systemd-analyze verify', secret: false },
     { id: 'health-daemon-env', template: 'daemon/daemon.env.njk', path: host.app.daemonEnvFile, mode: '0600', ...root, validator: 'systemd EnvironmentFile', secret: true, context: { env: daemonSecretEnv(secrets) } },
     ...(host.turn.log === 'file'
       ? [{ id: 'coturn-logrotate', template: 'logrotate/coturn.njk', path: '/etc/logrotate.d/coturn', mode: '0644', ...root, validator: 'logrotate -d', secret: false }]

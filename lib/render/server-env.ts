@@ -1,4 +1,5 @@
 import type { DaemonConfigInput } from '../daemon-config.js';
+import { ALERTS_CA_PATH, ISSUER_ROOTS_PATH, layoutOf } from '../host/index.js';
 import { hasPublicDns, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 
 /**
@@ -101,10 +102,6 @@ function turnAddress(host: ResolvedHost): string {
   return listening[0] ?? host.turn.relayIp ?? host.mediasoup.announcedIp;
 }
 
-/** Where the roots a test ACME server's certificates chain to (acme.issuerRoots) are installed for the health daemon. */
-export const ISSUER_ROOTS_PATH = '/etc/rtcops/acme-issuer-roots.pem';
-/** Where alerts.caFile is installed: the CA the health daemon trusts for its webhooks and heartbeat pushes. */
-export const ALERTS_CA_PATH = '/etc/rtcops/alerts-ca.pem';
 
 /**
  * The health daemon's config file (lib/daemon-config.ts's schema) for one host; its secrets go to daemonSecretEnv.
@@ -120,7 +117,7 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
   const ca = host.acme.issuerRoots === undefined ? {} : { caFile: ISSUER_ROOTS_PATH };
   return {
     host: host.name,
-    stateFile: `/var/lib/${host.app.name}-health/alerts.json`,
+    stateFile: layoutOf(host).alertStateFile,
     ...(host.alerts.runbookUrl !== undefined ? { runbookUrl: host.alerts.runbookUrl } : {}),
     alerting: {
       failureThreshold: d.failureThreshold, successThreshold: d.successThreshold, reminderIntervalMin: d.reminderIntervalMin, slack: host.alerts.slack, webhook: host.alerts.webhook,
@@ -143,7 +140,7 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
         ...(hasPublicDns(host.turn.domain) ? { dnsName: host.turn.domain } : {}), ...ca,
       },
       server: { schedule: every(15), url: `http://127.0.0.1:${host.app.port}`, signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1', ...ca },
-      pm2: { schedule: every(45), processName: host.app.name, home: `/home/${host.app.user}/.pm2` },
+      pm2: { schedule: every(45), processName: host.app.name, home: layoutOf(host).pm2Home },
       services: {
         schedule: every(20),
         units: ['nginx.service', 'coturn.service', 'fail2ban.service', 'certbot.timer', ...(host.nodeExporter.enabled ? ['prometheus-node-exporter.service'] : [])],

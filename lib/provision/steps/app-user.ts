@@ -1,5 +1,6 @@
 import type { ResolvedHost } from '../../inventory/index.js';
 import { shQuote } from '../../runner/quote.js';
+import { layoutOf } from '../../host/index.js';
 import type { Action } from '../actions.js';
 import type { Step } from '../step.js';
 
@@ -16,7 +17,7 @@ export const appUserStep: Step = {
     const u = host.app.user;
     const actions: Action[] = [];
     if (!facts.users.has(u)) {
-      actions.push({ kind: 'run', summary: `create user ${u}`, script: `useradd --system --create-home --home-dir /home/${shQuote(u)} --shell /bin/bash --user-group ${shQuote(u)}` });
+      actions.push({ kind: 'run', summary: `create user ${u}`, script: `useradd --system --create-home --home-dir ${shQuote(layoutOf(host).home)} --shell /bin/bash --user-group ${shQuote(u)}` });
     }
     const wrongDirs = [host.app.root, host.app.releasesDir, host.app.sharedDir, host.app.logDir].filter((d) => {
       const f = facts.files.get(d);

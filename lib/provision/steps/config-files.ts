@@ -1,3 +1,4 @@
+import { layoutOf, NGINX_DEFAULT_SITE } from '../../host/index.js';
 import type { Action } from '../actions.js';
 import { fileActions } from '../managed-files.js';
 import type { Step, StepContext } from '../step.js';
@@ -17,24 +18,20 @@ export const configFilesStep: Step = {
   name: 'config',
   title: 'config files (nginx, coturn, fail2ban, apt, PM2, env, daemon)',
   facts: (ctx) => ({
-    files: [...files(ctx).map((f) => f.path), enabledSite(ctx), '/etc/nginx/sites-enabled/default', ctx.host.tls.fullchain],
+    files: [...files(ctx).map((f) => f.path), layoutOf(ctx.host).nginxEnabledSite, NGINX_DEFAULT_SITE, ctx.host.tls.fullchain],
   }),
   plan: (ctx, facts) => {
     const actions: Action[] = fileActions(files(ctx), facts);
     // Before certbot has a certificate, nginx serves the first-boot site (ACME over HTTP only).
     const certExists = facts.files.get(ctx.host.tls.fullchain)?.exists === true;
-    const app = ctx.host.app.name;
-    const target = `/etc/nginx/sites-available/${certExists ? app : `${app}-first-boot`}.conf`;
-    if (facts.files.get(enabledSite(ctx))?.link !== target) {
-      actions.push({ kind: 'link', summary: `enable nginx site ${target}`, path: enabledSite(ctx), target, validate: 'nginx -t -q', notify: ['reload nginx'] });
+    const layout = layoutOf(ctx.host);
+    const target = certExists ? layout.nginxSite : layout.nginxFirstBootSite;
+    if (facts.files.get(layout.nginxEnabledSite)?.link !== target) {
+      actions.push({ kind: 'link', summary: `enable nginx site ${target}`, path: layout.nginxEnabledSite, target, validate: 'nginx -t -q', notify: ['reload nginx'] });
     }
-    if (facts.files.get('/etc/nginx/sites-enabled/default')?.exists === true) {
-      actions.push({ kind: 'run', summary: 'disable the stock nginx default site', script: 'rm -f /etc/nginx/sites-enabled/default', notify: ['reload nginx'] });
+    if (facts.files.get(NGINX_DEFAULT_SITE)?.exists === true) {
+      actions.push({ kind: 'run', summary: 'disable the stock nginx default site', script: `rm -f ${NGINX_DEFAULT_SITE}`, notify: ['reload nginx'] });
     }
     return actions;
   },
 };
-
-function enabledSite(ctx: StepContext): string {
-  return `/etc/nginx/sites-enabled/${ctx.host.app.name}.conf`;
-}

@@ -1,21 +1,12 @@
-import type { ResolvedHost } from '../../inventory/index.js';
+import { posix } from 'node:path';
+import { layoutOf, NODE_BIN } from '../../host/index.js';
 import { shQuote } from '../../runner/quote.js';
 import { daemonBundle, type Artifact } from '../artifacts.js';
 import type { Action } from '../actions.js';
 import { untilReady } from '../apply.js';
 import type { Step } from '../step.js';
-import { NODE_BIN } from './runtime.js';
 
 const BUNDLE = 'daemon-bundle';
-
-export function daemonUnit(host: ResolvedHost): string {
-  return `${host.app.name}-health.service`;
-}
-
-/** Where the unit's ExecStart looks for the daemon; package.json beside it makes the bundle an ES module. */
-function entry(host: ResolvedHost): string {
-  return `${host.app.daemonDir}/dist/daemon/main.js`;
-}
 
 /**
  * The health daemon: the bundle built on the operator's machine, checked on the host with the daemon's own
@@ -28,14 +19,15 @@ export const daemonStep: Step = {
   prepare: async (ctx) => {
     ctx.prepared.set(BUNDLE, await daemonBundle());
   },
-  facts: ({ host }) => ({ files: [entry(host)], services: [daemonUnit(host)] }),
+  facts: ({ host }) => ({ files: [layoutOf(host).daemonEntry], services: [layoutOf(host).daemonUnit] }),
   plan: ({ host, prepared }, facts) => {
     const bundle = prepared.get(BUNDLE) as Artifact;
-    const unit = daemonUnit(host);
+    const { daemonUnit: unit, daemonEntry } = layoutOf(host);
     const actions: Action[] = [];
     const u = shQuote(host.app.user);
-    if (facts.files.get(entry(host))?.sha256 !== bundle.sha256) {
-      const dist = `${host.app.daemonDir}/dist/daemon`;
+    // package.json beside the entry makes the bundle an ES module.
+    if (facts.files.get(daemonEntry)?.sha256 !== bundle.sha256) {
+      const dist = posix.dirname(daemonEntry);
       actions.push({
         kind: 'upload',
         summary: `install the health daemon (${bundle.name})`,

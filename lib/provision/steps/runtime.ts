@@ -1,28 +1,10 @@
 import type { ResolvedHost } from '../../inventory/index.js';
+import { layoutOf, NODE_BIN, OPT_DIR, PM2_BIN, APP_PATH, pm2As } from '../../host/index.js';
 import { shQuote } from '../../runner/quote.js';
 import { pm2LogrotateSettings } from '../../render/server-env.js';
 import type { Action } from '../actions.js';
 import { nodeArch, nodeArtifact, pm2Artifact, pm2LogrotateArtifact } from '../artifacts.js';
 import type { Step } from '../step.js';
-
-/** Everything runs Node.js through this path (PM2's unit, the health daemon's unit, deploys). */
-export const NODE_BIN = '/usr/local/bin/node';
-export const PM2_BIN = '/usr/local/bin/pm2';
-const OPT = '/opt/rtcops';
-
-export function pm2Home(host: ResolvedHost): string {
-  return `/home/${host.app.user}/.pm2`;
-}
-
-/** A pm2 command as the app user, with its PM2_HOME (what the pm2-<user> systemd unit uses). */
-export function pm2As(host: ResolvedHost, args: string): string {
-  const u = shQuote(host.app.user);
-  return `runuser -u ${u} -- env HOME=/home/${u} PM2_HOME=${shQuote(pm2Home(host))} PATH=/usr/local/bin:/usr/bin:/bin ${PM2_BIN} ${args}`;
-}
-
-function pm2Unit(host: ResolvedHost): string {
-  return `pm2-${host.app.user}`;
-}
 
 /** The pm2-logrotate settings as module_conf.json holds them (values are strings). */
 function logrotateWanted(host: ResolvedHost): string {
@@ -53,14 +35,14 @@ export const runtimeStep: Step = {
   name: 'runtime',
   title: 'Node.js, PM2 and pm2-logrotate',
   facts: ({ host }) => ({
-    services: [pm2Unit(host)],
-    files: [`/etc/systemd/system/${pm2Unit(host)}.service`],
+    services: [layoutOf(host).pm2Unit],
+    files: [`/etc/systemd/system/${layoutOf(host).pm2Unit}.service`],
     probes: {
       'runtime.arch': 'uname -m',
       'runtime.node': `${NODE_BIN} --version`,
       'runtime.pm2': `readlink -f ${PM2_BIN}`,
-      'runtime.logrotate': `jq -r .version ${shQuote(`${pm2Home(host)}/modules/pm2-logrotate/package.json`)}`,
-      'runtime.logrotateConf': `jq -cS '."pm2-logrotate" // {} | with_entries(.value |= tostring)' ${shQuote(`${pm2Home(host)}/module_conf.json`)}`,
+      'runtime.logrotate': `jq -r .version ${shQuote(`${layoutOf(host).pm2Home}/modules/pm2-logrotate/package.json`)}`,
+      'runtime.logrotateConf': `jq -cS '."pm2-logrotate" // {} | with_entries(.value |= tostring)' ${shQuote(`${layoutOf(host).pm2Home}/module_conf.json`)}`,
       'runtime.logrotateOnline': `pgrep -u ${shQuote(host.app.user)} -f 'pm2-logrotate' >/dev/null && echo yes`,
     },
   }),
@@ -68,7 +50,7 @@ export const runtimeStep: Step = {
     const n = host.node;
     const actions: Action[] = [];
     const u = shQuote(host.app.user);
-    const unit = pm2Unit(host);
+    const { pm2Unit: unit, home } = layoutOf(host);
     const has = (k: string) => facts.probes.get(k) ?? '';
 
     if (has('runtime.node') !== `v${n.version}`) {
@@ -77,7 +59,7 @@ export const runtimeStep: Step = {
         actions.push({ kind: 'run', summary: `${from} Node.js ${n.version} from NodeSource`, script: nodeSourceScript(n.version) });
       } else {
         const arch = has('runtime.arch');
-        const dir = `${OPT}/node/${n.version}`;
+        const dir = `${OPT_DIR}/node/${n.version}`;
         actions.push({
           kind: 'upload',
           summary: `${from} Node.js ${n.version} (official binaries, uploaded)`,
@@ -93,7 +75,7 @@ export const runtimeStep: Step = {
       }
     }
 
-    const pm2Dir = `${OPT}/pm2/${host.node.pm2Version}`;
+    const pm2Dir = `${OPT_DIR}/pm2/${host.node.pm2Version}`;
     const pm2Entry = `${pm2Dir}/node_modules/pm2/bin/pm2`;
     if (has('runtime.pm2') !== pm2Entry) {
       actions.push({
@@ -106,7 +88,7 @@ export const runtimeStep: Step = {
           'rm -rf "$dir"; mv "$dir.new" "$dir"',
           `ln -sfn ${shQuote(pm2Entry)} ${PM2_BIN}.rtcops-new && mv -Tf ${PM2_BIN}.rtcops-new ${PM2_BIN}`,
           // A running PM2 daemon of another version keeps serving until it is updated in memory.
-          `if systemctl is-active --quiet ${unit}; then ${pm2As(host, 'update')} >/dev/null; fi`,
+          `if systemctl is-active --quiet ${unit}; then ${pm2As(host, ['update'])} >/dev/null; fi`,
         ].join('\n'),
       });
     }
@@ -116,7 +98,7 @@ export const runtimeStep: Step = {
       actions.push({
         kind: 'run',
         summary: `pm2 startup: ${unit}.service runs PM2 for ${host.app.user} at boot`,
-        script: `env PATH=/usr/local/bin:/usr/bin:/bin ${PM2_BIN} startup systemd -u ${u} --hp /home/${u} --service-name ${shQuote(unit)} >/dev/null\nsystemctl enable --now ${shQuote(unit)}`,
+        script: `env PATH=${APP_PATH} ${PM2_BIN} startup systemd -u ${u} --hp ${shQuote(home)} --service-name ${shQuote(unit)} >/dev/null\nsystemctl enable --now ${shQuote(unit)}`,
       });
     } else if (svc?.active !== 'active' || svc.enabled !== 'enabled') {
       actions.push({ kind: 'run', summary: `enable and start ${unit}`, script: `systemctl enable --now ${shQuote(unit)}` });
@@ -130,16 +112,16 @@ export const runtimeStep: Step = {
         script: [
           // `pm2 install <file.tgz>` unpacks the module into PM2_HOME/modules and starts it; the app user must read the file.
           `mod=$(mktemp /tmp/pm2-logrotate-XXXXXX.tar.gz); cp "$ARTIFACT" "$mod"; chown ${u} "$mod"`,
-          `${pm2As(host, 'uninstall pm2-logrotate')} >/dev/null 2>&1 || true`,
-          `${pm2As(host, 'install "$mod"')} >/dev/null; rm -f "$mod"`,
-          `${pm2As(host, 'save --force')} >/dev/null`,
+          `${pm2As(host, ['uninstall', 'pm2-logrotate'])} >/dev/null 2>&1 || true`,
+          `${pm2As(host, ['install'])} "$mod" >/dev/null; rm -f "$mod"`,
+          `${pm2As(host, ['save', '--force'])} >/dev/null`,
         ].join('\n'),
       });
     }
 
     const wanted = logrotateWanted(host);
     if (has('runtime.logrotateConf') !== wanted) {
-      const sets = Object.entries(pm2LogrotateSettings(host)).map(([k, v]) => `${pm2As(host, `set ${shQuote(`pm2-logrotate:${k}`)} ${shQuote(v)}`)} >/dev/null`);
+      const sets = Object.entries(pm2LogrotateSettings(host)).map(([k, v]) => `${pm2As(host, ['set', `pm2-logrotate:${k}`, v])} >/dev/null`);
       actions.push({ kind: 'run', summary: `pm2-logrotate settings ${wanted}`, script: sets.join('\n') });
     }
     return actions;

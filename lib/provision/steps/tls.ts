@@ -1,14 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { ACME_CA_PATH, CERTBOT_DROPIN, ISSUER_ROOTS_PATH, layoutOf } from '../../host/index.js';
 import { RemoteError } from '../../runner/errors.js';
 import { shJoin, shQuote } from '../../runner/quote.js';
-import { ISSUER_ROOTS_PATH } from '../../render/server-env.js';
 import type { Action } from '../actions.js';
 import type { Step, StepContext } from '../step.js';
 
-/** Where a custom ACME server's CA (a staging or test directory) is installed on the host for certbot. */
-export const ACME_CA_PATH = '/etc/rtcops/acme-ca.pem';
-const CERTBOT_DROPIN = '/etc/systemd/system/certbot.service.d/rtcops-acme-ca.conf';
 
 function issuerRoots(ctx: StepContext): string | undefined {
   const file = ctx.host.acme.issuerRoots;
@@ -72,7 +69,7 @@ export const tlsStep: Step = {
     const want = [...host.tls.names].sort().join(' ');
     const have = (facts.probes.get('tls.names') ?? '').trim();
     if (facts.files.get(host.tls.fullchain)?.exists !== true || have !== want) {
-      const hook = `/etc/letsencrypt/renewal-hooks/deploy/${host.app.name}.sh`;
+      const hook = layoutOf(host).certbotDeployHook;
       const argv = [
         'certbot', 'certonly', '--non-interactive', '--agree-tos', '--email', host.acme.email, '--server', host.acme.directoryUrl,
         '--webroot', '-w', host.tls.webroot, '--cert-name', host.tls.certName, '--expand', '--deploy-hook', hook,
@@ -87,8 +84,8 @@ export const tlsStep: Step = {
         ].join('\n'),
         notify: ['reload nginx', 'restart coturn'],
       });
-      const site = `/etc/nginx/sites-available/${host.app.name}.conf`;
-      actions.push({ kind: 'link', summary: `serve HTTPS: enable ${site}`, path: `/etc/nginx/sites-enabled/${host.app.name}.conf`, target: site, validate: 'nginx -t -q', notify: ['reload nginx'] });
+      const { nginxSite: site, nginxEnabledSite } = layoutOf(host);
+      actions.push({ kind: 'link', summary: `serve HTTPS: enable ${site}`, path: nginxEnabledSite, target: site, validate: 'nginx -t -q', notify: ['reload nginx'] });
     }
     const timer = facts.services.get('certbot.timer');
     if (timer?.active !== 'active' || timer.enabled !== 'enabled') {

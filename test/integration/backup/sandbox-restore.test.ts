@@ -14,7 +14,7 @@ import { deployMain } from '../../../lib/deploy/command.js';
 import { probeSignaling } from '../../../lib/deploy/signaling-probe.js';
 import { loadInventory, type ResolvedHost } from '../../../lib/inventory/index.js';
 import { provisionMain } from '../../../lib/provision/command.js';
-import { connectionOf } from '../../../lib/provision/engine.js';
+import { connectionOf } from '../../../lib/host/index.js';
 import { SshTarget } from '../../../lib/runner/index.js';
 import { sandboxDown, sandboxUp, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { runMain as cli } from '../../helpers/cli.js';

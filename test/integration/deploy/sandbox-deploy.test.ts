@@ -13,7 +13,7 @@ import type { DeployOptions, DeployReport } from '../../../lib/deploy/engine.js'
 import { probeSignaling } from '../../../lib/deploy/signaling-probe.js';
 import { loadInventory, type ResolvedHost } from '../../../lib/inventory/index.js';
 import { provisionMain } from '../../../lib/provision/command.js';
-import { connectionOf } from '../../../lib/provision/engine.js';
+import { connectionOf } from '../../../lib/host/index.js';
 import { SshTarget } from '../../../lib/runner/index.js';
 import type { SandboxOs, SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { checkMain } from '../../../lib/checks/command.js';

@@ -12,7 +12,7 @@ import { provisionHost, type HostReport } from '../../../lib/provision/engine.js
 import { renderHost } from '../../../lib/render/files.js';
 import { sandboxProbe, type Probe, type SandboxOs, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { SshTarget } from '../../../lib/runner/index.js';
-import { connectionOf } from '../../../lib/provision/engine.js';
+import { connectionOf } from '../../../lib/host/index.js';
 import { runMain } from '../../helpers/cli.js';
 import { e2eName, e2eOses, freshSandbox, type TestSandbox } from '../../helpers/sandbox.js';
 import { startPebble, type TestAcme } from '../../helpers/pebble.js';

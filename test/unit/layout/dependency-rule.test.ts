@@ -108,35 +108,32 @@ describe('lib/provision/ is provisioning, not plumbing', () => {
     }
   });
 
-  // Plumbing that still lives in lib/provision/ while it moves to lib/host/ (issue 14): delete a line once its import is gone.
-  const STILL_TO_MOVE = [
-    'lib/backup/backup.ts → lib/provision/engine.js: connectionOf',
-    'lib/backup/command.ts → lib/provision/command.js: selectTargets',
-    'lib/backup/commands.ts → lib/provision/steps/tls.js: ACME_CA_PATH',
-    'lib/backup/commands.ts → lib/provision/steps/daemon.js: daemonUnit',
-    'lib/backup/commands.ts → lib/provision/steps/runtime.js: pm2As',
-    'lib/backup/commands.ts → lib/provision/engine.js: AUDIT_LOG',
-    'lib/backup/restore.ts → lib/provision/engine.js: connectionOf',
-    'lib/backup/restore.ts → lib/provision/steps/runtime.js: pm2As',
-    'lib/checks/operator.ts → lib/provision/engine.js: connectionOf',
-    'lib/deploy/command.ts → lib/provision/engine.js: connectionOf',
-    'lib/deploy/command.ts → lib/provision/command.js: selectTargets',
-    'lib/deploy/commands.ts → lib/provision/steps/runtime.js: NODE_BIN',
-    'lib/deploy/commands.ts → lib/provision/steps/runtime.js: PM2_BIN',
-    'lib/deploy/commands.ts → lib/provision/steps/runtime.js: pm2As',
-    'lib/deploy/engine.ts → lib/provision/engine.js: connectionOf',
-    'lib/doctor/command.ts → lib/provision/command.js: selectTargets',
-    'lib/doctor/host.ts → lib/provision/engine.js: connectionOf',
-  ];
   const plumbing = all
     .filter((r) => r.to.startsWith('lib/provision/') && !r.from.startsWith('lib/provision/') && !allowed(r))
     .flatMap((r) => namesFrom(r).filter((n) => !entryPoints.some(([to, names]) => to === r.to && names.includes(n))).map((n) => `${r.from} → ${r.to}: ${n}`));
 
   test('every import of lib/provision/ from outside it is one of its entry points (connections, targets, on-host paths and PM2 belong in lib/host/)', () => {
-    assert.deepEqual(plumbing.filter((p) => !STILL_TO_MOVE.includes(p)), []);
+    assert.deepEqual(plumbing, []);
+  });
+});
+
+describe('lib/host/ is the floor: one place for a host\'s connection, targets, layout, PM2 and audit lines', () => {
+  // What lib/host/ may stand on: the inventory it reads, the runner's quoting and connection types, the CLI's errors.
+  const FLOOR = ['lib/host/', 'lib/inventory/', 'lib/runner/', 'lib/cli.js'];
+  test('lib/host/ names nothing but the inventory, the runner and the CLI\'s errors', () => {
+    const bad = all.filter((r) => r.from.startsWith('lib/host/') && !FLOOR.some((f) => r.to.startsWith(f)));
+    assert.deepEqual(bad.map(show), []);
   });
 
-  test('STILL_TO_MOVE lists only imports that are still there (delete the lines of the ones moved)', () => {
-    assert.deepEqual(STILL_TO_MOVE.filter((p) => !plumbing.includes(p)), []);
+  // [an on-host path or binary, as it would be spelled by hand]
+  const spelled: string[] = ['/var/log/rtcops', '/var/lib/rtcops', '/etc/rtcops', '/opt/rtcops', '.deploy.lock', '.deploy.flock', '/.pm2',
+    '/usr/local/bin/node', '/usr/local/bin/pm2', '-health.service', 'sites-enabled/', 'sites-available/', 'renewal-hooks/', 'certbot.service.d'];
+  const code = (file: string) => readFileSync(join(REPO, file), 'utf8').split('\n').map((text, i) => ({ file, line: i + 1, text }))
+    // Comments and descriptions may name a path; code must take it from lib/host/layout.ts.
+    .filter((l) => !/^\s*(\/\/|\*|\/\*\*)/.test(l.text) && !l.text.includes('.describe('));
+  test('on-host paths are spelled only in lib/host/layout.ts', () => {
+    const bad = sources('lib').filter((f) => !f.startsWith('lib/host/')).flatMap(code)
+      .filter((l) => spelled.some((p) => l.text.includes(p))).map((l) => `${l.file}:${l.line}: ${l.text.trim()}`);
+    assert.deepEqual(bad, []);
   });
 });
