@@ -65,7 +65,8 @@ export const DENIED_PEER_RANGES = [
 
 /** The units an unattended upgrade must not restart on its own: each restart drops the calls in progress. */
 export function neverRestarted(host: ResolvedHost): string[] {
-  return ['nginx.service', 'coturn.service', `pm2-${host.app.user}.service`, `${host.app.name}-health.service`];
+  const { pm2Unit, daemonUnit } = layoutOf(host);
+  return ['nginx.service', 'coturn.service', `${pm2Unit}.service`, daemonUnit];
 }
 
 type FileSpec = Omit<RenderedFile, 'content'> & { context?: object };
