@@ -7,6 +7,7 @@ import { trustingClient } from '../lib/alerting/providers/http-post.js';
 import { SlackProvider } from '../lib/alerting/providers/slack.js';
 import { WebhookProvider } from '../lib/alerting/providers/webhook.js';
 import { AlertStore } from '../lib/alerting/store.js';
+import { cachedDeployWindows } from '../lib/alerting/deploy-marker.js';
 import type { BackupJob } from '../lib/checks/backup.js';
 import { buildChecks } from '../lib/checks/index.js';
 import type { DaemonConfig, DaemonSecrets } from '../lib/daemon-config.js';
@@ -55,11 +56,12 @@ export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log
   const alerter = new Alerter({
     host: cfg.host, store: new AlertStore(cfg.stateFile), providers, maintenance: a.maintenance, runbookUrl: cfg.runbookUrl, log,
     ...alertPolicies(cfg),
+    extraMaintenance: cachedDeployWindows(cfg.deployMarker),
     backoff: a.backoff,
     onSent: (p, k) => metrics.alertSent(p, k),
     onFailed: (p, k) => metrics.alertFailed(p, k),
   });
-  const checks = buildChecks(cfg.checks, secrets, opts.backupJob);
+  const checks = buildChecks(cfg.checks, secrets, { backupJob: opts.backupJob, deployMarker: cfg.deployMarker });
   const scheduler = new Scheduler(checks, alerter, metrics, log);
   let http: { server: Server; port: number };
   try {

@@ -57,7 +57,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     return 0;
   }
   if (values.once === true) {
-    const results = (await Promise.all(buildChecks(cfg.checks, secrets, backupJob).map((c) => runCheck(c.check, c.timeoutMs)))).flat();
+    const results = (await Promise.all(buildChecks(cfg.checks, secrets, { backupJob, deployMarker: cfg.deployMarker }).map((c) => runCheck(c.check, c.timeoutMs)))).flat();
     process.stdout.write(`${values.json === true ? JSON.stringify({ host: cfg.host, ok: !hasCritical(results), results }) : formatTable(results)}\n`);
     return hasCritical(results) ? 1 : 0;
   }

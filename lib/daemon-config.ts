@@ -68,6 +68,7 @@ export const daemonConfigSchema = z.strictObject({
   listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(9464) }).prefault({}).describe('/healthz and /metrics; loopback or an admin-only address.'),
   runbookUrl: z.string().min(1).default('RUNBOOK.md').describe('RUNBOOK.md URL; alerts link <runbookUrl>#<check>.'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  deployMarker: file.optional().describe('The file a deploy writes while it runs (lib/deploy): alerts wait meanwhile, and the restarts it makes are not crashes.'),
   alerting: z.strictObject({
     failureThreshold: z.number().int().min(1).default(3),
     successThreshold: z.number().int().min(1).default(2),
@@ -129,7 +130,9 @@ export const daemonConfigSchema = z.strictObject({
     }).optional(),
     pm2: z.strictObject({
       ...common('45 * * * * *', 10_000),
-      processName: z.string().min(1), home: file.optional().describe('PM2_HOME of the user PM2 runs as (default: ~/.pm2 of the daemon\'s user).'), restartWarn: z.number().int().min(1).default(1), restartCritical: z.number().int().min(1).default(3),
+      processName: z.string().min(1), home: file.optional().describe('PM2_HOME of the user PM2 runs as (default: ~/.pm2 of the daemon\'s user).'),
+      crashLoopRestarts: z.number().int().min(1).default(2).describe('This many restarts within crashLoopWindowMin is a crash loop (critical), however slowly they come.'),
+      crashLoopWindowMin: z.number().positive().default(10),
     }).optional(),
     services: z.strictObject({
       ...common('20 * * * * *', 10_000),

@@ -40,8 +40,15 @@ export async function loadBackupJob(cfg: NonNullable<ChecksConfig['backup']>, en
   }, env);
 }
 
+/** What some checks read besides their own section: the backup job (loaded at start), the deploy marker (lib/deploy). */
+export interface CheckContext {
+  backupJob?: BackupJob | undefined;
+  deployMarker?: string | undefined;
+}
+
 /** One check per configured section; secrets were checked present by secretsFromEnv (the backup job's by loadBackupJob). */
-export function buildChecks(c: ChecksConfig, s: DaemonSecrets, backupJob?: BackupJob): ScheduledCheck[] {
+export function buildChecks(c: ChecksConfig, s: DaemonSecrets, ctx: CheckContext = {}): ScheduledCheck[] {
+  const backupJob = ctx.backupJob;
   const out: ScheduledCheck[] = [];
   const add = (cfg: { schedule: string; timeoutMs: number }, check: Check) => out.push({ check, schedule: cfg.schedule, timeoutMs: cfg.timeoutMs });
   const secret = (v: string | undefined) => v ?? '';
@@ -50,7 +57,7 @@ export function buildChecks(c: ChecksConfig, s: DaemonSecrets, backupJob?: Backu
   if (c.system) add(c.system, new SystemCheck(c.system));
   if (c.turn) add(c.turn, new TurnCheck({ ...c.turn, secret: secret(s.turnSecret) }));
   if (c.server) add(c.server, new ServerCheck({ ...c.server, adminToken: secret(s.adminToken), jwtSecret: secret(s.jwtSecret) }));
-  if (c.pm2) add(c.pm2, new Pm2Check(c.pm2));
+  if (c.pm2) add(c.pm2, new Pm2Check({ ...c.pm2, deployMarker: ctx.deployMarker }));
   if (c.services) add(c.services, new ServicesCheck(c.services.units));
   if (c['media-probe']) add(c['media-probe'], new MediaProbeCheck({ ...c['media-probe'], jwtSecret: secret(s.jwtSecret), turnSecret: s.turnSecret }));
   if (c.backup) {

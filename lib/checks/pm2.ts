@@ -1,14 +1,17 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { readDeployMarker } from '../alerting/deploy-marker.js';
 import type { Check, Outcome } from './result.js';
 
 export interface Pm2Options {
   processName: string;
   /** PM2_HOME of the user PM2 runs as; default ~/.pm2 of this process's user. */
   home?: string | undefined;
-  /** Restarts since the previous run that warn / are critical. */
-  restartWarn: number;
-  restartCritical: number;
+  /** This many restarts within the window is a crash loop: critical. */
+  crashLoopRestarts: number;
+  crashLoopWindowMin: number;
+  /** The deploy marker: restarts a deploy makes are not crashes, and a new release starts a new history. */
+  deployMarker?: string | undefined;
 }
 
 export interface Pm2Process {
@@ -18,28 +21,52 @@ export interface Pm2Process {
   monit?: { memory: number; cpu: number };
 }
 
-const run = promisify(execFile);
-
-/** Grade one PM2 process against the restart count seen last time. */
-export function gradePm2(o: Pm2Options, list: Pm2Process[], lastRestarts: number | undefined): Omit<Outcome, 'check' | 'target'> & { restarts?: number } {
-  const p = list.find((x) => x.name === o.processName);
-  if (p === undefined) return { status: 'critical', message: `PM2 has no process named ${o.processName}: deploy the server or check pm2 list`, values: {} };
-  const restarts = p.pm2_env.restart_time;
-  const spike = lastRestarts === undefined ? 0 : Math.max(0, restarts - lastRestarts);
-  const values = { status: p.pm2_env.status, restarts, restartsSinceLastRun: spike, memoryMiB: Math.round((p.monit?.memory ?? 0) / 1048576), cpuPercent: p.monit?.cpu ?? null };
-  if (p.pm2_env.status !== 'online') return { status: 'critical', message: `PM2 process ${o.processName} is ${p.pm2_env.status}`, values, restarts };
-  if (spike >= o.restartCritical) return { status: 'critical', message: `PM2 restarted ${o.processName} ${spike} times since the last check (critical at ${o.restartCritical})`, values, restarts };
-  if (spike >= o.restartWarn) return { status: 'warn', message: `PM2 restarted ${o.processName} ${spike} time${spike === 1 ? '' : 's'} since the last check (warning at ${o.restartWarn})`, values, restarts };
-  return { status: 'ok', message: `PM2 process ${o.processName} online, ${restarts} restarts in total`, values, restarts };
+/** PM2's restart counter at one run. */
+export interface RestartSample {
+  at: number;
+  restarts: number;
 }
 
-/** PM2 process state and restart spikes, from `pm2 jlist`; not applicable where PM2 is not installed. */
+/**
+ * The samples worth keeping and the restarts within the window: from the last sample at or before the window's start
+ * (else the oldest), to now. A counter that went back (the process was deleted and started again) and a deploy (its
+ * own restarts, and a new release) start the history again.
+ */
+export function restartsInWindow(samples: RestartSample[], now: RestartSample, windowMs: number, deployEnd?: number): { samples: RestartSample[]; restarts: number; sinceMs: number } {
+  let kept = [...samples, now];
+  if ((samples.at(-1)?.restarts ?? 0) > now.restarts) kept = [now];
+  if (deployEnd !== undefined) kept = kept.filter((s) => s.at >= deployEnd);
+  const start = now.at - windowMs;
+  const baselineIndex = Math.max(0, kept.findLastIndex((s) => s.at <= start));
+  kept = kept.slice(baselineIndex);
+  const base = kept[0] ?? now;
+  return { samples: kept, restarts: now.restarts - base.restarts, sinceMs: now.at - base.at };
+}
+
+const run = promisify(execFile);
+const minutes = (ms: number) => `${Math.max(1, Math.round(ms / 60_000))} min`;
+
+/** Grade one PM2 process by its state and the restarts within the crash-loop window (a rate, not a delta since the last run). */
+export function gradePm2(o: Pm2Options, list: Pm2Process[], window: { restarts: number; sinceMs: number } | undefined): Omit<Outcome, 'check' | 'target'> {
+  const p = list.find((x) => x.name === o.processName);
+  if (p === undefined) return { status: 'critical', message: `PM2 has no process named ${o.processName}: deploy the server or check pm2 list`, values: {} };
+  const inWindow = window?.restarts ?? 0;
+  const values = { status: p.pm2_env.status, restarts: p.pm2_env.restart_time, restartsInWindow: inWindow, memoryMiB: Math.round((p.monit?.memory ?? 0) / 1048576), cpuPercent: p.monit?.cpu ?? null };
+  if (p.pm2_env.status !== 'online') return { status: 'critical', message: `PM2 process ${o.processName} is ${p.pm2_env.status} after ${p.pm2_env.restart_time} restarts: pm2 logs ${o.processName}`, values };
+  const span = minutes(Math.min(window?.sinceMs ?? 0, o.crashLoopWindowMin * 60_000) || o.crashLoopWindowMin * 60_000);
+  if (inWindow >= o.crashLoopRestarts) {
+    return { status: 'critical', message: `crash loop: PM2 restarted ${o.processName} ${inWindow} times in the last ${span} (critical at ${o.crashLoopRestarts} within ${o.crashLoopWindowMin} min); every restart drops every call: its error log says why (RUNBOOK.md#pm2)`, values };
+  }
+  return { status: 'ok', message: `PM2 process ${o.processName} online, ${inWindow} restart${inWindow === 1 ? '' : 's'} in the last ${span}, ${p.pm2_env.restart_time} in total`, values };
+}
+
+/** PM2 process state and its crash-loop rate, from `pm2 jlist`; not applicable where PM2 is not installed. */
 export class Pm2Check implements Check {
   readonly name = 'pm2';
   readonly targets: string[];
-  private lastRestarts: number | undefined;
+  private samples: RestartSample[] = [];
 
-  constructor(private readonly o: Pm2Options, private readonly pm2Bin = 'pm2') {
+  constructor(private readonly o: Pm2Options, private readonly pm2Bin = 'pm2', private readonly now: () => number = Date.now) {
     this.targets = [o.processName];
   }
 
@@ -51,8 +78,15 @@ export class Pm2Check implements Check {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [{ check: this.name, target: this.o.processName, status: 'skipped', message: 'not applicable: pm2 is not installed here', values: {} }];
       return [{ check: this.name, target: this.o.processName, status: 'critical', message: `pm2 jlist failed: ${(error as Error).message.split('\n')[0] ?? ''}`, values: {} }];
     }
-    const g = gradePm2(this.o, JSON.parse(stdout.slice(stdout.indexOf('['))) as Pm2Process[], this.lastRestarts);
-    this.lastRestarts = g.restarts ?? this.lastRestarts;
-    return [{ check: this.name, target: this.o.processName, status: g.status, message: g.message, values: g.values }];
+    const list = JSON.parse(stdout.slice(stdout.indexOf('['))) as Pm2Process[];
+    const p = list.find((x) => x.name === this.o.processName);
+    let window: { restarts: number; sinceMs: number } | undefined;
+    if (p !== undefined) {
+      const marker = readDeployMarker(this.o.deployMarker);
+      const w = restartsInWindow(this.samples, { at: this.now(), restarts: p.pm2_env.restart_time }, this.o.crashLoopWindowMin * 60_000, marker === undefined ? undefined : Date.parse(marker.until));
+      this.samples = w.samples;
+      window = w;
+    }
+    return [{ check: this.name, target: this.o.processName, ...gradePm2(this.o, list, window) }];
   }
 }

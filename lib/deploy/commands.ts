@@ -168,3 +168,9 @@ export function pruneScript(host: ResolvedHost, ids: string[]): string {
     'done',
   ].join('\n');
 }
+
+/** Writes the deploy marker for the health daemon (readable by its user; replaced in one rename). */
+export function deployMarkerScript(host: ResolvedHost, marker: object): string {
+  const { daemonStateDir, deployMarker } = layoutOf(host);
+  return `install -d -m 0755 ${shQuote(daemonStateDir)}\nprintf '%s\\n' ${shQuote(JSON.stringify(marker))} > ${shQuote(`${deployMarker}.tmp`)}\nchmod 0644 ${shQuote(`${deployMarker}.tmp`)}\nmv -f ${shQuote(`${deployMarker}.tmp`)} ${shQuote(deployMarker)}`;
+}

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { sendOperatorAlert } from '../alerting/operator-alert.js';
+import type { DeployMarker } from '../alerting/deploy-marker.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { auditScript, connectionOf, DEPLOY_LOG, operator as by, releaseDir } from '../host/index.js';
 import { Phases, recordError, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
 import { SshTarget } from '../runner/ssh-target.js';
 import type { Artifact } from './artifact.js';
 import {
-  checkConfigScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, probeScript, pruneScript,
+  checkConfigScript, deployMarkerScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, probeScript, pruneScript,
   receiveArgv, reloadScript, stateScript, statusArgv, stopScript, switchScript,
 } from './commands.js';
 import { acquireLock, LockError, type HeldLock } from './lock.js';
@@ -96,6 +97,8 @@ class Run {
   readonly report: DeployReport;
   private readonly phases: Phases;
   private lock: HeldLock | undefined;
+  /** When this run first wrote the deploy marker. */
+  private deployFrom: string | undefined;
 
   constructor(readonly host: ResolvedHost, readonly secrets: HostSecrets, readonly opts: DeployOptions, readonly main: SshTarget, private readonly holder: SshTarget, readonly timing: Timing) {
     // The lock's record names the phase that holds it.
@@ -197,6 +200,19 @@ class Run {
   async logOffsets(): Promise<number[]> {
     const r = await this.main.script(logSizesScript(this.host), { root: true, allowFailure: true });
     return r.stdout.trim().split('\n').map(Number).map((n) => (Number.isFinite(n) ? n : 0));
+  }
+
+  /**
+   * Tells the health daemon a deploy is restarting the app (its alerts wait, PM2's restarts are not a crash loop):
+   * until the budget of a reload, two gates (the release's and a restore's) and the watch, then until now once done.
+   */
+  async markDeploy(id: string, done = false): Promise<void> {
+    const t = this.timing;
+    const from = this.deployFrom ?? new Date().toISOString();
+    this.deployFrom = from;
+    const until = new Date(Date.now() + (done ? 0 : 2 * t.gateTimeoutMs + t.watchMs + 120_000)).toISOString();
+    const marker: DeployMarker = { release: id, by: by(), from, until };
+    await this.main.script(deployMarkerScript(this.host, marker), { root: true, allowFailure: true, summary: done ? 'end the deploy marker' : 'write the deploy marker' });
   }
 
   async switchTo(id: string, previous: string | undefined, phase = 'switch'): Promise<void> {
@@ -381,15 +397,20 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
   await run.checkConfig(id);
   await run.drain(state.current);
   const offsets = await run.logOffsets();
-  await run.switchTo(id, state.current);
-  report.serving = id;
+  await run.markDeploy(id);
   try {
-    await run.reload();
-    const baseline = await run.gate(id);
-    await run.watch(id, baseline);
-  } catch (err) {
-    await restore(run, id, state, offsets, err as Error);
-    return;
+    await run.switchTo(id, state.current);
+    report.serving = id;
+    try {
+      await run.reload();
+      const baseline = await run.gate(id);
+      await run.watch(id, baseline);
+    } catch (err) {
+      await restore(run, id, state, offsets, err as Error);
+      return;
+    }
+  } finally {
+    await run.markDeploy(id, true);
   }
   report.status = 'ok';
   report.ms = Date.now() - t0;

@@ -52,6 +52,8 @@ export interface HostLayout {
   daemonStateDir: string;
   /** The health daemon's alert state (survives restarts). */
   alertStateFile: string;
+  /** Written by a deploy while it restarts the app (lib/alerting/deploy-marker.ts), read by the health daemon. */
+  deployMarker: string;
   /** The app's nginx sites: the TLS one, the HTTP-only one served until a certificate exists, and the enabled link. */
   nginxSite: string;
   nginxFirstBootSite: string;
@@ -76,6 +78,7 @@ export function layoutOf(host: ResolvedHost): HostLayout {
     daemonEntry: `${app.daemonDir}/dist/daemon/main.js`,
     daemonStateDir: `/var/lib/${app.name}-health`,
     alertStateFile: `/var/lib/${app.name}-health/alerts.json`,
+    deployMarker: `/var/lib/${app.name}-health/deploy.json`,
     nginxSite: `/etc/nginx/sites-available/${app.name}.conf`,
     nginxFirstBootSite: `/etc/nginx/sites-available/${app.name}-first-boot.conf`,
     nginxEnabledSite: `/etc/nginx/sites-enabled/${app.name}.conf`,

@@ -118,6 +118,7 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
   return {
     host: host.name,
     stateFile: layoutOf(host).alertStateFile,
+    deployMarker: layoutOf(host).deployMarker,
     ...(host.alerts.runbookUrl !== undefined ? { runbookUrl: host.alerts.runbookUrl } : {}),
     alerting: {
       failureThreshold: d.failureThreshold, successThreshold: d.successThreshold, reminderIntervalMin: d.reminderIntervalMin, slack: host.alerts.slack, webhook: host.alerts.webhook,
