@@ -3,11 +3,11 @@ import { chmodSync, createWriteStream, existsSync, mkdirSync, rmSync } from 'nod
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readArtifact } from '../deploy/artifact.js';
-import { connectionOf, operator as by } from '../host/index.js';
+import { operator as by, sshTo } from '../host/index.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { Phases, recordError, type PhaseReport, type Progress } from '../report/phases.js';
 import { RemoteError, tail } from '../runner/errors.js';
-import { SshTarget } from '../runner/ssh-target.js';
+import type { Connect, Runner } from '../runner/runner.js';
 import { archiveName, listArchives, openArchive, packArchive, SECRETS_MEMBER, FORMAT, type Manifest, type Member, type ReleaseRef } from './archive.js';
 import { backupPaths, inspectScript, releaseTarScript, tarArgv, type HostInspection } from './commands.js';
 import { encryptTo, type BackupKey } from './key.js';
@@ -27,6 +27,8 @@ export interface BackupOptions {
   /** Also copy the archive to this bucket (and apply the retention policy there). */
   remote?: S3Store | undefined;
   onProgress?: Progress;
+  /** How to reach the host (default: SSH as the inventory says). */
+  connect?: Connect;
   /** The clock (tests). */
   now?: () => Date;
 }
@@ -53,13 +55,13 @@ export interface BackupReport {
 }
 
 /** Runs a command whose stdout is binary (a tar stream) and hands the chunks to `sink`; exit codes in `ok` pass. */
-async function pull(target: SshTarget, cmd: { argv?: string[]; script?: string }, sink: (c: Buffer) => void, summary: string, ok: number[] = [0]): Promise<void> {
+async function pull(target: Runner, cmd: { argv?: string[]; script?: string }, sink: (c: Buffer) => void, summary: string, ok: number[] = [0]): Promise<void> {
   const opts = { root: true, allowFailure: true, summary, onStdout: sink };
   const r = cmd.argv !== undefined ? await target.exec(cmd.argv, opts) : await target.script(cmd.script ?? 'false', opts);
   if (!ok.includes(r.code ?? -1)) throw new RemoteError(target.name, `${summary} failed (exit ${r.code ?? 'signal'})${r.stderr.trim() === '' ? '' : `: ${tail(r.stderr, 4)}`}`);
 }
 
-async function pullToFile(target: SshTarget, cmd: { argv?: string[]; script?: string }, file: string, summary: string, ok?: number[]): Promise<void> {
+async function pullToFile(target: Runner, cmd: { argv?: string[]; script?: string }, file: string, summary: string, ok?: number[]): Promise<void> {
   const out = createWriteStream(file, { mode: 0o600 });
   try {
     await pull(target, cmd, (c) => out.write(c), summary, ok);
@@ -83,7 +85,7 @@ export async function backupHost(host: ResolvedHost, secrets: HostSecrets, opts:
   const startedAt = now();
   const file = join(dir, archiveName(host.app.name, host.name, startedAt));
   const staging = join(dir, `.partial-${archiveName(host.app.name, host.name, startedAt)}`);
-  let target: SshTarget | undefined;
+  let target: Runner | undefined;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (existsSync(file)) throw new RemoteError(host.name, `${file} already exists`, 'wait a second and run again');
@@ -91,7 +93,7 @@ export async function backupHost(host: ResolvedHost, secrets: HostSecrets, opts:
     const paths = backupPaths(host, secrets);
 
     target = await phases.run('connect', async () => {
-      const t = await SshTarget.connect(connectionOf(host));
+      const t = await (opts.connect ?? sshTo(host))();
       return { value: t, detail: `${host.ssh.user}@${host.ssh.address}` };
     });
     const conn = target;

@@ -5,13 +5,13 @@ import type { CheckResult } from '../checks/result.js';
 import { readArtifact } from '../deploy/artifact.js';
 import { linkSharedScript, receiveArgv, switchScript } from '../deploy/commands.js';
 import { deployHost, type DeployReport, type Timing } from '../deploy/engine.js';
-import { connectionOf, layoutOf, LETSENCRYPT, PM2_BIN, pm2As } from '../host/index.js';
+import { layoutOf, LETSENCRYPT, PM2_BIN, pm2As, sshTo } from '../host/index.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { provisionHost, type HostReport } from '../provision/engine.js';
 import { renderHost } from '../render/index.js';
 import { nested, Phases, recordError, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
 import { shQuote } from '../runner/quote.js';
-import { SshTarget } from '../runner/ssh-target.js';
+import type { Connect, Runner } from '../runner/runner.js';
 import { ArchiveError, openArchive, sha256, type OpenedArchive } from './archive.js';
 import { putBackAlertStateScript, putBackLetsencryptArgv, putBackLogScript } from './commands.js';
 import { BackupKeyError, type BackupKey } from './key.js';
@@ -26,6 +26,8 @@ export interface RestoreOptions {
   /** Deploy gate and watch overrides. */
   timing?: Partial<Timing>;
   onProgress?: Progress;
+  /** How to reach the host (default: SSH as the inventory says); provisioning and the deploy reach it the same way. */
+  connect?: Connect;
 }
 
 export type RestoreStatus = 'ok' | 'rejected' | 'refused' | 'failed';
@@ -83,7 +85,7 @@ function drift(host: ResolvedHost, secrets: HostSecrets, a: OpenedArchive): stri
   return a.manifest.members.filter((m) => m.kind === 'config' && m.hostPath !== undefined && rendered.has(m.hostPath) && rendered.get(m.hostPath) !== m.sha256).map((m) => m.hostPath as string);
 }
 
-/** A script as argv, so that stdin is free for the data it reads (SshTarget.script sends the script itself on stdin). */
+/** A script as argv, so that stdin is free for the data it reads (Runner.script sends the script itself on stdin). */
 const bashWithStdin = (script: string) => ['bash', '-c', `set -euo pipefail\n${script}`];
 
 async function stdinOf(a: OpenedArchive, path: string): Promise<Buffer> {
@@ -103,7 +105,8 @@ export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts
   const report: RestoreReport = { host: host.name, status: 'ok', archive: opts.archive, phases: phases.list, notes: [], recoveryMs: 0 };
   const say = (detail: string) => opts.onProgress?.({ host: host.name, phase: 'restore', state: 'start', detail });
   let archive: OpenedArchive | undefined;
-  let target: SshTarget | undefined;
+  const connect = opts.connect ?? sshTo(host);
+  let target: Runner | undefined;
   try {
     archive = await phases.run('verify', async () => {
       let a: OpenedArchive;
@@ -126,7 +129,7 @@ export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts
     const drifted = drift(host, secrets, archive);
     if (drifted.length > 0) report.notes.push(`the inventory now renders ${drifted.length} file(s) differently from the backup (provisioning writes the inventory's version): ${drifted.join(', ')}`);
 
-    target = await phases.run('connect', async () => ({ value: await SshTarget.connect(connectionOf(host)), detail: `${host.ssh.user}@${host.ssh.address}` }));
+    target = await phases.run('connect', async () => ({ value: await connect(), detail: `${host.ssh.user}@${host.ssh.address}` }));
     const conn = target;
     const before = await phases.run('inspect', async () => {
       const p = parseProbe((await conn.script(servingProbeScript(host), { root: true, summary: 'look at the host' })).stdout);
@@ -141,6 +144,7 @@ export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts
       const r = await provisionHost(host, secrets, {
         ...(only !== undefined ? { only } : {}),
         onProgress: nested(opts.onProgress, phase),
+        connect,
       });
       if (r.status === 'failed') throw new Stop('failed', `provisioning failed: ${r.error ?? '?'}`, r.hint ?? `see the output above; after fixing, run again with --force (the host is partly restored)`);
       const changed = r.steps.filter((s) => s.status === 'changed').map((s) => s.step);
@@ -187,6 +191,7 @@ export async function restoreHost(host: ResolvedHost, secrets: HostSecrets, opts
         probe: { address: opts.probe?.address, ca: opts.probe?.caFile !== undefined ? readFileSync(opts.probe.caFile) : undefined },
         ...(opts.timing !== undefined ? { timing: opts.timing } : {}),
         onProgress: nested(opts.onProgress, 'releases'),
+        connect,
       };
       if (before.current === cur.id) return { value: undefined, detail: `${cur.id} is already current` };
       if (present.has(cur.id)) deploy = await deployHost(host, secrets, { action: 'rollback', to: cur.id, ...common });

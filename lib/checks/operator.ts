@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
-import { connectionOf, layoutOf } from '../host/index.js';
+import { layoutOf, sshTo } from '../host/index.js';
 import { hasPublicDns, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
-import { SshTarget } from '../runner/index.js';
+import type { Runner } from '../runner/index.js';
 import { shQuote } from '../runner/quote.js';
 import { daemonConfigSchema, type ChecksConfig } from '../daemon-config.js';
 import { buildChecks } from './index.js';
@@ -73,9 +73,9 @@ export function hostCheckScript(host: ResolvedHost, names: readonly string[]): s
 export async function runHostChecks(host: ResolvedHost, names: readonly string[]): Promise<CheckResult[]> {
   if (names.length === 0) return [];
   const all = (status: CheckResult['status'], message: string) => names.map((n) => row(n, host.name, status, message));
-  let target: SshTarget;
+  let target: Runner;
   try {
-    target = await SshTarget.connect(connectionOf(host));
+    target = await sshTo(host)();
   } catch (error) {
     const hint = (error as { hint?: string }).hint;
     return all('critical', `cannot run on the host: SSH to ${host.ssh.user}@${host.ssh.address}:${host.ssh.port} failed: ${(error as Error).message}${hint === undefined ? '' : ` (${hint})`}`);

@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
 import { loadInventory, probeReach, readProbeCa, resolveHostInputs, selectHost, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
-import { auditTailScript, connectionOf, DEPLOY_LOG, selectTargets } from '../host/index.js';
+import { auditTailScript, DEPLOY_LOG, selectTargets, sshTo } from '../host/index.js';
 import { progressLine, secs } from '../report/phases.js';
-import { SshTarget } from '../runner/ssh-target.js';
 import { buildArtifact, readArtifact, type Artifact } from './artifact.js';
 import { stateScript } from './commands.js';
 import { deployHost, type DeployOptions, type DeployReport } from './engine.js';
@@ -159,7 +158,7 @@ export async function releasesMain(argv: string[], io: Io): Promise<number> {
   const last = Number(args.values.last);
   if (!Number.isInteger(last) || last < 0) throw new UsageError('--last takes a whole number');
   const host: ResolvedHost = selectHost(loadInventory(args.inventory), args.positionals[0] ?? '');
-  const target = await SshTarget.connect(connectionOf(host));
+  const target = await sshTo(host)();
   try {
     const state = JSON.parse((await target.script(stateScript(host), { root: true, summary: 'read the releases' })).stdout) as { releases: ReleaseInfo[]; current: string | null; previous: string | null; freeKb: number };
     const history = (await target.script(auditTailScript(DEPLOY_LOG, last), { root: true, summary: 'read the deploy log' })).stdout

@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { sendOperatorAlert } from '../alerting/operator-alert.js';
 import type { DeployMarker } from '../alerting/deploy-marker.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
-import { auditScript, connectionOf, DEPLOY_LOG, operator as by, releaseDir } from '../host/index.js';
+import { auditScript, DEPLOY_LOG, layoutOf, operator as by, releaseDir, sshTo } from '../host/index.js';
 import { Phases, recordError, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
-import { SshTarget } from '../runner/ssh-target.js';
+import { sh } from '../runner/quote.js';
+import type { Connect, Runner } from '../runner/runner.js';
 import type { Artifact } from './artifact.js';
 import {
   checkConfigScript, deployMarkerScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, probeScript, pruneScript,
@@ -62,6 +63,8 @@ export interface DeployOptions {
   probe?: { address?: string | undefined; ca?: Buffer | undefined };
   timing?: Partial<Timing>;
   onProgress?: Progress;
+  /** How to reach the host (default: SSH as the inventory says); called twice, the second connection holds the lock. */
+  connect?: Connect;
 }
 
 export function timingOf(host: ResolvedHost, override: Partial<Timing> = {}): Timing {
@@ -100,7 +103,7 @@ class Run {
   /** When this run first wrote the deploy marker. */
   private deployFrom: string | undefined;
 
-  constructor(readonly host: ResolvedHost, readonly secrets: HostSecrets, readonly opts: DeployOptions, readonly main: SshTarget, private readonly holder: SshTarget, readonly timing: Timing) {
+  constructor(readonly host: ResolvedHost, readonly secrets: HostSecrets, readonly opts: DeployOptions, readonly main: Runner, private readonly holder: Runner, readonly timing: Timing) {
     // The lock's record names the phase that holds it.
     this.phases = new Phases(host.name, opts.onProgress, async (phase) => this.lock?.phase(phase));
     this.report = { host: host.name, action: opts.action, status: 'ok', phases: this.phases.list, pruned: [], ms: 0 };
@@ -330,14 +333,15 @@ function alert(host: ResolvedHost, secrets: HostSecrets, report: DeployReport): 
 export async function deployHost(host: ResolvedHost, secrets: HostSecrets, opts: DeployOptions): Promise<DeployReport> {
   const t0 = Date.now();
   const timing = timingOf(host, opts.timing);
-  let main: SshTarget | undefined;
-  let holder: SshTarget | undefined;
+  const connect = opts.connect ?? sshTo(host);
+  let main: Runner | undefined;
+  let holder: Runner | undefined;
   let run: Run | undefined;
   const fallback: DeployReport = { host: host.name, action: opts.action, status: 'failed', phases: [], pruned: [], ms: 0 };
   try {
     opts.onProgress?.({ host: host.name, phase: 'connect', state: 'start' });
-    main = await SshTarget.connect(connectionOf(host));
-    holder = await SshTarget.connect(connectionOf(host));
+    main = await connect();
+    holder = await connect();
     run = new Run(host, secrets, opts, main, holder, timing);
     await runDeploy(run, t0);
   } catch (err) {
@@ -438,7 +442,7 @@ async function restore(run: Run, failed: string, state: HostReleases, offsets: n
   await run.main.script(markFailedScript(host, failed, cause.message), { root: true, allowFailure: true });
   if (state.current === undefined) {
     await run.phase('stop', async () => {
-      await run.main.script(`rm -f ${host.app.currentDir}\n${stopScript(host)}`, { root: true });
+      await run.main.script(`${sh`rm -f ${layoutOf(host).current}`}\n${stopScript(host)}`, { root: true });
       return { value: undefined, detail: 'no previous release to return to: the app is stopped' };
     }).catch(() => undefined);
     report.serving = undefined;

@@ -3,7 +3,7 @@ import { layoutOf } from '../host/index.js';
 import type { ResolvedHost } from '../inventory/index.js';
 import { RemoteError } from '../runner/errors.js';
 import { shQuote } from '../runner/quote.js';
-import type { SshTarget } from '../runner/ssh-target.js';
+import type { Runner } from '../runner/runner.js';
 
 /**
  * The per-host deploy lock. A record file says who holds it (and in which phase); a process on the host holds an
@@ -72,7 +72,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Takes the lock with `holder` (a connection of its own, which holds it) and `main` (which reads and updates the
  * record). Throws LockError when another deploy holds it or a stale record is found without `force`.
  */
-export async function acquireLock(main: SshTarget, holder: SshTarget, host: ResolvedHost, o: { by: string; action: string; release?: string; force: boolean }): Promise<HeldLock> {
+export async function acquireLock(main: Runner, holder: Runner, host: ResolvedHost, o: { by: string; action: string; release?: string; force: boolean }): Promise<HeldLock> {
   const p = layoutOf(host);
   const record: LockRecord = { token: randomBytes(8).toString('hex'), by: o.by, action: o.action, ...(o.release !== undefined ? { release: o.release } : {}), at: new Date().toISOString() };
   // What --force-unlock is about to break, for the audit log.

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { auditScript, connectionOf, layoutOf, PROVISION_LOG } from '../host/index.js';
+import { auditScript, layoutOf, PROVISION_LOG, sshTo } from '../host/index.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { renderHost } from '../render/files.js';
 import { recordError, type Progress } from '../report/phases.js';
 import { RemoteError } from '../runner/errors.js';
-import { SshTarget } from '../runner/ssh-target.js';
+import type { Connect, Runner } from '../runner/runner.js';
 import { shQuote } from '../runner/quote.js';
 import { UNCHANGED, type Action } from './actions.js';
 import { HANDLERS, fileInstallScript, linkScript, restoreScript } from './apply.js';
@@ -57,6 +57,8 @@ export interface ProvisionOptions {
   only?: string[];
   skip?: string[];
   onProgress?: Progress;
+  /** How to reach the host (default: SSH as the inventory says); the lockout guard opens a second connection with it. */
+  connect?: Connect;
 }
 
 export function selectSteps(only: string[] = [], skip: string[] = []): Step[] {
@@ -67,7 +69,7 @@ export function selectSteps(only: string[] = [], skip: string[] = []): Step[] {
   return STEPS.filter((s) => (only.length === 0 || only.includes(s.name)) && !skip.includes(s.name));
 }
 
-async function gatherFacts(target: SshTarget, steps: Step[], ctx: StepContext): Promise<Facts> {
+async function gatherFacts(target: Runner, steps: Step[], ctx: StepContext): Promise<Facts> {
   const clientIp = (await target.exec(['sh', '-c', 'echo "${SSH_CONNECTION%% *}"'], { summary: 'read the SSH client address' })).stdout.trim();
   ctx.clientIp = clientIp;
   const script = factsScript(mergeRequests(steps.map((s) => s.facts(ctx))));
@@ -101,11 +103,12 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
   const ctx: StepContext = { host, secrets, rendered: renderHost(host, secrets), prepared: new Map() };
   const progress = opts.onProgress ?? (() => undefined);
   const pending = new Set<string>();
-  let target: SshTarget | undefined;
+  const connect = opts.connect ?? sshTo(host);
+  let target: Runner | undefined;
   try {
     for (const step of steps) await step.prepare?.(ctx);
     progress({ host: host.name, phase: 'connect', state: 'start' });
-    target = await SshTarget.connect(connectionOf(host));
+    target = await connect();
     progress({ host: host.name, phase: 'facts', state: 'start' });
     const tf = Date.now();
     const facts = await gatherFacts(target, steps, ctx);
@@ -138,7 +141,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
             if (opts.diff === true && action.kind === 'run' && action.diff !== undefined) report.diffs.push({ path: step.name, diff: `--- ${step.name} (host)\n+++ ${step.name} (plan)\n${action.diff}` });
             continue;
           }
-          const changed = await runAction(target, host, action, current);
+          const changed = await runAction(target, connect, action, current);
           if (changed) {
             sr.changes.push(action.summary);
             for (const h of action.notify ?? []) pending.add(h);
@@ -179,7 +182,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
  * Runs the pending handlers in HANDLERS order, recorded on the step whose changes asked for them. A changed config must
  * never be left un-reloaded, even after a failure.
  */
-async function flushHandlers(target: SshTarget, host: ResolvedHost, pending: Set<string>, report: HostReport, step: StepReport | undefined): Promise<void> {
+async function flushHandlers(target: Runner, host: ResolvedHost, pending: Set<string>, report: HostReport, step: StepReport | undefined): Promise<void> {
   for (const name of Object.keys(HANDLERS).filter((h) => pending.has(h))) {
     pending.delete(name);
     const r = await target.script(`daemon_unit=${shQuote(layoutOf(host).daemonUnit)}\n${HANDLERS[name] ?? 'true'}`, { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
@@ -194,8 +197,7 @@ async function flushHandlers(target: SshTarget, host: ResolvedHost, pending: Set
 }
 
 /** Runs one action; false when it turned out to change nothing. */
-async function runAction(target: SshTarget, host: ResolvedHost, action: Action, facts: Facts): Promise<boolean> {
-  const reconnect = () => SshTarget.connect(connectionOf(host));
+async function runAction(target: Runner, reconnect: Connect, action: Action, facts: Facts): Promise<boolean> {
   if (action.kind === 'file') {
     const install = () => target.script(fileInstallScript(action), { root: true, summary: action.summary }).then(() => undefined);
     if (action.guard !== 'ssh-access') {
@@ -240,7 +242,7 @@ async function runAction(target: SshTarget, host: ResolvedHost, action: Action, 
   return !r.stdout.includes(UNCHANGED);
 }
 
-async function diffFor(target: SshTarget, action: Extract<Action, { kind: 'file' }>, facts: Facts): Promise<string> {
+async function diffFor(target: Runner, action: Extract<Action, { kind: 'file' }>, facts: Facts): Promise<string> {
   if (action.secret) return `(secret-bearing file ${action.path}: diff not shown)`;
   const before = facts.files.get(action.path)?.exists === true
     ? (await target.exec(['cat', action.path], { root: true, allowFailure: true })).stdout
@@ -249,7 +251,7 @@ async function diffFor(target: SshTarget, action: Extract<Action, { kind: 'file'
 }
 
 /** One JSON line per run on the host, so the next operator can see what ran, when, by whom, and how it ended. */
-async function audit(target: SshTarget, report: HostReport): Promise<void> {
+async function audit(target: Runner, report: HostReport): Promise<void> {
   const record = {
     host: report.host, status: report.status, ms: report.ms,
     changed: report.steps.filter((s) => s.status === 'changed').map((s) => ({ step: s.step, changes: s.changes })),

@@ -2,7 +2,8 @@ import { BlockList, isIPv4 } from 'node:net';
 import { STATE_DIR } from '../host/index.js';
 import type { ResolvedHost } from '../inventory/index.js';
 import { AuthError, HostKeyMismatchError, RemoteError } from '../runner/errors.js';
-import type { SshTarget } from '../runner/ssh-target.js';
+import { sh } from '../runner/quote.js';
+import type { Connect, Runner } from '../runner/runner.js';
 
 /** How long the host waits for rtcops to confirm it can still log in before it reverts by itself. */
 export const REVERT_AFTER_SEC = 90;
@@ -27,33 +28,35 @@ export function assertAdminAccess(host: ResolvedHost, clientIp: string): void {
  * once over the old connection; if that is gone too, the timer reverts on its own.
  */
 export async function withAccessGuard(opts: {
-  target: SshTarget;
-  reconnect: () => Promise<SshTarget>;
+  target: Runner;
+  reconnect: Connect;
   unit: string;
   revertScript: string;
   apply: () => Promise<void>;
 }): Promise<void> {
   const { target, unit } = opts;
   const revertFile = `${STATE_DIR}/${unit}.sh`;
+  const units = [`${unit}.timer`, `${unit}.service`];
   await target.script([
-    `mkdir -p ${STATE_DIR}`,
-    `cat > ${revertFile} <<'RTCOPS_EOF'\n${opts.revertScript}\nRTCOPS_EOF`,
-    `systemctl stop ${unit}.timer ${unit}.service 2>/dev/null || true`,
-    `systemctl reset-failed ${unit}.timer ${unit}.service 2>/dev/null || true`,
-    `systemd-run --quiet --unit=${unit} --on-active=${REVERT_AFTER_SEC} /bin/sh ${revertFile}`,
+    sh`mkdir -p ${STATE_DIR}`,
+    // The revert script goes in verbatim: a quoted heredoc, so nothing in it is expanded.
+    sh`cat > ${revertFile} <<'RTCOPS_EOF'` + `\n${opts.revertScript}\nRTCOPS_EOF`,
+    sh`systemctl stop ${units} 2>/dev/null || true`,
+    sh`systemctl reset-failed ${units} 2>/dev/null || true`,
+    sh`systemd-run --quiet --unit=${unit} --on-active=${REVERT_AFTER_SEC} /bin/sh ${revertFile}`,
   ].join('\n'), { root: true, summary: 'arm the automatic revert' });
-  const disarm = () => target.script(`systemctl stop ${unit}.timer 2>/dev/null || true\nrm -f ${revertFile}`, { root: true, summary: 'disarm the automatic revert' });
+  const disarm = () => target.script(sh`systemctl stop ${`${unit}.timer`} 2>/dev/null || true` + '\n' + sh`rm -f ${revertFile}`, { root: true, summary: 'disarm the automatic revert' });
   try {
     await opts.apply();
   } catch (err) {
-    await target.script(`sh ${revertFile}`, { root: true, summary: 'revert', allowFailure: true });
+    await target.script(sh`sh ${revertFile}`, { root: true, summary: 'revert', allowFailure: true });
     await disarm();
     throw err;
   }
   try {
     await proveNewConnection(opts.reconnect);
   } catch (err) {
-    const reverted = await target.script(`sh ${revertFile}`, { root: true, summary: 'revert', allowFailure: true }).then((r) => r.code === 0, () => false);
+    const reverted = await target.script(sh`sh ${revertFile}`, { root: true, summary: 'revert', allowFailure: true }).then((r) => r.code === 0, () => false);
     if (reverted) await disarm().catch(() => undefined);
     throw new RemoteError(target.name, `a new SSH connection failed after the change (${(err as Error).message}); ${reverted ? 'it was reverted' : `the host reverts by itself within ${REVERT_AFTER_SEC}s`}`,
       'nothing else was changed; check the sshd drop-in / firewall plan in the inventory');
@@ -62,7 +65,7 @@ export async function withAccessGuard(opts: {
 }
 
 /** sshd re-executes itself on reload and refuses connections for a moment: retry briefly before calling it a lockout. */
-async function proveNewConnection(reconnect: () => Promise<SshTarget>): Promise<void> {
+async function proveNewConnection(reconnect: Connect): Promise<void> {
   let last: unknown;
   for (const waitMs of [0, 250, 500, 1000, 2000, 3000]) {
     await new Promise((r) => setTimeout(r, waitMs));

@@ -4,6 +4,7 @@ import { NodeSSH } from 'node-ssh';
 import { AuthError, CommandFailedError, HostKeyMismatchError, RemoteError, UnreachableError } from './errors.js';
 import { fingerprintOf, pinnedFingerprints, type HostKeyPin } from './host-key.js';
 import { shJoin } from './quote.js';
+import type { Runner } from './runner.js';
 
 export interface SshConnection extends HostKeyPin {
   /** Name used in messages (the inventory's host name). */
@@ -37,7 +38,7 @@ export interface ExecResult {
 }
 
 /** One SSH connection to one host, with its host key pinned. Every remote command in rtcops goes through here. */
-export class SshTarget {
+export class SshTarget implements Runner {
   private constructor(readonly conn: SshConnection, private readonly ssh: NodeSSH) {}
 
   get name(): string {

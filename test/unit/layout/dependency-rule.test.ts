@@ -137,3 +137,15 @@ describe('lib/host/ is the floor: one place for a host\'s connection, targets, l
     assert.deepEqual(bad, []);
   });
 });
+
+describe('engines are given a Runner: they do not open connections', () => {
+  // [file that may call SshTarget.connect, because]
+  const mayConnect: [string, string][] = [
+    ['lib/host/connection.ts', 'sshTo: the one place a Runner to a host is opened'],
+    ['lib/doctor/host.ts', 'the doctor\'s login check tests SSH itself'],
+  ];
+  test('SshTarget.connect appears only where a connection is the point', () => {
+    const callers = sources('lib').filter((f) => !f.startsWith('lib/runner/') && readFileSync(join(REPO, f), 'utf8').includes('SshTarget.connect('));
+    assert.deepEqual(callers, mayConnect.map(([f]) => f).sort());
+  });
+});
