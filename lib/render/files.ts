@@ -22,6 +22,12 @@ export interface RenderedFile {
   group: string;
   /** The program that reads the file, and validates it in tests. */
   validator: string;
+  /** The provisioning step that installs it: sshd's has its own guarded step, every other one the config step. */
+  installedBy: 'config' | 'sshd';
+  /** Run on the host with the new file at $RTCOPS_FILE before it replaces the old one; non-zero puts the old one back. */
+  validate?: string;
+  /** Handlers to run once the file changed (lib/provision/apply.ts HANDLERS). */
+  notify?: string[];
   secret: boolean;
   content: string;
 }
@@ -71,35 +77,38 @@ export function neverRestarted(host: ResolvedHost): string[] {
 
 type FileSpec = Omit<RenderedFile, 'content'> & { context?: object };
 
-/** Every file rtcops puts on a host, with where it goes, who owns it and what reads it. */
+/** Every file rtcops puts on a host, in the order it is installed: where it goes, who owns it, what reads it, how the host checks it, what reloads. */
 function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
   const app = host.app.name;
   const root = { owner: 'root', group: 'root' };
   const layout = layoutOf(host);
   const appOwned = { owner: host.app.user, group: host.app.user };
   return [
-    { id: 'nginx-site', template: 'nginx/site.conf.njk', path: layout.nginxSite, mode: '0644', ...root, validator: 'nginx -t', secret: false, context: { firstBoot: false } },
-    { id: 'nginx-site-first-boot', template: 'nginx/site.conf.njk', path: layout.nginxFirstBootSite, mode: '0644', ...root, validator: 'nginx -t', secret: false, context: { firstBoot: true } },
-    { id: 'turnserver', template: 'coturn/turnserver.conf.njk', path: '/etc/turnserver.conf', mode: '0640', owner: 'root', group: 'turnserver', validator: 'turnserver', secret: true, context: { secrets: { turnSecret: secrets.turnSecret.reveal(), turnSecretPrevious: secrets.turnSecretPrevious?.reveal() }, deniedPeerRanges: DENIED_PEER_RANGES } },
-    { id: 'fail2ban-jail', template: 'fail2ban/jail.local.njk', path: '/etc/fail2ban/jail.local', mode: '0644', ...root, validator: 'fail2ban-client -t', secret: false },
-    { id: 'fail2ban-filter-signaling-auth', template: 'fail2ban/filter.d/rtcops-signaling-auth.conf', path: '/etc/fail2ban/filter.d/rtcops-signaling-auth.conf', mode: '0644', ...root, validator: 'fail2ban-regex', secret: false },
-    { id: 'sshd-hardening', template: 'ssh/sshd-hardening.conf.njk', path: `/etc/ssh/sshd_config.d/10-${app}-hardening.conf`, mode: '0644', ...root, validator: 'sshd -t', secret: false },
-    { id: 'pm2-ecosystem', template: 'pm2/ecosystem.config.cjs.njk', path: host.app.ecosystemFile, mode: '0644', ...appOwned, validator: 'node', secret: false, context: { ecosystem: ecosystem(host) } },
-    { id: 'server-env', template: 'app/server.env.njk', path: host.app.envFile, mode: '0600', ...appOwned, validator: 'node --env-file', secret: true, context: { env: serverSecretEnv(secrets) } },
-    { id: 'certbot-deploy-hook', template: 'certbot/deploy-hook.sh.njk', path: layout.certbotDeployHook, mode: '0755', ...root, validator: 'sh -n', secret: false },
-    { id: 'unattended-upgrades', template: 'apt/50unattended-upgrades.njk', path: '/etc/apt/apt.conf.d/50unattended-upgrades', mode: '0644', ...root, validator: 'apt-config', secret: false },
-    { id: 'needrestart', template: 'apt/needrestart.conf.njk', path: '/etc/needrestart/conf.d/50-rtcops.conf', mode: '0644', ...root, validator: 'perl -c', secret: false, context: { units: neverRestarted(host) } },
-    { id: 'auto-upgrades', template: 'apt/20auto-upgrades.njk', path: '/etc/apt/apt.conf.d/20auto-upgrades', mode: '0644', ...root, validator: 'apt-config', secret: false },
-    { id: 'health-daemon-unit', template: 'systemd/health-daemon.service.njk', path: `/etc/systemd/system/${layout.daemonUnit}`, mode: '0644', ...root, validator: 'systemd-analyze verify', secret: false },
-    { id: 'health-daemon-env', template: 'daemon/daemon.env.njk', path: host.app.daemonEnvFile, mode: '0600', ...root, validator: 'systemd EnvironmentFile', secret: true, context: { env: daemonSecretEnv(secrets) } },
+    { id: 'nginx-site', template: 'nginx/site.conf.njk', path: layout.nginxSite, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { firstBoot: false } },
+    { id: 'nginx-site-first-boot', template: 'nginx/site.conf.njk', path: layout.nginxFirstBootSite, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { firstBoot: true } },
+    { id: 'turnserver', template: 'coturn/turnserver.conf.njk', path: '/etc/turnserver.conf', mode: '0640', owner: 'root', group: 'turnserver', validator: 'turnserver', installedBy: 'config', notify: ['restart coturn'], secret: true, context: { secrets: { turnSecret: secrets.turnSecret.reveal(), turnSecretPrevious: secrets.turnSecretPrevious?.reveal() }, deniedPeerRanges: DENIED_PEER_RANGES } },
+    // fail2ban-client -t on jail.local reads its filters: they go first.
+    { id: 'fail2ban-filter-signaling-auth', template: 'fail2ban/filter.d/rtcops-signaling-auth.conf', path: '/etc/fail2ban/filter.d/rtcops-signaling-auth.conf', mode: '0644', ...root, validator: 'fail2ban-regex', installedBy: 'config', validate: 'out=$(fail2ban-regex /dev/null "$RTCOPS_FILE" 2>&1) && ! printf "%s" "$out" | grep "^ERROR"', notify: ['restart fail2ban'], secret: false },
+    { id: 'fail2ban-jail', template: 'fail2ban/jail.local.njk', path: '/etc/fail2ban/jail.local', mode: '0644', ...root, validator: 'fail2ban-client -t', installedBy: 'config', validate: 'fail2ban-client -t', notify: ['restart fail2ban'], secret: false },
+    { id: 'sshd-hardening', template: 'ssh/sshd-hardening.conf.njk', path: `/etc/ssh/sshd_config.d/10-${app}-hardening.conf`, mode: '0644', ...root, validator: 'sshd -t', installedBy: 'sshd', validate: 'sshd -t', notify: ['reload ssh'], secret: false },
+    // node may not be on the host yet during the first run: the deploy validates again.
+    { id: 'pm2-ecosystem', template: 'pm2/ecosystem.config.cjs.njk', path: host.app.ecosystemFile, mode: '0644', ...appOwned, validator: 'node', installedBy: 'config', validate: 'if command -v node >/dev/null; then node -e "require(process.argv[1])" "$RTCOPS_FILE"; fi', secret: false, context: { ecosystem: ecosystem(host) } },
+    { id: 'server-env', template: 'app/server.env.njk', path: host.app.envFile, mode: '0600', ...appOwned, validator: 'node --env-file', installedBy: 'config', secret: true, context: { env: serverSecretEnv(secrets) } },
+    { id: 'certbot-deploy-hook', template: 'certbot/deploy-hook.sh.njk', path: layout.certbotDeployHook, mode: '0755', ...root, validator: 'sh -n', installedBy: 'config', validate: 'sh -n "$RTCOPS_FILE"', secret: false },
+    { id: 'unattended-upgrades', template: 'apt/50unattended-upgrades.njk', path: '/etc/apt/apt.conf.d/50unattended-upgrades', mode: '0644', ...root, validator: 'apt-config', installedBy: 'config', validate: 'apt-config dump >/dev/null', secret: false },
+    // needrestart evaluates its conf.d as Perl; perl-base is on every Debian and Ubuntu host.
+    { id: 'needrestart', template: 'apt/needrestart.conf.njk', path: '/etc/needrestart/conf.d/50-rtcops.conf', mode: '0644', ...root, validator: 'perl -c', installedBy: 'config', validate: 'perl -c "$RTCOPS_FILE" 2>/dev/null', secret: false, context: { units: neverRestarted(host) } },
+    { id: 'auto-upgrades', template: 'apt/20auto-upgrades.njk', path: '/etc/apt/apt.conf.d/20auto-upgrades', mode: '0644', ...root, validator: 'apt-config', installedBy: 'config', validate: 'apt-config dump >/dev/null', secret: false },
+    { id: 'health-daemon-unit', template: 'systemd/health-daemon.service.njk', path: `/etc/systemd/system/${layout.daemonUnit}`, mode: '0644', ...root, validator: 'systemd-analyze verify', installedBy: 'config', notify: ['systemd daemon-reload', 'restart health daemon'], secret: false },
+    { id: 'health-daemon-env', template: 'daemon/daemon.env.njk', path: host.app.daemonEnvFile, mode: '0600', ...root, validator: 'systemd EnvironmentFile', installedBy: 'config', notify: ['restart health daemon'], secret: true, context: { env: daemonSecretEnv(secrets) } },
     ...(host.turn.log === 'file'
-      ? [{ id: 'coturn-logrotate', template: 'logrotate/coturn.njk', path: '/etc/logrotate.d/coturn', mode: '0644', ...root, validator: 'logrotate -d', secret: false }]
+      ? [{ id: 'coturn-logrotate', template: 'logrotate/coturn.njk', path: '/etc/logrotate.d/coturn', mode: '0644', ...root, validator: 'logrotate -d', installedBy: 'config' as const, secret: false }]
       : []),
     // The daemon refuses a config whose CA file is missing: the CA goes first.
     ...(host.alerts.caFile !== undefined
-      ? [{ id: 'health-daemon-alerts-ca', template: 'daemon/alerts-ca.pem.njk', path: ALERTS_CA_PATH, mode: '0644', ...root, validator: 'openssl x509', secret: false, context: { pem: readCaFile(host.alerts.caFile) } }]
+      ? [{ id: 'health-daemon-alerts-ca', template: 'daemon/alerts-ca.pem.njk', path: ALERTS_CA_PATH, mode: '0644', ...root, validator: 'openssl x509', installedBy: 'config' as const, validate: 'openssl x509 -noout -in "$RTCOPS_FILE"', notify: ['restart health daemon'], secret: false, context: { pem: readCaFile(host.alerts.caFile) } }]
       : []),
-    { id: 'health-daemon-config', template: 'daemon/daemon.json.njk', path: host.app.daemonConfigFile, mode: '0644', ...root, validator: 'JSON.parse', secret: false, context: { config: daemonConfig(host) } },
+    { id: 'health-daemon-config', template: 'daemon/daemon.json.njk', path: host.app.daemonConfigFile, mode: '0644', ...root, validator: 'JSON.parse', installedBy: 'config', validate: 'python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$RTCOPS_FILE"', notify: ['restart health daemon'], secret: false, context: { config: daemonConfig(host) } },
   ];
 }
 

@@ -3,14 +3,9 @@ import type { Action } from '../actions.js';
 import { fileActions } from '../managed-files.js';
 import type { Step, StepContext } from '../step.js';
 
-const OWN_STEP = new Set(['sshd-hardening']);
-
-/** Files another file's validation reads go first: fail2ban-client -t on jail.local needs its filters. */
-const FIRST = new Set(['fail2ban-filter-signaling-auth']);
-
+/** The rendered files this step installs, in the table's order (lib/render/files.ts). */
 function files(ctx: StepContext) {
-  const own = ctx.rendered.files.filter((f) => !OWN_STEP.has(f.id));
-  return [...own.filter((f) => FIRST.has(f.id)), ...own.filter((f) => !FIRST.has(f.id))];
+  return ctx.rendered.files.filter((f) => f.installedBy === 'config');
 }
 
 /** Every rendered config file (but sshd's, which has its own guarded step), plus which nginx site is enabled. */

@@ -21,7 +21,7 @@ export const sshdStep: Step = {
   name: 'sshd',
   title: 'SSH hardening',
   facts: (ctx) => ({
-    files: ctx.rendered.files.filter((f) => f.id === 'sshd-hardening').map((f) => f.path),
+    files: ctx.rendered.files.filter((f) => f.installedBy === 'sshd').map((f) => f.path),
     probes: {
       'sshd.dropins': `for f in ${DROPIN_DIR}/*.conf; do [ -f "$f" ] && { echo "${MARK} $f"; cat "$f"; }; done`,
       'sshd.effective': effectiveUsers(ctx).map((u) => `echo "${MARK} ${u}"; sshd -T -C ${shQuote(`user=${u},host=rtcops-check,addr=${ctx.clientIp ?? '127.0.0.1'}`)}`).join('; '),
@@ -29,7 +29,7 @@ export const sshdStep: Step = {
     },
   }),
   plan: (ctx, facts) => {
-    const file = ctx.rendered.files.find((f) => f.id === 'sshd-hardening');
+    const file = ctx.rendered.files.find((f) => f.installedBy === 'sshd');
     if (file === undefined) return [];
     checkAllowGroups(ctx, facts);
     const intended = settingsOf(file.content);
