@@ -165,7 +165,7 @@ class Run {
       const r = await this.main.script(checkConfigScript(this.host, id), { root: true, allowFailure: true, summary: 'check the config' });
       if (r.code !== 0) {
         const out = `${r.stderr}\n${r.stdout}`.trim();
-        await this.main.script(markFailedScript(this.host, id, `config check: ${out}`), { root: true, allowFailure: true });
+        await this.main.script(markFailedScript(this.host, id, `config check: ${out}`), { root: true, allowFailure: true, summary: 'mark the release failed' });
         throw new Stop('refused', `release ${id} refused its configuration (nothing was switched): ${out.split('\n').slice(-3).join(' ')}`,
           'fix the inventory (then provision) or the release, and deploy again', { check: 'config', exit: r.code, output: out.slice(-500) });
       }
@@ -201,7 +201,7 @@ class Run {
   }
 
   async logOffsets(): Promise<number[]> {
-    const r = await this.main.script(logSizesScript(this.host), { root: true, allowFailure: true });
+    const r = await this.main.script(logSizesScript(this.host), { root: true, allowFailure: true, summary: 'measure the server logs' });
     return r.stdout.trim().split('\n').map(Number).map((n) => (Number.isFinite(n) ? n : 0));
   }
 
@@ -437,9 +437,9 @@ async function restore(run: Run, failed: string, state: HostReleases, offsets: n
   const { host, report } = run;
   report.error = cause.message;
   if (cause instanceof Stop && cause.check !== undefined) report.check = cause.check;
-  const logs = await run.main.script(logsSinceScript(host, offsets), { root: true, allowFailure: true });
+  const logs = await run.main.script(logsSinceScript(host, offsets), { root: true, allowFailure: true, summary: 'read what the release logged' });
   report.logs = collapseRepeats(logs.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l)));
-  await run.main.script(markFailedScript(host, failed, cause.message), { root: true, allowFailure: true });
+  await run.main.script(markFailedScript(host, failed, cause.message), { root: true, allowFailure: true, summary: 'mark the release failed' });
   if (state.current === undefined) {
     await run.phase('stop', async () => {
       await run.main.script(`${sh`rm -f ${layoutOf(host).current}`}\n${stopScript(host)}`, { root: true });
