@@ -7,6 +7,7 @@ import type { ServerConfig } from './config.js';
 import { ConnectionCounter, clientIp, clientIpFromRaw } from './limits.js';
 import type { Metrics } from './metrics.js';
 import { Peer } from './peer.js';
+import { TEST_ROLE, testRoomAllowed } from './connection-test.js';
 import { CloseCode } from './protocol.js';
 import type { Room, Seat } from './room.js';
 import type { RoomRegistry } from './room-registry.js';
@@ -107,6 +108,10 @@ export class Admission {
     if (!auth.ok) {
       log.warn({ event: 'auth_rejected', ip, reason: auth.reason, path: '/signaling' }, 'signaling auth rejected');
       return fail(auth.reason, 401, 'Unauthorized', 'invalid or missing token');
+    }
+    if (!testRoomAllowed(auth.claims.role, auth.claims.room)) {
+      log.warn({ event: 'auth_rejected', ip, reason: 'wrong_room', path: '/signaling' }, `signaling auth rejected: the ${TEST_ROLE} role and test rooms go only together`);
+      return fail('wrong_room', 403, 'Forbidden', `the ${TEST_ROLE} role and test rooms go only together`);
     }
     if (!this.connections.tryAcquire(ip)) {
       log.warn({ event: 'ip_limited', ip, limit: cfg.limits.maxConnectionsPerIp }, 'too many connections from one address');

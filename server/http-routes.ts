@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { mintTurnCredentials } from '../lib/turn/credentials.js';
 import { extractToken, verifyToken } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { loadTestPage } from './connection-test.js';
 import { clientIp } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { StatsCollector } from './stats.js';
@@ -33,8 +34,23 @@ function isAdmin(req: IncomingMessage, adminToken: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/** The page may talk to its own origin only (wss: for the signaling socket; media is not subject to CSP). */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' wss: ws:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-cache',
+};
+
+function staticFile(res: ServerResponse, type: string, body: Buffer | undefined): void {
+  if (body === undefined) return json(res, 404, { error: 'the connection test page is not built: npm run build' });
+  res.writeHead(200, { 'content-type': type, 'content-length': body.length, ...PAGE_HEADERS });
+  res.end(body);
+}
+
 export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { cfg, log, metrics, stats } = deps;
+  const page = loadTestPage();
 
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void> = {
     '/healthz': (_req, res) => json(res, 200, { status: 'ok' }),
@@ -64,6 +80,10 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
       res.end(body);
     },
+
+    // The token comes in the link's #fragment: browsers never send it with this request, so no log holds it.
+    '/connection-test': (_req, res) => staticFile(res, 'text/html; charset=utf-8', page?.html),
+    '/connection-test/app.js': (_req, res) => staticFile(res, 'text/javascript; charset=utf-8', page?.js),
 
     '/turn-credentials': (req, res, url) => {
       const ip = clientIp(req, cfg.trustProxy);

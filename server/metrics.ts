@@ -28,6 +28,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly connectionTests = new Counter({
+    name: 'rtcops_connection_test_paths_total',
+    help: 'Paths tried by /connection-test pages, by path (udp, tcp, turn-udp, turn-tcp, turn-tls) and outcome (pass, fail)',
+    labelNames: ['path', 'outcome'],
+    registers: [this.registry],
+  });
+
   constructor(stats: StatsCollector) {
     collectDefaultMetrics({ register: this.registry });
     // prom-client collects all metrics concurrently: they share one snapshot per scrape.

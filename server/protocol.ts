@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { testReport } from './connection-test.js';
 import { appData, dtlsParameters, rtpCapabilities, rtpParameters } from './media-schemas.js';
 
 /**
@@ -24,6 +25,8 @@ export const methodSchemas = {
   join: z.object({ rtpCapabilities, displayName: z.string().regex(/^[^\p{Cc}]{0,128}$/u, 'must be at most 128 characters, no control characters').optional() }).strict(),
   createWebRtcTransport: z.object({ direction: z.enum(['send', 'recv']), forceTcp: z.boolean().optional() }).strict(),
   connectTransport: z.object({ transportId: objectId, dtlsParameters }).strict(),
+  restartIce: z.object({ transportId: objectId }).strict(),
+  getTransportStats: z.object({ transportId: objectId }).strict(),
   produce: z.object({ transportId: objectId, kind: z.enum(['audio', 'video']), rtpParameters, appData: appData.optional() }).strict()
     .refine((d) => d.rtpParameters.codecs.every((c) => c.mimeType.toLowerCase().startsWith(`${d.kind}/`)), { path: ['rtpParameters', 'codecs'], message: 'every codec must be of the producer\'s kind' }),
   consume: z.object({ transportId: objectId, producerId: objectId, rtpCapabilities: rtpCapabilities.optional() }).strict(),
@@ -32,6 +35,7 @@ export const methodSchemas = {
   closeProducer: z.object({ producerId: objectId }).strict(),
   leave: empty,
   refreshToken: z.object({ token: z.string().min(1) }).strict(),
+  reportConnectionTest: testReport,
 } as const;
 
 export type Method = keyof typeof methodSchemas;

@@ -91,7 +91,7 @@ export function serveSession(ws: WebSocket, room: Room, peer: Peer, expiresAtMs:
   });
 
   const ctx: SessionContext = {
-    room, peer, cfg, log,
+    room, peer, cfg, log, metrics,
     // Closed on the next turn, after the reply to "leave" has been sent.
     leave: () => setImmediate(() => ws.close(CloseCode.normal, 'left')),
     refresh: (token) => {

@@ -1,6 +1,8 @@
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
+import { TEST_ROLE } from './connection-test.js';
+import type { Metrics } from './metrics.js';
 import { clientCall, closeQuietly } from './mediasoup-calls.js';
 import type { Peer, PeerTransport } from './peer.js';
 import { type Method, type MethodData, SignalingError } from './protocol.js';
@@ -11,6 +13,7 @@ export interface SessionContext {
   peer: Peer;
   cfg: ServerConfig;
   log: Logger;
+  metrics: Metrics;
   /** Ends the session (the peer asked to leave). */
   leave: () => void;
   /** Moves the session's end to a new token's expiry; throws a SignalingError if the token is not valid for this peer. */
@@ -123,6 +126,25 @@ export const handlers: { [M in Method]: Handler<M> } = {
     };
   },
 
+  // After a network change the client gathers new candidates; the transport keeps its producers and consumers.
+  restartIce: async ({ peer }, { transportId }) => {
+    const { transport } = ownTransport(peer, transportId);
+    return { iceParameters: await transport.restartIce() };
+  },
+
+  getTransportStats: async ({ peer }, { transportId }) => {
+    const { transport } = ownTransport(peer, transportId);
+    const [s] = await transport.getStats();
+    if (s === undefined) return {};
+    const t = s.iceSelectedTuple;
+    return {
+      iceState: s.iceState, dtlsState: s.dtlsState,
+      selectedTuple: t === undefined ? null : { protocol: t.protocol, localAddress: t.localAddress, localPort: t.localPort, remoteIp: t.remoteIp, remotePort: t.remotePort },
+      bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, recvBitrate: s.recvBitrate, sendBitrate: s.sendBitrate,
+      rtpPacketLossReceived: s.rtpPacketLossReceived ?? null, rtpPacketLossSent: s.rtpPacketLossSent ?? null,
+    };
+  },
+
   connectTransport: async ({ peer }, { transportId, dtlsParameters }) => {
     const entry = ownTransport(peer, transportId);
     if (entry.connected) throw new SignalingError('conflict', `transport ${transportId} is already connected`);
@@ -133,7 +155,7 @@ export const handlers: { [M in Method]: Handler<M> } = {
 
   produce: async ({ room, peer, cfg, log }, { transportId, kind, rtpParameters, appData }) => {
     requireJoined(peer);
-    if (cfg.producerRoles !== undefined && !cfg.producerRoles.includes(peer.role ?? '')) {
+    if (cfg.producerRoles !== undefined && peer.role !== TEST_ROLE && !cfg.producerRoles.includes(peer.role ?? '')) {
       throw new SignalingError('forbidden', `role "${peer.role ?? ''}" may not produce`);
     }
     atMost(peer.producers.size, cfg.limits.maxProducersPerPeer, 'producers');
@@ -163,7 +185,8 @@ export const handlers: { [M in Method]: Handler<M> } = {
     if (direction !== 'recv') throw new SignalingError('bad_request', 'consume needs a transport created with direction "recv"');
     const found = producerOwner(room, producerId);
     if (found === undefined) throw new SignalingError('not_found', `producer ${producerId} not found`);
-    if (found.owner === peer) throw new SignalingError('bad_request', 'a peer cannot consume its own producer');
+    // The connection test sends its media through the SFU and back to itself (test rooms only, see admission).
+    if (found.owner === peer && peer.role !== TEST_ROLE) throw new SignalingError('bad_request', 'a peer cannot consume its own producer');
     for (const c of peer.consumers.values()) {
       if (c.producerId === producerId) throw new SignalingError('conflict', `already consuming producer ${producerId} (consumer ${c.id})`);
     }
@@ -188,15 +211,30 @@ export const handlers: { [M in Method]: Handler<M> } = {
     return { consumerId: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters, peerId: found.owner.id };
   },
 
-  pause: async ({ peer }, data) => {
-    if ('consumerId' in data) await ownConsumer(peer, data.consumerId).pause();
-    else await ownProducer(peer, data.producerId).pause();
+  // A paused producer sends nothing: the others are told, so their apps can show it (muted, camera off).
+  pause: async ({ room, peer }, data) => {
+    if ('consumerId' in data) {
+      await ownConsumer(peer, data.consumerId).pause();
+      return {};
+    }
+    const producer = ownProducer(peer, data.producerId);
+    if (!producer.paused) {
+      await producer.pause();
+      room.broadcast('producerPaused', { producerId: producer.id, peerId: peer.id }, peer);
+    }
     return {};
   },
 
-  resume: async ({ peer }, data) => {
-    if ('consumerId' in data) await ownConsumer(peer, data.consumerId).resume();
-    else await ownProducer(peer, data.producerId).resume();
+  resume: async ({ room, peer }, data) => {
+    if ('consumerId' in data) {
+      await ownConsumer(peer, data.consumerId).resume();
+      return {};
+    }
+    const producer = ownProducer(peer, data.producerId);
+    if (producer.paused) {
+      await producer.resume();
+      room.broadcast('producerResumed', { producerId: producer.id, peerId: peer.id }, peer);
+    }
     return {};
   },
 
@@ -212,6 +250,15 @@ export const handlers: { [M in Method]: Handler<M> } = {
 
   refreshToken: ({ refresh }, { token }) => {
     refresh(token);
+    return {};
+  },
+
+  // The page's results, so the operator sees them in the log and /metrics without asking for screenshots.
+  reportConnectionTest: ({ peer, log, metrics }, report) => {
+    if (peer.role !== TEST_ROLE) throw new SignalingError('forbidden', `only tokens of the ${TEST_ROLE} role report connection tests`);
+    for (const r of report.results) metrics.connectionTests.inc({ path: r.path, outcome: r.ok ? 'pass' : 'fail' });
+    const passed = report.results.filter((r) => r.ok).map((r) => r.path);
+    log.info({ event: 'connection_test', results: report.results, userAgent: report.userAgent }, `connection test: ${passed.length}/${report.results.length} paths passed${passed.length > 0 ? ` (${passed.join(', ')})` : ''}`);
     return {};
   },
 };

@@ -114,6 +114,8 @@ export async function buildArtifact(o: BuildOptions): Promise<Artifact> {
     if (sameTree) symlinkSync(join(o.repo, 'node_modules'), join(stage, 'node_modules'));
     else await sh(stage, 'npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], 'npm ci (build tree)');
     await sh(stage, join(stage, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], 'tsc');
+    // The connection test page (dist/connection-test/), in commits that have it.
+    if (existsSync(join(stage, 'client', 'build.mjs'))) await sh(stage, process.execPath, [join(stage, 'client', 'build.mjs')], 'esbuild (connection test page)');
     rmSync(join(stage, 'node_modules'), { recursive: true, force: true });
 
     const manifest: ArtifactManifest = { sha, ref: o.ref, builtAt: new Date().toISOString(), unpackedBytes: await duBytes([join(stage, 'dist'), join(stage, 'package.json'), modules]) };

@@ -21,6 +21,8 @@ export interface CoturnOptions {
   /** Deny relaying to private ranges as production does (false: a misconfigured server that relays anywhere). */
   denyPrivatePeers?: boolean;
   realm?: string;
+  /** Where coturn listens and relays from (default 127.0.0.1): a browser in a test namespace reaches it at the host end of its veth. */
+  listenIp?: string;
   /** Fixed ports (to restart on the same ones); free ports otherwise. */
   port?: number;
   tlsPort?: number;
@@ -32,9 +34,9 @@ async function relayRange(): Promise<[number, number]> {
   return [base, base + 99];
 }
 
-function accepts(port: number): Promise<boolean> {
+function accepts(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+    const s = connect(port, host, () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
   });
 }
@@ -50,7 +52,7 @@ export async function startCoturn(o: CoturnOptions): Promise<Coturn> {
   const realm = o.realm ?? 'turn.rtcops.test';
   const conf = join(o.dir, `turnserver-${port}.conf`);
   writeFileSync(conf, [
-    'listening-ip=127.0.0.1', 'relay-ip=127.0.0.1', `listening-port=${port}`, `tls-listening-port=${tlsPort}`,
+    `listening-ip=${o.listenIp ?? '127.0.0.1'}`, `relay-ip=${o.listenIp ?? '127.0.0.1'}`, `listening-port=${port}`, `tls-listening-port=${tlsPort}`,
     `alt-listening-port=${await freePort()}`, `alt-tls-listening-port=${await freePort()}`,
     `min-port=${minPort}`, `max-port=${maxPort}`, `realm=${realm}`, 'use-auth-secret', `static-auth-secret=${o.secret}`,
     'fingerprint', 'no-cli', 'no-dtls', 'no-multicast-peers', 'no-software-attribute', 'log-file=stdout', 'simple-log',
@@ -67,7 +69,7 @@ export async function startCoturn(o: CoturnOptions): Promise<Coturn> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 5000;
   // Ready when both TCP listeners accept connections.
-  while (!(await accepts(port)) || !(await accepts(tlsPort))) {
+  while (!(await accepts(port, o.listenIp ?? '127.0.0.1')) || !(await accepts(tlsPort, o.listenIp ?? '127.0.0.1'))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`coturn did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
