@@ -2,7 +2,7 @@ import { FAILED_MARK, RELEASE_META, stateScript } from '../deploy/commands.js';
 import { ACME_CA_PATH, CERTBOT_DROPIN, DEPLOY_LOG, layoutOf, LETSENCRYPT, LOG_DIR, pm2As, PROVISION_LOG, releaseDir } from '../host/index.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { renderHost } from '../render/index.js';
-import { shQuote } from '../runner/quote.js';
+import { raw, sh, shQuote } from '../runner/quote.js';
 
 /**
  * What a backup reads and a restore writes on a host, as plain values: the paths, and the scripts and argv that
@@ -67,11 +67,11 @@ export function inspectScript(host: ResolvedHost, paths: string[]): string {
     '  else jq -cn --arg p "$p" \'{path: $p, exists: false}\'; fi; }',
     `files=$(for p in ${paths.map(shQuote).join(' ')}; do fact "$p"; done | jq -sc .)`,
     `releases=$(${stateScript(host)}\n)`,
-    `cert=${shQuote(host.tls.fullchain)}`,
+    sh`cert=${host.tls.fullchain}`,
     'fp=$(openssl x509 -in "$cert" -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2 || true)',
     'na=$(openssl x509 -in "$cert" -noout -enddate 2>/dev/null | cut -d= -f2 || true)',
     'os=$(. /etc/os-release && echo "$PRETTY_NAME")',
-    `pm2=$(${pm2As(host, ['jlist'])} 2>/dev/null | jq -r --arg n ${shQuote(host.app.name)} '[.[] | select(.name == $n) | .pm2_env.status][0] // ""' 2>/dev/null || true)`,
+    sh`pm2=$(${raw(pm2As(host, ['jlist']))} 2>/dev/null | jq -r --arg n ${host.app.name} '[.[] | select(.name == $n) | .pm2_env.status][0] // ""' 2>/dev/null || true)`,
     `le=false; [ -d ${LETSENCRYPT}/live ] && le=true`,
     'jq -cn --argjson files "$files" --argjson releases "$releases" --arg fp "$fp" --arg na "$na" --arg os "$os" --arg hn "$(hostname)" --arg pm2 "$pm2" --argjson le "$le" \\',
     '  \'{files: $files, releases: $releases, tls: {fingerprint: $fp, notAfter: $na}, os: $os, hostname: $hn, pm2: $pm2, letsencrypt: $le}\'',
@@ -86,7 +86,7 @@ export function tarArgv(paths: string[]): string[] {
 /** The release directory as a deploy artifact on stdout: everything but what a deploy adds (meta, marks, links). */
 export function releaseTarScript(host: ResolvedHost, id: string): string {
   return [
-    `cd ${shQuote(releaseDir(host, id))}`,
+    sh`cd ${releaseDir(host, id)}`,
     `find . -mindepth 1 -maxdepth 1 ! -name ${RELEASE_META} ! -name ${FAILED_MARK} ! -name .env ! -name logs -printf '%P\\0' | LC_ALL=C sort -z | tar --null -T - -czf -`,
   ].join('\n');
 }
@@ -100,7 +100,7 @@ export function putBackLetsencryptArgv(): string[] {
 export function putBackLogScript(path: string): string {
   return [
     `install -d -m 0750 ${LOG_DIR}`,
-    `f=${shQuote(path)}`,
+    sh`f=${path}`,
     'if [ -s "$f" ]; then cat >/dev/null; echo kept; exit 0; fi',
     'umask 027; cat > "$f.restore"; mv -f "$f.restore" "$f"; echo restored',
   ].join('\n');
@@ -110,7 +110,7 @@ export function putBackLogScript(path: string): string {
 export function putBackAlertStateScript(host: ResolvedHost): string {
   const { alertStateFile: f, daemonUnit: unit } = layoutOf(host);
   return [
-    `f=${shQuote(f)}; unit=${shQuote(unit)}; u=${shQuote(host.app.user)}`,
+    sh`f=${f}; unit=${unit}; u=${host.app.user}`,
     'systemctl stop "$unit"',
     '[ -d "$(dirname "$f")" ] || install -d -m 0755 -o "$u" -g "$u" "$(dirname "$f")"',
     'umask 077; cat > "$f.restore"; chown "$u:$u" "$f.restore"; mv -f "$f.restore" "$f"',

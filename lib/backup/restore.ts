@@ -10,7 +10,7 @@ import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import { provisionHost, type HostReport } from '../provision/engine.js';
 import { renderHost } from '../render/index.js';
 import { nested, Phases, recordError, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
-import { shQuote } from '../runner/quote.js';
+import { raw, sh } from '../runner/quote.js';
 import type { Connect, Runner } from '../runner/runner.js';
 import { ArchiveError, openArchive, sha256, type OpenedArchive } from './archive.js';
 import { putBackAlertStateScript, putBackLetsencryptArgv, putBackLogScript } from './commands.js';
@@ -61,11 +61,11 @@ export const NOT_JUDGED = ['system'];
 /** Read-only: does the host serve already? (No jq: a fresh host has none yet.) */
 export function servingProbeScript(host: ResolvedHost): string {
   return [
-    `cur=$(readlink ${shQuote(layoutOf(host).current)} 2>/dev/null || true)`,
+    sh`cur=$(readlink ${layoutOf(host).current} 2>/dev/null || true)`,
     'echo "current=${cur##*/}"',
-    `if [ -x ${PM2_BIN} ] && id ${shQuote(host.app.user)} >/dev/null 2>&1; then echo "pm2=$(${pm2As(host, ['pid', host.app.name])} 2>/dev/null | tail -1)"; else echo pm2=; fi`,
+    sh`if [ -x ${PM2_BIN} ] && id ${host.app.user} >/dev/null 2>&1; then echo "pm2=$(${raw(pm2As(host, ['pid', host.app.name]))} 2>/dev/null | tail -1)"; else echo pm2=; fi`,
     `[ -d ${LETSENCRYPT}/live ] && echo letsencrypt=yes || echo letsencrypt=no`,
-    `[ -d ${shQuote(layoutOf(host).releases)} ] && echo releases="$(ls -1 ${shQuote(layoutOf(host).releases)} | tr '\\n' ' ')" || echo releases=`,
+    sh`[ -d ${layoutOf(host).releases} ] && echo releases="$(ls -1 ${layoutOf(host).releases} | tr '\\n' ' ')" || echo releases=`,
   ].join('\n');
 }
 

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { layoutOf, sshTo } from '../host/index.js';
 import { hasPublicDns, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import type { Runner } from '../runner/index.js';
-import { shQuote } from '../runner/quote.js';
+import { sh, shQuote } from '../runner/quote.js';
 import { daemonConfigSchema, type ChecksConfig } from '../daemon-config.js';
 import { buildChecks } from './index.js';
 import { runCheck, type CheckResult } from './result.js';
@@ -60,9 +60,9 @@ const row = (check: string, target: string, status: CheckResult['status'], messa
 
 /** The command that runs the installed daemon once, on the host, as the app user, for the named host checks. */
 export function hostCheckScript(host: ResolvedHost, names: readonly string[]): string {
-  const asApp = host.ssh.user === host.app.user ? '' : `sudo -n -u ${shQuote(host.app.user)} `;
+  const asApp = host.ssh.user === host.app.user ? '' : sh`sudo -n -u ${host.app.user} `;
   return [
-    `entry=${shQuote(layoutOf(host).daemonEntry)}`,
+    sh`entry=${layoutOf(host).daemonEntry}`,
     'if [ ! -f "$entry" ]; then echo rtcops-daemon-not-installed; exit 0; fi',
     // node from PATH: /usr/local/bin/node on provisioned hosts, as the daemon's unit finds it.
     `${asApp}node "$entry" --config ${shQuote(host.app.daemonConfigFile)} --once --json --only ${shQuote(names.join(','))}`,

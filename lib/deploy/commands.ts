@@ -1,7 +1,7 @@
 import type { ResolvedHost } from '../inventory/index.js';
 import { serverPlainEnv } from '../render/server-env.js';
 import { APP_PATH, layoutOf, NODE_BIN, PM2_BIN, pm2As, releaseDir } from '../host/index.js';
-import { shJoin, shQuote } from '../runner/quote.js';
+import { raw, sh, shJoin, shQuote } from '../runner/quote.js';
 
 /**
  * What a deploy runs on the host, as plain values (Kamal's commands/*): each function returns the script or argv
@@ -27,19 +27,19 @@ export function workerEnvFor(os: string): string {
 export function stateScript(host: ResolvedHost): string {
   const p = layoutOf(host);
   return [
-    `rel=${shQuote(p.releases)}`,
+    sh`rel=${p.releases}`,
     'list=$(for d in "$rel"/*/; do d=${d%/}; [ -d "$d" ] || continue; id=${d##*/}',
     `  meta=$(cat "$d/${RELEASE_META}" 2>/dev/null || echo '{}'); failed=$(cat "$d/${FAILED_MARK}" 2>/dev/null || true)`,
     '  size=$(du -sk "$d" 2>/dev/null | cut -f1)',
     '  jq -c -n --arg id "$id" --argjson meta "$meta" --arg failed "$failed" --arg size "${size:-0}" \'$meta + {id: $id, sizeKb: ($size|tonumber)} + (if $failed == "" then {} else {failed: $failed} end)\'',
     'done | jq -s -c .)',
-    `cur=$(readlink ${shQuote(p.current)} 2>/dev/null || true); prev=$(readlink ${shQuote(p.previous)} 2>/dev/null || true)`,
+    sh`cur=$(readlink ${p.current} 2>/dev/null || true); prev=$(readlink ${p.previous} 2>/dev/null || true)`,
     `free=$(df -Pk "$rel" | awk 'NR==2 {print $4}')`,
     'missing=()',
     `[ -x ${NODE_BIN} ] || missing+=(${NODE_BIN})`,
     `[ -x ${PM2_BIN} ] || missing+=(${PM2_BIN})`,
-    `[ -f ${shQuote(host.app.ecosystemFile)} ] || missing+=(${shQuote(host.app.ecosystemFile)})`,
-    `[ -f ${shQuote(host.app.envFile)} ] || missing+=(${shQuote(host.app.envFile)})`,
+    sh`[ -f ${host.app.ecosystemFile} ] || missing+=(${host.app.ecosystemFile})`,
+    sh`[ -f ${host.app.envFile} ] || missing+=(${host.app.envFile})`,
     'jq -c -n --argjson releases "${list:-[]}" --arg cur "${cur##*/}" --arg prev "${prev##*/}" --arg free "${free:-0}" --arg missing "${missing[*]:-}" \\',
     '  \'{releases: $releases, current: (if $cur == "" then null else $cur end), previous: (if $prev == "" then null else $prev end), freeKb: ($free|tonumber), missing: ($missing | split(" ") | map(select(. != "")))}\'',
   ].join('\n');
@@ -86,19 +86,19 @@ export function checkConfigScript(host: ResolvedHost, id: string): string {
   const env = Object.entries(serverPlainEnv(host)).map(([k, v]) => `${k}=${v}`);
   const worker = `${dir}/${WORKER_PATH}`;
   return [
-    `worker=${shQuote(worker)}`,
+    sh`worker=${worker}`,
     'if [ -z "${MEDIASOUP_WORKER_BIN:-}" ]; then',
     '  [ -x "$worker" ] || { echo "the release has no mediasoup worker at $worker" >&2; exit 3; }',
     `  if missing=$(ldd "$worker" | grep "not found"); then echo "the mediasoup worker misses shared libraries: $missing (a worker built on another release than this host's ${host.os}: deploy one built for it, ${workerEnvFor(host.os)})" >&2; exit 3; fi`,
     'fi',
-    `cd ${shQuote(dir)}`,
-    `runuser -u ${shQuote(host.app.user)} -- ${shJoin(['env', '-i', `PATH=${APP_PATH}`, `HOME=${layoutOf(host).home}`, ...env, NODE_BIN, `--env-file=${host.app.envFile}`, `${dir}/dist/server/main.js`, '--check-config'])}`,
+    sh`cd ${dir}`,
+    sh`runuser -u ${host.app.user} -- ${raw(shJoin(['env', '-i', `PATH=${APP_PATH}`, `HOME=${layoutOf(host).home}`, ...env, NODE_BIN, `--env-file=${host.app.envFile}`, `${dir}/dist/server/main.js`, '--check-config']))}`,
   ].join('\n');
 }
 
 /** Marks a release as failed (it stays listed, a rollback skips it, a prune deletes it like any other). */
 export function markFailedScript(host: ResolvedHost, id: string, reason: string): string {
-  return `printf '%s\\n' ${shQuote(reason.slice(0, 500))} > ${shQuote(`${releaseDir(host, id)}/${FAILED_MARK}`)}`;
+  return sh`printf '%s\\n' ${reason.slice(0, 500)} > ${`${releaseDir(host, id)}/${FAILED_MARK}`}`;
 }
 
 /**
@@ -107,9 +107,9 @@ export function markFailedScript(host: ResolvedHost, id: string, reason: string)
  */
 export function switchScript(host: ResolvedHost, id: string, previous: string | undefined): string {
   const p = layoutOf(host);
-  const link = (path: string, target: string) => `ln -sfn ${shQuote(target)} ${shQuote(`${path}.tmp`)} && mv -T ${shQuote(`${path}.tmp`)} ${shQuote(path)}`;
+  const link = (path: string, target: string) => sh`ln -sfn ${target} ${`${path}.tmp`} && mv -T ${`${path}.tmp`} ${path}`;
   return [
-    previous !== undefined && previous !== id ? link(p.previous, releaseDir(host, previous)) : `rm -f ${shQuote(p.previous)}`,
+    previous !== undefined && previous !== id ? link(p.previous, releaseDir(host, previous)) : sh`rm -f ${p.previous}`,
     link(p.current, releaseDir(host, id)),
   ].join('\n');
 }
@@ -131,11 +131,11 @@ export function stopScript(host: ResolvedHost): string {
 export function probeScript(host: ResolvedHost): string {
   const base = `http://127.0.0.1:${host.app.port}`;
   return [
-    `pm2=$(${pm2As(host, ['jlist'])} 2>/dev/null | jq -c --arg n ${shQuote(host.app.name)} '[.[] | select(.name == $n) | {pid, status: .pm2_env.status, restarts: .pm2_env.restart_time}][0] // {}' 2>/dev/null || echo '{}')`,
+    sh`pm2=$(${raw(pm2As(host, ['jlist']))} 2>/dev/null | jq -c --arg n ${host.app.name} '[.[] | select(.name == $n) | {pid, status: .pm2_env.status, restarts: .pm2_env.restart_time}][0] // {}' 2>/dev/null || echo '{}')`,
     'pid=$(jq -r \'.pid // 0\' <<<"$pm2")',
     'cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null || true)',
     'get() { local f code; f=$(mktemp); code=$(curl -s -m 3 -o "$f" -w \'%{http_code}\' "$1" 2>/dev/null) || true; jq -c -n --arg code "${code:-0}" --rawfile body "$f" \'{code: ($code|tonumber? // 0), body: $body[0:300]}\'; rm -f "$f"; }',
-    `hz=$(get ${shQuote(`${base}/healthz`)}); rz=$(get ${shQuote(`${base}/readyz`)})`,
+    sh`hz=$(get ${`${base}/healthz`}); rz=$(get ${`${base}/readyz`})`,
     'jq -c -n --argjson pm2 "$pm2" --arg cwd "$cwd" --argjson healthz "$hz" --argjson readyz "$rz" \'{pm2: $pm2, cwd: $cwd, healthz: $healthz, readyz: $readyz}\'',
   ].join('\n');
 }
@@ -147,7 +147,7 @@ export function statusArgv(host: ResolvedHost): string[] {
 
 /** Sizes of the server's log files, so what a failed release wrote can be cut out afterwards. */
 export function logSizesScript(host: ResolvedHost): string {
-  return `stat -c %s ${shQuote(host.app.outLog)} ${shQuote(host.app.errorLog)} 2>/dev/null || echo 0; true`;
+  return sh`stat -c %s ${host.app.outLog} ${host.app.errorLog} 2>/dev/null || echo 0; true`;
 }
 
 /** What the server logged since the given offsets (the failed release's own lines), the last lines of it. */
@@ -161,7 +161,7 @@ export function logsSinceScript(host: ResolvedHost, offsets: number[], lines = 4
 export function pruneScript(host: ResolvedHost, ids: string[]): string {
   const p = layoutOf(host);
   return [
-    `cur=$(readlink -f ${shQuote(p.current)} 2>/dev/null || true); prev=$(readlink -f ${shQuote(p.previous)} 2>/dev/null || true)`,
+    sh`cur=$(readlink -f ${p.current} 2>/dev/null || true); prev=$(readlink -f ${p.previous} 2>/dev/null || true)`,
     `for d in ${ids.map((id) => shQuote(releaseDir(host, id))).join(' ')} ${shQuote(p.releases)}/.*.partial; do`,
     '  [ -e "$d" ] || continue',
     '  [ "$d" = "$cur" ] || [ "$d" = "$prev" ] || rm -rf "$d"',
@@ -172,5 +172,5 @@ export function pruneScript(host: ResolvedHost, ids: string[]): string {
 /** Writes the deploy marker for the health daemon (readable by its user; replaced in one rename). */
 export function deployMarkerScript(host: ResolvedHost, marker: object): string {
   const { daemonStateDir, deployMarker } = layoutOf(host);
-  return `install -d -m 0755 ${shQuote(daemonStateDir)}\nprintf '%s\\n' ${shQuote(JSON.stringify(marker))} > ${shQuote(`${deployMarker}.tmp`)}\nchmod 0644 ${shQuote(`${deployMarker}.tmp`)}\nmv -f ${shQuote(`${deployMarker}.tmp`)} ${shQuote(deployMarker)}`;
+  return sh`install -d -m 0755 ${daemonStateDir}\nprintf '%s\\n' ${JSON.stringify(marker)} > ${`${deployMarker}.tmp`}\nchmod 0644 ${`${deployMarker}.tmp`}\nmv -f ${`${deployMarker}.tmp`} ${deployMarker}`;
 }

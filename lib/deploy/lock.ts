@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { layoutOf } from '../host/index.js';
 import type { ResolvedHost } from '../inventory/index.js';
 import { RemoteError } from '../runner/errors.js';
-import { shQuote } from '../runner/quote.js';
+import { sh } from '../runner/quote.js';
 import type { Runner } from '../runner/runner.js';
 
 /**
@@ -34,11 +34,11 @@ export function holderScript(host: ResolvedHost, record: LockRecord, force: bool
   const p = layoutOf(host);
   const json = JSON.stringify(record);
   return [
-    `rec=${shQuote(p.lock)}; force=${force ? 1 : 0}`,
-    `exec 9>>${shQuote(p.flock)}`,
+    sh`rec=${p.lock}; force=${force ? 1 : 0}`,
+    sh`exec 9>>${p.flock}`,
     'if ! flock -n 9; then echo "RTCOPS_LOCK busy"; cat "$rec" 2>/dev/null || true; exit 0; fi',
     'if [ -s "$rec" ] && [ "$force" != 1 ]; then echo "RTCOPS_LOCK stale"; cat "$rec"; exit 0; fi',
-    `json=${shQuote(json)}`,
+    sh`json=${json}`,
     'printf \'%s\\n\' "${json%\\}},\\"holderPid\\":$$}" > "$rec.tmp" && mv -f "$rec.tmp" "$rec"',
     // Writing to a closed channel kills this loop (SIGPIPE), which releases the flock: a killed deploy leaves only the record.
     'while sleep 1; do printf . || exit 0; done',
@@ -109,10 +109,10 @@ export async function acquireLock(main: Runner, holder: Runner, host: ResolvedHo
     broke: o.force && prior !== undefined && prior.token !== record.token ? prior : undefined,
     phase: async (name: string) => {
       record.phase = name;
-      await main.script(`rec=${shQuote(p.lock)}\njq -c --arg t ${shQuote(record.token)} --arg p ${shQuote(name)} 'if .token == $t then .phase = $p else . end' "$rec" > "$rec.tmp" && mv -f "$rec.tmp" "$rec"`, { root: true, allowFailure: true, summary: 'record the deploy phase' });
+      await main.script(sh`rec=${p.lock}\njq -c --arg t ${record.token} --arg p ${name} 'if .token == $t then .phase = $p else . end' "$rec" > "$rec.tmp" && mv -f "$rec.tmp" "$rec"`, { root: true, allowFailure: true, summary: 'record the deploy phase' });
     },
     release: async () => {
-      await main.script(`rec=${shQuote(p.lock)}\nif [ "$(jq -r .token "$rec" 2>/dev/null)" = ${shQuote(record.token)} ]; then rm -f "$rec"; fi\nkill ${record.holderPid ?? 0} 2>/dev/null || true`, { root: true, allowFailure: true, summary: 'release the deploy lock' });
+      await main.script(sh`rec=${p.lock}\nif [ "$(jq -r .token "$rec" 2>/dev/null)" = ${record.token} ]; then rm -f "$rec"; fi\nkill ${record.holderPid ?? 0} 2>/dev/null || true`, { root: true, allowFailure: true, summary: 'release the deploy lock' });
       await held;
     },
   };

@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { shQuote } from '../runner/quote.js';
+import { sh } from '../runner/quote.js';
 import { LOG_DIR } from './layout.js';
 
 /** Who runs this: user@machine of the operator, in every audit line. */
@@ -10,9 +10,9 @@ export function operator(): string {
 /** Appends one JSON line (time and operator first) to an audit log on the host, LOG_DIR created when missing. */
 export function auditScript(log: string, record: Record<string, unknown>): string {
   const line = JSON.stringify({ time: new Date().toISOString(), by: operator(), ...record });
-  return `install -d -m 0750 ${LOG_DIR}\nprintf '%s\\n' ${shQuote(line)} >> ${shQuote(log)}`;
+  return sh`install -d -m 0750 ${LOG_DIR}\nprintf '%s\\n' ${line} >> ${log}`;
 }
 
 export function auditTailScript(log: string, lines: number): string {
-  return `tail -n ${lines} ${shQuote(log)} 2>/dev/null || true`;
+  return sh`tail -n ${lines} ${log} 2>/dev/null || true`;
 }

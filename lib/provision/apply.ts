@@ -1,4 +1,4 @@
-import { shQuote } from '../runner/quote.js';
+import { sh, shQuote } from '../runner/quote.js';
 import { UNCHANGED, type FileAction, type LinkAction } from './actions.js';
 
 /** Backups live outside config directories: certbot runs every file in its hooks dir, apt reads apt.conf.d. */
@@ -33,10 +33,10 @@ export function fileInstallScript(a: FileAction): string {
 
 export function linkScript(a: LinkAction): string {
   return [
-    `dst=${shQuote(a.path)}; bak=${shQuote(backupPath(a.path))}`,
+    sh`dst=${a.path}; bak=${backupPath(a.path)}`,
     'install -d -m 0700 "$(dirname "$bak")"',
     'had=0; if [ -e "$dst" ] || [ -L "$dst" ]; then cp -a "$dst" "$bak"; had=1; fi',
-    `ln -sfn ${shQuote(a.target)} "$dst.rtcops-new" && mv -Tf "$dst.rtcops-new" "$dst"`,
+    sh`ln -sfn ${a.target} "$dst.rtcops-new" && mv -Tf "$dst.rtcops-new" "$dst"`,
     validateAndRevert(a.validate),
   ].join('\n');
 }
@@ -53,7 +53,7 @@ function validateAndRevert(validate: string | undefined): string {
 
 /** Restores a file (or removes it when it had no previous version) — the lockout guard's revert. */
 export function restoreScript(path: string, hadPrevious: boolean): string {
-  return hadPrevious ? `mv -Tf ${shQuote(backupPath(path))} ${shQuote(path)}` : `rm -f ${shQuote(path)}`;
+  return hadPrevious ? sh`mv -Tf ${backupPath(path)} ${path}` : sh`rm -f ${path}`;
 }
 
 /** Handlers: run once at the end of a host's run (also when a later step failed), in this order. */

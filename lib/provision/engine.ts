@@ -5,7 +5,7 @@ import { renderHost } from '../render/files.js';
 import { recordError, type Progress } from '../report/phases.js';
 import { RemoteError } from '../runner/errors.js';
 import type { Connect, Runner } from '../runner/runner.js';
-import { shQuote } from '../runner/quote.js';
+import { sh, shQuote } from '../runner/quote.js';
 import { UNCHANGED, type Action } from './actions.js';
 import { HANDLERS, fileInstallScript, linkScript, restoreScript } from './apply.js';
 import { factsScript, mergeRequests, parseFacts, type Facts } from './facts.js';
@@ -218,7 +218,7 @@ async function runAction(target: Runner, reconnect: Connect, action: Action, fac
     const remote = `/tmp/rtcops-${a.sha256.slice(0, 12)}-${a.name}`;
     await target.upload(readFileSync(a.file), remote, 0o600);
     await target.script([
-      `ARTIFACT=${shQuote(remote)}`,
+      sh`ARTIFACT=${remote}`,
       'trap \'rm -f "$ARTIFACT"\' EXIT',
       `if ! echo "${a.sha256}  $ARTIFACT" | sha256sum -c --status; then echo "the uploaded ${a.name} does not match its SHA-256 ${a.sha256}: the upload was damaged; run again" >&2; exit 1; fi`,
       action.script,

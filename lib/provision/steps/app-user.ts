@@ -1,5 +1,5 @@
 import type { ResolvedHost } from '../../inventory/index.js';
-import { shQuote } from '../../runner/quote.js';
+import { sh, shQuote } from '../../runner/quote.js';
 import { layoutOf } from '../../host/index.js';
 import type { Action } from '../actions.js';
 import type { Step } from '../step.js';
@@ -17,7 +17,7 @@ export const appUserStep: Step = {
     const u = host.app.user;
     const actions: Action[] = [];
     if (!facts.users.has(u)) {
-      actions.push({ kind: 'run', summary: `create user ${u}`, script: `useradd --system --create-home --home-dir ${shQuote(layoutOf(host).home)} --shell /bin/bash --user-group ${shQuote(u)}` });
+      actions.push({ kind: 'run', summary: `create user ${u}`, script: sh`useradd --system --create-home --home-dir ${layoutOf(host).home} --shell /bin/bash --user-group ${u}` });
     }
     const wrongDirs = [host.app.root, host.app.releasesDir, host.app.sharedDir, host.app.logDir].filter((d) => {
       const f = facts.files.get(d);
@@ -32,7 +32,7 @@ export const appUserStep: Step = {
       return f?.exists !== true || f.owner !== u || f.mode !== '0640';
     });
     if (wrongLogs.length > 0) {
-      actions.push({ kind: 'run', summary: `log files ${wrongLogs.join(' ')}`, script: wrongLogs.map((l) => `touch ${shQuote(l)} && chown ${shQuote(u)}:${shQuote(u)} ${shQuote(l)} && chmod 0640 ${shQuote(l)}`).join('\n') });
+      actions.push({ kind: 'run', summary: `log files ${wrongLogs.join(' ')}`, script: wrongLogs.map((l) => sh`touch ${l} && chown ${u}:${u} ${l} && chmod 0640 ${l}`).join('\n') });
     }
     // The nginx jails read the site's own logs, which nginx creates only once it serves the site.
     const missingNginx = nginxLogs(host).filter((l) => facts.files.get(l)?.exists !== true);

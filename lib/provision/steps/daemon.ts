@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { layoutOf, NODE_BIN } from '../../host/index.js';
-import { shQuote } from '../../runner/quote.js';
+import { sh, shQuote } from '../../runner/quote.js';
 import { daemonBundle, type Artifact } from '../artifacts.js';
 import type { Action } from '../actions.js';
 import { untilReady } from '../apply.js';
@@ -33,7 +33,7 @@ export const daemonStep: Step = {
         summary: `install the health daemon (${bundle.name})`,
         artifact: () => Promise.resolve(bundle),
         script: [
-          `dir=${shQuote(dist)}; root=${shQuote(host.app.daemonDir)}`,
+          sh`dir=${dist}; root=${host.app.daemonDir}`,
           'install -d -m 0755 "$dir"',
           `printf '{"type":"module","private":true}\\n' > "$root/package.json"`,
           'install -m 0644 "$ARTIFACT" "$dir/main.new.js"',
@@ -42,7 +42,7 @@ export const daemonStep: Step = {
           '  rm -f "$dir/main.new.js"; echo "the health daemon refuses its config: $out" >&2; exit 1',
           'fi',
           'mv -f "$dir/main.new.js" "$dir/main.js"',
-          `systemctl daemon-reload; systemctl try-restart ${shQuote(unit)}`,
+          sh`systemctl daemon-reload; systemctl try-restart ${unit}`,
         ].join('\n'),
       });
     }

@@ -1,4 +1,4 @@
-import { shJoin, shQuote } from '../../runner/quote.js';
+import { sh, shJoin, shQuote } from '../../runner/quote.js';
 import {
   FIREWALL_DIR, FIREWALL_STATE, INSTALLED_FILES, LOADED_V4, LOADED_V6, NORMALIZE, UFW_FILES,
   describeTuples, describeUfwCommand, lineDelta, parseState, ruleLines, type FirewallState,
@@ -132,7 +132,7 @@ function applyScript(ufw: readonly string[][], state: FirewallState): string {
     `mkdir -p ${FIREWALL_DIR}`,
     'work=$(mktemp -d /run/rtcops-firewall.XXXXXX); trap \'rm -rf "$work"\' EXIT',
     'cp -a /etc/ufw "$work/ufw"; mkdir "$work/default"; cp -a /etc/default/. "$work/default/"',
-    `unshare --net --mount sh -euc ${shQuote(inside)} sh "$work"`,
+    sh`unshare --net --mount sh -euc ${inside} sh "$work"`,
     'iptables-restore < "$work/v4"',
     'if [ -f "$work/v6" ]; then ip6tables-restore < "$work/v6"; fi',
     ...install,

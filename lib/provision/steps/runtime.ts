@@ -1,6 +1,6 @@
 import type { ResolvedHost } from '../../inventory/index.js';
 import { layoutOf, NODE_BIN, OPT_DIR, PM2_BIN, APP_PATH, pm2As } from '../../host/index.js';
-import { shQuote } from '../../runner/quote.js';
+import { sh, shQuote } from '../../runner/quote.js';
 import { pm2LogrotateSettings } from '../../render/server-env.js';
 import type { Action } from '../actions.js';
 import { nodeArch, nodeArtifact, pm2Artifact, pm2LogrotateArtifact } from '../artifacts.js';
@@ -21,7 +21,7 @@ function nodeSourceScript(version: string): string {
     'curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg',
     `echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_${major}.x nodistro main" > /etc/apt/sources.list.d/nodesource.list`,
     'apt-get -q -y -o DPkg::Lock::Timeout=120 update',
-    `apt-get -q -y -o DPkg::Lock::Timeout=120 install --allow-downgrades ${shQuote(`nodejs=${version}-1nodesource1`)}`,
+    sh`apt-get -q -y -o DPkg::Lock::Timeout=120 install --allow-downgrades ${`nodejs=${version}-1nodesource1`}`,
     `ln -sfn /usr/bin/node ${NODE_BIN}`,
   ].join('\n');
 }
@@ -41,9 +41,9 @@ export const runtimeStep: Step = {
       'runtime.arch': 'uname -m',
       'runtime.node': `${NODE_BIN} --version`,
       'runtime.pm2': `readlink -f ${PM2_BIN}`,
-      'runtime.logrotate': `jq -r .version ${shQuote(`${layoutOf(host).pm2Home}/modules/pm2-logrotate/package.json`)}`,
-      'runtime.logrotateConf': `jq -cS '."pm2-logrotate" // {} | with_entries(.value |= tostring)' ${shQuote(`${layoutOf(host).pm2Home}/module_conf.json`)}`,
-      'runtime.logrotateOnline': `pgrep -u ${shQuote(host.app.user)} -f 'pm2-logrotate' >/dev/null && echo yes`,
+      'runtime.logrotate': sh`jq -r .version ${`${layoutOf(host).pm2Home}/modules/pm2-logrotate/package.json`}`,
+      'runtime.logrotateConf': sh`jq -cS '."pm2-logrotate" // {} | with_entries(.value |= tostring)' ${`${layoutOf(host).pm2Home}/module_conf.json`}`,
+      'runtime.logrotateOnline': sh`pgrep -u ${host.app.user} -f 'pm2-logrotate' >/dev/null && echo yes`,
     },
   }),
   plan: ({ host }, facts) => {
@@ -65,7 +65,7 @@ export const runtimeStep: Step = {
           summary: `${from} Node.js ${n.version} (official binaries, uploaded)`,
           artifact: () => nodeArtifact(n.version, nodeArch(arch)),
           script: [
-            `dir=${shQuote(dir)}; rm -rf "$dir.new"; install -d -m 0755 "$dir.new"`,
+            sh`dir=${dir}; rm -rf "$dir.new"; install -d -m 0755 "$dir.new"`,
             'tar xzf "$ARTIFACT" -C "$dir.new" --strip-components 1 --no-same-owner',
             '"$dir.new/bin/node" --version >/dev/null',
             'rm -rf "$dir"; mv "$dir.new" "$dir"',
@@ -83,10 +83,10 @@ export const runtimeStep: Step = {
         summary: `install PM2 ${n.pm2Version}`,
         artifact: () => pm2Artifact(n.pm2Version),
         script: [
-          `dir=${shQuote(pm2Dir)}; rm -rf "$dir.new"; install -d -m 0755 "$dir.new"`,
+          sh`dir=${pm2Dir}; rm -rf "$dir.new"; install -d -m 0755 "$dir.new"`,
           'tar xzf "$ARTIFACT" -C "$dir.new" --no-same-owner',
           'rm -rf "$dir"; mv "$dir.new" "$dir"',
-          `ln -sfn ${shQuote(pm2Entry)} ${PM2_BIN}.rtcops-new && mv -Tf ${PM2_BIN}.rtcops-new ${PM2_BIN}`,
+          sh`ln -sfn ${pm2Entry} ${PM2_BIN}.rtcops-new && mv -Tf ${PM2_BIN}.rtcops-new ${PM2_BIN}`,
           // A running PM2 daemon of another version keeps serving until it is updated in memory.
           `if systemctl is-active --quiet ${unit}; then ${pm2As(host, ['update'])} >/dev/null; fi`,
         ].join('\n'),
@@ -101,7 +101,7 @@ export const runtimeStep: Step = {
         script: `env PATH=${APP_PATH} ${PM2_BIN} startup systemd -u ${u} --hp ${shQuote(home)} --service-name ${shQuote(unit)} >/dev/null\nsystemctl enable --now ${shQuote(unit)}`,
       });
     } else if (svc?.active !== 'active' || svc.enabled !== 'enabled') {
-      actions.push({ kind: 'run', summary: `enable and start ${unit}`, script: `systemctl enable --now ${shQuote(unit)}` });
+      actions.push({ kind: 'run', summary: `enable and start ${unit}`, script: sh`systemctl enable --now ${unit}` });
     }
 
     if (has('runtime.logrotate') !== n.pm2LogrotateVersion || has('runtime.logrotateOnline') !== 'yes') {

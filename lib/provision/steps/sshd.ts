@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { RemoteError } from '../../runner/errors.js';
-import { shQuote } from '../../runner/quote.js';
+import { sh, shQuote } from '../../runner/quote.js';
 import type { Action } from '../actions.js';
 import { HANDLERS } from '../apply.js';
 import type { Facts } from '../facts.js';
@@ -25,7 +25,7 @@ export const sshdStep: Step = {
     probes: {
       'sshd.dropins': `for f in ${DROPIN_DIR}/*.conf; do [ -f "$f" ] && { echo "${MARK} $f"; cat "$f"; }; done`,
       'sshd.effective': effectiveUsers(ctx).map((u) => `echo "${MARK} ${u}"; sshd -T -C ${shQuote(`user=${u},host=rtcops-check,addr=${ctx.clientIp ?? '127.0.0.1'}`)}`).join('; '),
-      'sshd.groups': `id -nG ${shQuote(ctx.host.ssh.user)}`,
+      'sshd.groups': sh`id -nG ${ctx.host.ssh.user}`,
     },
   }),
   plan: (ctx, facts) => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ACME_CA_PATH, CERTBOT_DROPIN, ISSUER_ROOTS_PATH, layoutOf } from '../../host/index.js';
 import { RemoteError } from '../../runner/errors.js';
-import { shJoin, shQuote } from '../../runner/quote.js';
+import { sh, shJoin } from '../../runner/quote.js';
 import type { Action } from '../actions.js';
 import type { Step, StepContext } from '../step.js';
 
@@ -39,7 +39,7 @@ export const tlsStep: Step = {
     files: [host.tls.fullchain, ACME_CA_PATH, CERTBOT_DROPIN, ISSUER_ROOTS_PATH],
     services: ['certbot.timer'],
     probes: {
-      'tls.names': `openssl x509 -in ${shQuote(host.tls.fullchain)} -noout -ext subjectAltName | grep -o 'DNS:[^,]*' | cut -d: -f2 | sort | tr '\\n' ' '`,
+      'tls.names': sh`openssl x509 -in ${host.tls.fullchain} -noout -ext subjectAltName | grep -o 'DNS:[^,]*' | cut -d: -f2 | sort | tr '\\n' ' '`,
       'tls.caSha256': `sha256sum ${ACME_CA_PATH} | cut -d' ' -f1`,
       'tls.rootsSha256': `sha256sum ${ISSUER_ROOTS_PATH} | cut -d' ' -f1`,
     },
@@ -79,7 +79,7 @@ export const tlsStep: Step = {
         kind: 'run',
         summary: `obtain a certificate for ${host.tls.names.join(', ')} from ${host.acme.directoryUrl}`,
         script: [
-          `install -d -m 0755 ${shQuote(host.tls.webroot)}`,
+          sh`install -d -m 0755 ${host.tls.webroot}`,
           `${ca !== undefined ? `REQUESTS_CA_BUNDLE=${ACME_CA_PATH} ` : ''}${shJoin(argv)}`,
         ].join('\n'),
         notify: ['reload nginx', 'restart coturn'],
