@@ -57,6 +57,7 @@ export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log
     host: cfg.host, store: new AlertStore(cfg.stateFile), providers, maintenance: a.maintenance, runbookUrl: cfg.runbookUrl, log,
     ...alertPolicies(cfg),
     extraMaintenance: cachedDeployWindows(cfg.deployMarker),
+    causes: a.causes,
     backoff: a.backoff,
     onSent: (p, k) => metrics.alertSent(p, k),
     onFailed: (p, k) => metrics.alertFailed(p, k),

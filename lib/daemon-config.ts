@@ -1,6 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import { parseTurnUrl } from './turn/url.js';
+import { DEFAULT_CAUSES } from './alerting/causes.js';
 import { DAYS } from './alerting/maintenance.js';
 import { isCidr, isPrivateCidr } from './inventory/checks.js';
 
@@ -57,6 +58,8 @@ const common = (defaultSchedule: string, defaultTimeoutMs: number) => ({
   alert: alertOverride,
 });
 
+const alertPattern = z.string().regex(/^[a-z0-9-]+\/.+$/, { error: 'must be check/target (a target may end in *), e.g. services/coturn.service or turn/*' });
+
 const maintenanceWindow = z.union([
   z.strictObject({ from: z.iso.datetime({ offset: true }), until: z.iso.datetime({ offset: true }), checks: z.array(z.string()).optional() }),
   z.strictObject({ days: z.array(z.enum(DAYS)).min(1), start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be HH:MM (UTC)' }), durationMin: z.number().int().min(1).max(7 * 1440), checks: z.array(z.string()).optional() }),
@@ -82,6 +85,8 @@ export const daemonConfigSchema = z.strictObject({
     slack: z.boolean().default(false).describe(`Send to Slack (${SECRET_ENV.slackWebhookUrl}).`),
     webhook: z.boolean().default(false).describe(`Send to a generic webhook (${SECRET_ENV.webhookUrl}, optional ${SECRET_ENV.webhookToken}).`),
     maintenance: z.array(maintenanceWindow).default([]),
+    causes: z.array(z.strictObject({ effect: alertPattern, causes: z.array(alertPattern).min(1) })).default(() => DEFAULT_CAUSES.map((r) => ({ effect: r.effect, causes: [...r.causes] })))
+      .describe('One alert per cause: while a cause (check/target, * at the end matches any) is failing, its effects send nothing and its alert lists them. Default: coturn → turn and relay probes, nginx/the app → server, pm2 and the media probe.'),
     plainHttpTo: z.array(privateCidr).default([])
       .describe(`Private networks a webhook or heartbeat URL may reach over plain http, by IP address (${SECRET_ENV.slackWebhookUrl}, ${SECRET_ENV.webhookUrl}). Empty: https only.`),
     caFile: file.optional().describe('PEM CA the daemon trusts besides the system CAs for alert webhooks and heartbeat pushes (a private CA).'),

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { CheckResult } from '../checks/result.js';
+import { alertId, heldBehind, rootCause, type CauseRule } from './causes.js';
 import { DeliveryGate, type BackoffPolicy } from './delivery.js';
 import { inMaintenance, type MaintenanceWindow } from './maintenance.js';
 import { DeliveryError, type AlertProvider } from './providers/provider.js';
-import { evaluate, INITIAL, markSent, runbookLink, type AlertEvent, type AlertKind, type AlertPolicy } from './state-machine.js';
+import { evaluate, INITIAL, markSent, runbookLink, type AlertEvent, type AlertKind, type AlertPolicy, type AlertState } from './state-machine.js';
 import type { AlertStore } from './store.js';
 
 export interface AlerterOptions {
@@ -16,6 +17,8 @@ export interface AlerterOptions {
   maintenance: readonly MaintenanceWindow[];
   /** Windows that come and go while the daemon runs (a deploy's marker file), read at every result. */
   extraMaintenance?: () => readonly MaintenanceWindow[];
+  /** Which alerts are held behind which causes (lib/alerting/causes.ts); none when absent. */
+  causes?: readonly CauseRule[];
   /** Base URL of RUNBOOK.md; alerts link `<base>#<check>`. */
   runbookUrl: string;
   backoff: BackoffPolicy;
@@ -86,7 +89,10 @@ export class Alerter {
     const prev = this.o.store.get(key) ?? INITIAL;
     const windows = [...this.o.maintenance, ...(this.o.extraMaintenance?.() ?? [])];
     const silenced = inMaintenance(windows, result.check, this.now());
-    const { state, send } = evaluate(prev, result, this.o.policies?.[result.check] ?? this.o.policy, silenced);
+    const id = alertId(result.check, result.target);
+    const states = this.statesOf(box);
+    const cause = rootCause(this.o.causes ?? [], id, states);
+    const { state, send } = evaluate(prev, result, this.o.policies?.[result.check] ?? this.o.policy, silenced, cause);
     if (JSON.stringify(state) !== JSON.stringify(prev)) this.o.store.set(key, state);
     box.pending.delete(key);
     if (send === undefined) return;
@@ -101,8 +107,15 @@ export class Alerter {
       since: state.since ?? result.at,
       at: this.now().toISOString(),
       runbook: runbookLink(this.o.runbookUrl, result.check),
+      ...(send === 'resolved' ? {} : { affected: heldBehind(id, states) }),
     } });
     await this.flush(box);
+  }
+
+  /** One destination's alerts by `check/target`. */
+  private statesOf(box: Outbox): Map<string, AlertState> {
+    const prefix = `${box.provider.name}/`;
+    return new Map(this.o.store.entries().filter(([k]) => k.startsWith(prefix)).map(([k, s]) => [k.slice(prefix.length), s]));
   }
 
   /** Send what is pending, one at a time and paced, until it is sent or the provider backs off. */

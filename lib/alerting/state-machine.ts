@@ -22,6 +22,8 @@ export interface AlertState {
   since?: string;
   /** ISO time of the last successful send. */
   lastSentAt?: string;
+  /** The failing cause (`check/target`, lib/alerting/causes.ts) this alert is held behind. */
+  heldBy?: string;
 }
 
 export type AlertKind = 'triggered' | 'escalated' | 'reminder' | 'resolved';
@@ -38,6 +40,8 @@ export interface AlertEvent {
   at: string;
   /** RUNBOOK.md#<check> link (or the bare anchor when no base URL is configured). */
   runbook: string;
+  /** Alerts held behind this one (`check/target`): their failure is this one's. */
+  affected?: string[];
 }
 
 /** The RUNBOOK.md section an alert about `check` links to: every check has one (test/unit/docs/runbook.test.ts). */
@@ -45,9 +49,17 @@ export const runbookLink = (runbookUrl: string, check: string): string => `${run
 
 export const INITIAL: AlertState = { failures: 0, successes: 0, triggered: false };
 
-/** What to send for this result, if anything; `state` is the new counters (not yet "sent"). */
-export function evaluate(prev: AlertState, result: CheckResult, policy: AlertPolicy, silenced: boolean): { state: AlertState; send?: AlertKind } {
-  if (result.status === 'skipped') return { state: prev };
+/**
+ * What to send for this result, if anything; `state` is the new counters (not yet "sent"). A failure `heldBy` a
+ * failing cause sends nothing and does not count, so the effect needs its own threshold once the cause is back.
+ */
+export function evaluate(stored: AlertState, result: CheckResult, policy: AlertPolicy, silenced: boolean, heldBy?: string): { state: AlertState; send?: AlertKind } {
+  if (result.status === 'skipped') return { state: stored };
+  const { heldBy: _wasHeld, ...prev } = stored;
+  if (isFailing(result.status) && heldBy !== undefined) {
+    const { since: _notYet, ...notOpen } = prev;
+    return { state: { ...(prev.triggered ? prev : notOpen), failures: 0, successes: 0, heldBy } };
+  }
   if (isFailing(result.status)) {
     const state: AlertState = { ...prev, failures: prev.failures + 1, successes: 0, since: prev.since ?? result.at };
     if (silenced) return { state };

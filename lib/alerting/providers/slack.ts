@@ -23,6 +23,7 @@ export function slackMessage(e: AlertEvent): Record<string, unknown> {
   const lines = [
     `*${e.kind === 'resolved' ? 'Now' : 'What is wrong'}:* ${e.message}`,
     ...(values === '' ? [] : [`*Measured:* ${values}`]),
+    ...((e.affected ?? []).length === 0 ? [] : [`*Also affected (held back, same cause):* ${(e.affected ?? []).join(', ')}`]),
     `*${e.kind === 'resolved' ? 'Failing since' : 'Since'}:* ${e.since}`,
     `*Runbook:* <${e.runbook}|RUNBOOK.md#${e.check}>`,
   ];
