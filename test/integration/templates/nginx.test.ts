@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
@@ -181,6 +181,22 @@ describe('nginx site: served by a real nginx', () => {
     const result = await run(tool('fail2ban-regex', 'fail2ban'), [join(site.logDir, 'rtcops.access.log'), '/etc/fail2ban/filter.d/nginx-botsearch.conf']);
     // The readiness probe's redirect is logged too, and must not match.
     assert.match(result.output, /^Lines: \d+ lines, 0 ignored, 1 matched, [1-9]\d* missed/m, result.output);
+  });
+
+  test('a signaling token in the query (where browsers must put it) never reaches the access log; the connection test page is proxied', async (t) => {
+    const site = await liveSite(t);
+    const secret = 'eyJhbGciOiJIUzI1NiJ9.not-a-real-token.but-secret-looking';
+    const ws = new WebSocket(`wss://127.0.0.1:${site.httpsPort}/signaling?token=${secret}`, { rejectUnauthorized: false, headers: { host: 'rtc.sandbox.test' } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.close();
+    const page = await get(`${site.https}/connection-test`);
+    assert.equal(page.status, 200);
+    assert.equal(JSON.parse(page.body).path, '/connection-test');
+    assert.equal((await get(`${site.https}/connection-test/other.js`)).status, 404, 'only the page and its script');
+    await sleep(200);
+    const log = readFileSync(join(site.logDir, 'rtcops.access.log'), 'utf8');
+    assert.match(log, /"GET \/signaling HTTP\/1\.1" 101 /);
+    assert.doesNotMatch(log, /token=|not-a-real-token/);
   });
 
   test('/signaling carries a WebSocket through TLS to the app', async (t) => {
