@@ -127,7 +127,7 @@ describe('nginx site', () => {
     host.app.port = 3999;
     const upstreams = [...content(host, 'nginx-site').matchAll(/proxy_pass (\S+);/g)].map((m) => m[1]);
     assert.deepEqual([...new Set(upstreams)], ['http://127.0.0.1:3999']);
-    assert.equal(upstreams.length, 5);
+    assert.equal(upstreams.length, 7, "signaling, turn-credentials, the connection test page and its script, healthz, status, metrics");
   });
 });
 
