@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { layoutOf, sshTo } from '../host/index.js';
 import { hasPublicDns, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import type { Runner } from '../runner/index.js';
-import { sh, shQuote } from '../runner/quote.js';
+import { raw, sh } from '../runner/quote.js';
 import { daemonConfigSchema, type ChecksConfig } from '../daemon-config.js';
 import { buildChecks } from './index.js';
 import { runCheck, type CheckResult } from './result.js';
@@ -65,7 +65,7 @@ export function hostCheckScript(host: ResolvedHost, names: readonly string[]): s
     sh`entry=${layoutOf(host).daemonEntry}`,
     'if [ ! -f "$entry" ]; then echo rtcops-daemon-not-installed; exit 0; fi',
     // node from PATH: /usr/local/bin/node on provisioned hosts, as the daemon's unit finds it.
-    `${asApp}node "$entry" --config ${shQuote(host.app.daemonConfigFile)} --once --json --only ${shQuote(names.join(','))}`,
+    sh`${raw(asApp)}node "$entry" --config ${host.app.daemonConfigFile} --once --json --only ${names.join(',')}`,
   ].join('\n');
 }
 

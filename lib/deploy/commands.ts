@@ -1,7 +1,7 @@
 import type { ResolvedHost } from '../inventory/index.js';
 import { serverPlainEnv } from '../render/server-env.js';
 import { APP_PATH, layoutOf, NODE_BIN, PM2_BIN, pm2As, releaseDir } from '../host/index.js';
-import { raw, sh, shJoin, shQuote } from '../runner/quote.js';
+import { raw, sh, shJoin } from '../runner/quote.js';
 
 /**
  * What a deploy runs on the host, as plain values (Kamal's commands/*): each function returns the script or argv
@@ -69,10 +69,10 @@ export function receiveArgv(host: ResolvedHost, id: string, meta: Record<string,
 
 /** Shared files linked into the release, so it runs the same way from any directory it is started in. */
 export function linkSharedScript(host: ResolvedHost, id: string): string {
-  const dir = shQuote(releaseDir(host, id));
+  const dir = releaseDir(host, id);
   return [
-    `ln -sfn ${shQuote(host.app.envFile)} ${dir}/.env`,
-    `ln -sfn ${shQuote(host.app.logDir)} ${dir}/logs`,
+    sh`ln -sfn ${host.app.envFile} ${`${dir}/.env`}`,
+    sh`ln -sfn ${host.app.logDir} ${`${dir}/logs`}`,
   ].join('\n');
 }
 
@@ -153,7 +153,7 @@ export function logSizesScript(host: ResolvedHost): string {
 /** What the server logged since the given offsets (the failed release's own lines), the last lines of it. */
 export function logsSinceScript(host: ResolvedHost, offsets: number[], lines = 40): string {
   return [host.app.outLog, host.app.errorLog]
-    .map((f, i) => `tail -c +${(offsets[i] ?? 0) + 1} ${shQuote(f)} 2>/dev/null | tail -n ${lines} | sed 's/^/${i === 0 ? 'out' : 'err'}: /'`)
+    .map((f, i) => sh`tail -c +${(offsets[i] ?? 0) + 1} ${f} 2>/dev/null | tail -n ${lines} | sed 's/^/${raw(i === 0 ? 'out' : 'err')}: /'`)
     .join('\n');
 }
 
@@ -162,7 +162,7 @@ export function pruneScript(host: ResolvedHost, ids: string[]): string {
   const p = layoutOf(host);
   return [
     sh`cur=$(readlink -f ${p.current} 2>/dev/null || true); prev=$(readlink -f ${p.previous} 2>/dev/null || true)`,
-    `for d in ${ids.map((id) => shQuote(releaseDir(host, id))).join(' ')} ${shQuote(p.releases)}/.*.partial; do`,
+    sh`for d in ${ids.map((id) => releaseDir(host, id))} ${p.releases}/.*.partial; do`,
     '  [ -e "$d" ] || continue',
     '  [ "$d" = "$cur" ] || [ "$d" = "$prev" ] || rm -rf "$d"',
     'done',

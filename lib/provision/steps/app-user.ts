@@ -1,5 +1,5 @@
 import type { ResolvedHost } from '../../inventory/index.js';
-import { sh, shQuote } from '../../runner/quote.js';
+import { sh } from '../../runner/quote.js';
 import { layoutOf } from '../../host/index.js';
 import type { Action } from '../actions.js';
 import type { Step } from '../step.js';
@@ -24,7 +24,7 @@ export const appUserStep: Step = {
       return f?.exists !== true || f.mode !== '0750' || f.owner !== u || f.group !== u;
     });
     if (wrongDirs.length > 0) {
-      actions.push({ kind: 'run', summary: `directories ${wrongDirs.join(' ')}`, script: `install -d -m 0750 -o ${shQuote(u)} -g ${shQuote(u)} ${wrongDirs.map(shQuote).join(' ')}` });
+      actions.push({ kind: 'run', summary: `directories ${wrongDirs.join(' ')}`, script: sh`install -d -m 0750 -o ${u} -g ${u} ${wrongDirs}` });
     }
     // fail2ban's signaling jail reads the server's log: it must exist before the jail starts.
     const wrongLogs = [host.app.outLog, host.app.errorLog].filter((l) => {
@@ -37,7 +37,7 @@ export const appUserStep: Step = {
     // The nginx jails read the site's own logs, which nginx creates only once it serves the site.
     const missingNginx = nginxLogs(host).filter((l) => facts.files.get(l)?.exists !== true);
     if (missingNginx.length > 0) {
-      actions.push({ kind: 'run', summary: `log files ${missingNginx.join(' ')}`, script: `install -d -m 0755 ${shQuote(host.nginx.logDir)}\n${missingNginx.map((l) => `touch ${shQuote(l)} && chmod 0640 ${shQuote(l)}`).join('\n')}` });
+      actions.push({ kind: 'run', summary: `log files ${missingNginx.join(' ')}`, script: [sh`install -d -m 0755 ${host.nginx.logDir}`, ...missingNginx.map((l) => sh`touch ${l} && chmod 0640 ${l}`)].join('\n') });
     }
     return actions;
   },

@@ -24,7 +24,6 @@ export const daemonStep: Step = {
     const bundle = prepared.get(BUNDLE) as Artifact;
     const { daemonUnit: unit, daemonEntry } = layoutOf(host);
     const actions: Action[] = [];
-    const u = shQuote(host.app.user);
     // package.json beside the entry makes the bundle an ES module.
     if (facts.files.get(daemonEntry)?.sha256 !== bundle.sha256) {
       const dist = posix.dirname(daemonEntry);
@@ -38,7 +37,7 @@ export const daemonStep: Step = {
           `printf '{"type":"module","private":true}\\n' > "$root/package.json"`,
           'install -m 0644 "$ARTIFACT" "$dir/main.new.js"',
           // The new bundle must accept the installed config and secrets before it replaces the old one.
-          `if ! out=$(systemd-run --quiet --wait --pipe --collect -p User=${u} -p EnvironmentFile=${shQuote(host.app.daemonEnvFile)} ${NODE_BIN} "$dir/main.new.js" --config ${shQuote(host.app.daemonConfigFile)} --check-config 2>&1); then`,
+          sh`if ! out=$(systemd-run --quiet --wait --pipe --collect -p User=${host.app.user} -p EnvironmentFile=${host.app.daemonEnvFile} ${NODE_BIN} "$dir/main.new.js" --config ${host.app.daemonConfigFile} --check-config 2>&1); then`,
           '  rm -f "$dir/main.new.js"; echo "the health daemon refuses its config: $out" >&2; exit 1',
           'fi',
           'mv -f "$dir/main.new.js" "$dir/main.js"',
@@ -67,8 +66,8 @@ function startAndWait(unit: string): string {
   const q = shQuote(unit);
   return [
     'systemctl daemon-reload',
-    `systemctl enable --now ${q}`,
-    `id=$(systemctl show -p InvocationID --value ${q})`,
+    sh`systemctl enable --now ${unit}`,
+    sh`id=$(systemctl show -p InvocationID --value ${unit})`,
     // grep without -q reads all of its input: journalctl never sees a closed pipe.
     untilReady(q, `journalctl "_SYSTEMD_INVOCATION_ID=$id" --no-pager -o cat 2>/dev/null | grep -F '"event":"daemon_started"'`, { what: 'report started', journalLines: 8 }),
   ].join('\n');

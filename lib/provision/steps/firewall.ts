@@ -1,4 +1,4 @@
-import { sh, shJoin, shQuote } from '../../runner/quote.js';
+import { sh, shJoin } from '../../runner/quote.js';
 import {
   FIREWALL_DIR, FIREWALL_STATE, INSTALLED_FILES, LOADED_V4, LOADED_V6, NORMALIZE, UFW_FILES,
   describeTuples, describeUfwCommand, lineDelta, parseState, ruleLines, type FirewallState,
@@ -139,6 +139,6 @@ function applyScript(ufw: readonly string[][], state: FirewallState): string {
     `${NORMALIZE} < "$work/v4" > ${LOADED_V4}`,
     `if [ -f "$work/v6" ]; then ${NORMALIZE} < "$work/v6" > ${LOADED_V6}; else : > ${LOADED_V6}; fi`,
     `{ ${FILES_PROBE}; } > ${INSTALLED_FILES}`,
-    `printf '%s\n' ${shQuote(JSON.stringify(state))} > ${FIREWALL_STATE}`,
+    sh`printf '%s\n' ${JSON.stringify(state)} > ${FIREWALL_STATE}`,
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 import type { ResolvedHost } from '../../inventory/index.js';
 import { layoutOf, NODE_BIN, OPT_DIR, PM2_BIN, APP_PATH, pm2As } from '../../host/index.js';
-import { sh, shQuote } from '../../runner/quote.js';
+import { sh } from '../../runner/quote.js';
 import { pm2LogrotateSettings } from '../../render/server-env.js';
 import type { Action } from '../actions.js';
 import { nodeArch, nodeArtifact, pm2Artifact, pm2LogrotateArtifact } from '../artifacts.js';
@@ -49,7 +49,6 @@ export const runtimeStep: Step = {
   plan: ({ host }, facts) => {
     const n = host.node;
     const actions: Action[] = [];
-    const u = shQuote(host.app.user);
     const { pm2Unit: unit, home } = layoutOf(host);
     const has = (k: string) => facts.probes.get(k) ?? '';
 
@@ -98,7 +97,7 @@ export const runtimeStep: Step = {
       actions.push({
         kind: 'run',
         summary: `pm2 startup: ${unit}.service runs PM2 for ${host.app.user} at boot`,
-        script: `env PATH=${APP_PATH} ${PM2_BIN} startup systemd -u ${u} --hp ${shQuote(home)} --service-name ${shQuote(unit)} >/dev/null\nsystemctl enable --now ${shQuote(unit)}`,
+        script: sh`env PATH=${APP_PATH} ${PM2_BIN} startup systemd -u ${host.app.user} --hp ${home} --service-name ${unit} >/dev/null\nsystemctl enable --now ${unit}`,
       });
     } else if (svc?.active !== 'active' || svc.enabled !== 'enabled') {
       actions.push({ kind: 'run', summary: `enable and start ${unit}`, script: sh`systemctl enable --now ${unit}` });
@@ -111,7 +110,7 @@ export const runtimeStep: Step = {
         artifact: () => pm2LogrotateArtifact(n.pm2LogrotateVersion),
         script: [
           // `pm2 install <file.tgz>` unpacks the module into PM2_HOME/modules and starts it; the app user must read the file.
-          `mod=$(mktemp /tmp/pm2-logrotate-XXXXXX.tar.gz); cp "$ARTIFACT" "$mod"; chown ${u} "$mod"`,
+          sh`mod=$(mktemp /tmp/pm2-logrotate-XXXXXX.tar.gz); cp "$ARTIFACT" "$mod"; chown ${host.app.user} "$mod"`,
           `${pm2As(host, ['uninstall', 'pm2-logrotate'])} >/dev/null 2>&1 || true`,
           `${pm2As(host, ['install'])} "$mod" >/dev/null; rm -f "$mod"`,
           `${pm2As(host, ['save', '--force'])} >/dev/null`,

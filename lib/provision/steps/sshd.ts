@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { RemoteError } from '../../runner/errors.js';
-import { sh, shQuote } from '../../runner/quote.js';
+import { raw, sh, shQuote } from '../../runner/quote.js';
 import type { Action } from '../actions.js';
 import { HANDLERS } from '../apply.js';
 import type { Facts } from '../facts.js';
@@ -126,8 +126,8 @@ function setAside(conflict: { path: string; overrides: string[] }): Action {
     guard: 'ssh-access',
     revertUnit: 'sshd',
     prepare: 'true',
-    revert: `[ -e ${shQuote(kept)} ] && mv -f ${shQuote(kept)} ${shQuote(conflict.path)}; ${HANDLERS['reload ssh'] ?? 'true'}`,
-    script: `mkdir -p ${SET_ASIDE} && mv -f ${shQuote(conflict.path)} ${shQuote(kept)}\nsshd -t\n${HANDLERS['reload ssh'] ?? 'true'}`,
+    revert: sh`[ -e ${kept} ] && mv -f ${kept} ${conflict.path}; ${raw(HANDLERS['reload ssh'] ?? 'true')}`,
+    script: sh`mkdir -p ${SET_ASIDE} && mv -f ${conflict.path} ${kept}\nsshd -t\n${raw(HANDLERS['reload ssh'] ?? 'true')}`,
   };
 }
 
