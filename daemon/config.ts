@@ -64,16 +64,17 @@ export function secretsFromEnv(cfg: DaemonConfig, env: Record<string, string | u
     ['turnSecret', c.turn !== undefined || (c['media-probe']?.relayUrls.length ?? 0) > 0, 'the turn check and the relayed media probe mint TURN credentials with it'],
     ['slackWebhookUrl', cfg.alerting.slack, 'alerting.slack is on'],
     ['webhookUrl', cfg.alerting.webhook, 'alerting.webhook is on'],
+    ['heartbeatUrl', cfg.alerting.heartbeat !== undefined, 'alerting.heartbeat is on'],
   ];
   const problems = needs
     .filter(([key, needed]) => needed && (env[SECRET_ENV[key]] ?? '') === '')
     .map(([key, , why]) => `${SECRET_ENV[key]} is not set (${why}): add it to the daemon's EnvironmentFile`);
-  for (const [key, on] of [['slackWebhookUrl', cfg.alerting.slack], ['webhookUrl', cfg.alerting.webhook]] as const) {
+  for (const [key, on] of [['slackWebhookUrl', cfg.alerting.slack], ['webhookUrl', cfg.alerting.webhook], ['heartbeatUrl', cfg.alerting.heartbeat !== undefined]] as const) {
     const url = env[SECRET_ENV[key]] ?? '';
     const problem = on && url !== '' ? destinationProblem(url, cfg.alerting.plainHttpTo, SECRET_ENV[key]) : undefined;
     if (problem !== undefined) problems.push(`${problem}: fix it in the daemon's EnvironmentFile, or list the address's network in alerting.plainHttpTo`);
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
   const get = (k: keyof typeof SECRET_ENV) => (env[SECRET_ENV[k]] === '' ? undefined : env[SECRET_ENV[k]]);
-  return { jwtSecret: get('jwtSecret'), adminToken: get('adminToken'), turnSecret: get('turnSecret'), slackWebhookUrl: get('slackWebhookUrl'), webhookUrl: get('webhookUrl'), webhookToken: get('webhookToken') };
+  return { jwtSecret: get('jwtSecret'), adminToken: get('adminToken'), turnSecret: get('turnSecret'), slackWebhookUrl: get('slackWebhookUrl'), webhookUrl: get('webhookUrl'), webhookToken: get('webhookToken'), heartbeatUrl: get('heartbeatUrl') };
 }

@@ -7,6 +7,9 @@ import { trustingClient } from '../lib/alerting/providers/http-post.js';
 import { SlackProvider } from '../lib/alerting/providers/slack.js';
 import { WebhookProvider } from '../lib/alerting/providers/webhook.js';
 import { AlertStore } from '../lib/alerting/store.js';
+import { pushHeartbeat } from '../lib/alerting/heartbeat.js';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Dispatcher } from 'undici';
 import { cachedDeployWindows } from '../lib/alerting/deploy-marker.js';
 import type { BackupJob } from '../lib/checks/backup.js';
 import { buildChecks } from '../lib/checks/index.js';
@@ -22,12 +25,28 @@ export interface RunningDaemon {
   stop: () => Promise<void>;
 }
 
+const clientFor = (cfg: DaemonConfig) => (cfg.alerting.caFile === undefined ? undefined : trustingClient(cfg.alerting.caFile));
+
 export function providersFor(cfg: DaemonConfig, s: DaemonSecrets): AlertProvider[] {
   const out: AlertProvider[] = [];
-  const client = cfg.alerting.caFile === undefined ? undefined : trustingClient(cfg.alerting.caFile);
+  const client = clientFor(cfg);
   if (cfg.alerting.slack && s.slackWebhookUrl !== undefined) out.push(new SlackProvider(s.slackWebhookUrl, undefined, client));
   if (cfg.alerting.webhook && s.webhookUrl !== undefined) out.push(new WebhookProvider(s.webhookUrl, s.webhookToken, undefined, client));
   return out;
+}
+
+/** The dead-man heartbeat on its own schedule (alerting.heartbeat), once at start too; the URL is never logged. */
+function startHeartbeat(cfg: DaemonConfig, url: string | undefined, scheduler: Scheduler, metrics: DaemonMetrics, log: Logger, dispatcher: Dispatcher | undefined): ScheduledTask | undefined {
+  const hb = cfg.alerting.heartbeat;
+  if (hb === undefined || url === undefined) return undefined;
+  const beat = async () => {
+    const r = await pushHeartbeat({ url, method: hb.method, timeoutMs: hb.timeoutMs, host: cfg.host, dispatcher }, scheduler.latest.values());
+    metrics.heartbeat(r.ok ? 'sent' : 'failed');
+    if (r.ok) log.debug({ event: 'heartbeat' }, 'heartbeat pushed');
+    else log.warn({ event: 'heartbeat_failed', reason: r.reason }, `heartbeat push failed (${r.reason}); the push monitor alerts if this goes on`);
+  };
+  void beat();
+  return cron.schedule(hb.schedule, beat, { name: 'heartbeat', noOverlap: true });
 }
 
 /** alerting's policy, and one per check whose config overrides a number of it (checks.<name>.alert). */
@@ -70,11 +89,16 @@ export async function startDaemon(cfg: DaemonConfig, secrets: DaemonSecrets, log
   } catch (error) {
     throw new Error(`cannot listen on ${cfg.listen.host}:${cfg.listen.port} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): change listen.port`);
   }
-  if (opts.schedule !== false) scheduler.start();
-  log.info({ event: 'daemon_started', port: http.port, checks: checks.map((c) => ({ name: c.check.name, schedule: c.schedule })), providers: providers.map((p) => p.name) }, 'health daemon started');
+  let heartbeat: ScheduledTask | undefined;
+  if (opts.schedule !== false) {
+    scheduler.start();
+    heartbeat = startHeartbeat(cfg, secrets.heartbeatUrl, scheduler, metrics, log, clientFor(cfg));
+  }
+  log.info({ event: 'daemon_started', port: http.port, checks: checks.map((c) => ({ name: c.check.name, schedule: c.schedule })), providers: providers.map((p) => p.name), heartbeat: cfg.alerting.heartbeat !== undefined }, 'health daemon started');
   return {
     port: http.port, scheduler, metrics,
     stop: async () => {
+      await heartbeat?.destroy();
       await scheduler.stop();
       alerter.stop();
       http.server.closeAllConnections();

@@ -12,7 +12,7 @@ const USAGE = `Usage: node dist/daemon/main.js --config <file> [--once [--json] 
 
 The rtcops health daemon: runs the configured checks on their schedules, alerts Slack / a webhook,
 serves /healthz and /metrics. Secrets come from environment variables (JWT_SECRET, ADMIN_TOKEN,
-TURN_SECRET, SLACK_WEBHOOK_URL, ALERT_WEBHOOK_URL, ALERT_WEBHOOK_TOKEN).
+TURN_SECRET, SLACK_WEBHOOK_URL, ALERT_WEBHOOK_URL, ALERT_WEBHOOK_TOKEN, HEARTBEAT_URL).
 
   --config <file>   JSON or YAML config (default: $RTCOPS_HEALTH_CONFIG)
   --once            Run every check once, print the results, exit 1 if any is critical
@@ -40,8 +40,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number | un
     return 2;
   }
   const cfg = values.only === undefined ? loadConfigFile(path) : onlyChecks(loadConfigFile(path), values.only.split(','), path);
-  // --once sends no alerts, so it needs no alert destinations' secrets.
-  const secrets = secretsFromEnv(values.once === true ? { ...cfg, alerting: { ...cfg.alerting, slack: false, webhook: false } } : cfg, env, path);
+  // --once sends no alerts and no heartbeat, so it needs no destinations' secrets.
+  const secrets = secretsFromEnv(values.once === true ? { ...cfg, alerting: { ...cfg.alerting, slack: false, webhook: false, heartbeat: undefined } } : cfg, env, path);
   // The backup job loads its inventory, secrets and key now: a problem is a config error at start, not at 3 a.m.
   let backupJob: BackupJob | undefined;
   if (cfg.checks.backup !== undefined) {

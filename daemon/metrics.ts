@@ -15,6 +15,12 @@ export class DaemonMetrics {
   private readonly sent = new Counter({ name: 'rtcops_health_alerts_sent_total', help: 'Alerts delivered', labelNames: ['provider', 'kind'], registers: [this.registry] });
   private readonly failed = new Counter({ name: 'rtcops_health_alerts_failed_total', help: 'Alert delivery attempts that failed', labelNames: ['provider', 'kind'], registers: [this.registry] });
 
+  private readonly heartbeats = new Counter({ name: 'rtcops_health_heartbeats_total', help: 'Heartbeat pushes (alerting.heartbeat) by result', labelNames: ['result'], registers: [this.registry] });
+
+  heartbeat(result: 'sent' | 'failed'): void {
+    this.heartbeats.inc({ result });
+  }
+
   record(results: CheckResult[]): void {
     const first = results[0];
     if (first === undefined) return;

@@ -18,6 +18,7 @@ export const SECRET_ENV = {
   slackWebhookUrl: 'SLACK_WEBHOOK_URL',
   webhookUrl: 'ALERT_WEBHOOK_URL',
   webhookToken: 'ALERT_WEBHOOK_TOKEN',
+  heartbeatUrl: 'HEARTBEAT_URL',
 } as const;
 
 const schedule = z.string().refine((s) => cron.validate(s), { error: (iss) => `"${String(iss.input)}" is not a cron expression (like "*/5 * * * *", or with seconds "*/30 * * * * *")` });
@@ -85,10 +86,15 @@ export const daemonConfigSchema = z.strictObject({
     slack: z.boolean().default(false).describe(`Send to Slack (${SECRET_ENV.slackWebhookUrl}).`),
     webhook: z.boolean().default(false).describe(`Send to a generic webhook (${SECRET_ENV.webhookUrl}, optional ${SECRET_ENV.webhookToken}).`),
     maintenance: z.array(maintenanceWindow).default([]),
+    heartbeat: z.strictObject({
+      schedule: schedule.default('30 * * * * *').describe('How often to push; set the push monitor\'s period to this and its grace to about two periods.'),
+      method: z.enum(['GET', 'POST']).default('POST').describe('POST carries the host and its result counts as JSON; GET for services that take only a ping.'),
+      timeoutMs: z.number().int().min(100).default(10_000),
+    }).optional().describe(`A dead-man heartbeat: push to ${SECRET_ENV.heartbeatUrl} (healthchecks.io, an Uptime Kuma push monitor) on a schedule, so that service alerts when the host or the daemon stops.`),
     causes: z.array(z.strictObject({ effect: alertPattern, causes: z.array(alertPattern).min(1) })).default(() => DEFAULT_CAUSES.map((r) => ({ effect: r.effect, causes: [...r.causes] })))
       .describe('One alert per cause: while a cause (check/target, * at the end matches any) is failing, its effects send nothing and its alert lists them. Default: coturn → turn and relay probes, nginx/the app → server, pm2 and the media probe.'),
     plainHttpTo: z.array(privateCidr).default([])
-      .describe(`Private networks a webhook or heartbeat URL may reach over plain http, by IP address (${SECRET_ENV.slackWebhookUrl}, ${SECRET_ENV.webhookUrl}). Empty: https only.`),
+      .describe(`Private networks a webhook or heartbeat URL may reach over plain http, by IP address (${SECRET_ENV.slackWebhookUrl}, ${SECRET_ENV.webhookUrl}, ${SECRET_ENV.heartbeatUrl}). Empty: https only.`),
     caFile: file.optional().describe('PEM CA the daemon trusts besides the system CAs for alert webhooks and heartbeat pushes (a private CA).'),
   }).prefault({}),
   checks: z.strictObject({
@@ -182,4 +188,5 @@ export interface DaemonSecrets {
   slackWebhookUrl?: string | undefined;
   webhookUrl?: string | undefined;
   webhookToken?: string | undefined;
+  heartbeatUrl?: string | undefined;
 }

@@ -107,6 +107,7 @@ export function crossCheck(h: ResolvedHost): HostIssue[] {
 
   if (h.alerts.slack && h.secrets.slackWebhookUrl === undefined) problem(['secrets', 'slackWebhookUrl'], 'is required when alerts.slack is true');
   if (h.alerts.webhook && h.secrets.webhookUrl === undefined) problem(['secrets', 'webhookUrl'], 'is required when alerts.webhook is true');
+  if (h.alerts.heartbeat !== undefined && h.secrets.heartbeatUrl === undefined) problem(['secrets', 'heartbeatUrl'], 'is required when alerts.heartbeat is set');
   for (const [i, c] of h.alerts.plainHttpTo.entries()) {
     if (isCidr(c) && !isPrivateCidr(c)) problem(['alerts', 'plainHttpTo', i], `${c} is not a private network (${PRIVATE_CIDRS.join(', ')}): alerts cross the Internet over https only`);
   }

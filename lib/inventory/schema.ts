@@ -269,6 +269,7 @@ export const hostSettingsSchema = z.strictObject({
     .strictObject({
       slack: z.boolean().default(false).describe('Send alerts to Slack (needs secrets.slackWebhookUrl).'),
       webhook: z.boolean().default(false).describe('Send alerts as JSON to a generic webhook (needs secrets.webhookUrl; secrets.webhookToken, if set, goes as a bearer token).'),
+      heartbeat: z.strictObject({ method: z.enum(['GET', 'POST']).default('POST').describe('POST carries the host and its result counts as JSON; GET for ping-only services.') }).optional().describe('A dead-man heartbeat: the health daemon pushes to secrets.heartbeatUrl (a healthchecks.io check, an Uptime Kuma push monitor) every daemon.intervalSec, so that service alerts when the host or the daemon stops. Set the monitor\'s period to daemon.intervalSec and its grace to about two periods. POST carries the host and its result counts; GET for ping-only services.'),
       plainHttpTo: z.array(cidr).default([]).describe('Private networks (loopback, 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) whose addresses the Slack and webhook URLs and the heartbeat URLs may reach over plain http: an internal relay, Mattermost on the LAN, a test stand-in. The URL must name an IP address inside one of them. Empty: https only.'),
       caFile: path.optional().describe('PEM CA file, on the operator machine, that the health daemon trusts besides the system CAs for its HTTPS clients: alert webhooks and heartbeat pushes behind a private CA. Installed on the host. `~/` is expanded.'),
       runbookUrl: z.url({ protocol: /^https?$/ }).optional().describe('Where your team reads RUNBOOK.md (e.g. its page in your git host); every alert links `<runbookUrl>#<check>`. Default: the bare anchor `RUNBOOK.md#<check>`.'),
@@ -285,6 +286,7 @@ export const hostSettingsSchema = z.strictObject({
       slackWebhookUrl: secretRef.optional().describe('Slack incoming webhook URL for alerts.'),
       webhookUrl: secretRef.optional().describe('Generic alert webhook URL (alerts.webhook).'),
       webhookToken: secretRef.optional().describe('Bearer token sent to the generic alert webhook (optional).'),
+      heartbeatUrl: secretRef.optional().describe('The push URL of the dead-man heartbeat (alerts.heartbeat); it names the monitor, so it is a secret.'),
       jwtSecretPrevious: secretRef.optional().describe('Only while rotating the JWT secret: the old one. The server still accepts tokens it signed (JWT_SECRET_PREVIOUS). Remove it once every token signed with it has expired (RUNBOOK.md#rotate-secrets).'),
       turnSecretPrevious: secretRef.optional().describe('Only while rotating the TURN secret: the old one. coturn accepts credentials minted with either (two static-auth-secret lines). Remove it once credentials minted with it have expired (turn.credentialTtlSec).'),
     })

@@ -36,6 +36,7 @@ export interface HostSecrets {
   slackWebhookUrl: Secret | undefined;
   webhookUrl?: Secret | undefined;
   webhookToken?: Secret | undefined;
+  heartbeatUrl?: Secret | undefined;
   /** Only during a rotation: the old values, still accepted (RUNBOOK.md#rotate-secrets). */
   jwtSecretPrevious?: Secret | undefined;
   turnSecretPrevious?: Secret | undefined;
@@ -125,6 +126,7 @@ export function resolveSecrets(host: ResolvedHost, inventoryFile: string, env: E
     slackWebhookUrl: lookup('slackWebhookUrl', alertUrl),
     webhookUrl: lookup('webhookUrl', alertUrl),
     webhookToken: lookup('webhookToken', () => undefined),
+    heartbeatUrl: lookup('heartbeatUrl', alertUrl),
     jwtSecretPrevious: lookup('jwtSecretPrevious', longEnough),
     turnSecretPrevious: lookup('turnSecretPrevious', longEnough),
   };
@@ -139,6 +141,7 @@ export function resolveSecrets(host: ResolvedHost, inventoryFile: string, env: E
     jwtSecret, adminToken, turnSecret, slackWebhookUrl: secrets.slackWebhookUrl,
     ...(secrets.webhookUrl !== undefined ? { webhookUrl: secrets.webhookUrl } : {}),
     ...(secrets.webhookToken !== undefined ? { webhookToken: secrets.webhookToken } : {}),
+    ...(secrets.heartbeatUrl !== undefined ? { heartbeatUrl: secrets.heartbeatUrl } : {}),
     ...(jwtSecretPrevious !== undefined ? { jwtSecretPrevious } : {}),
     ...(turnSecretPrevious !== undefined ? { turnSecretPrevious } : {}),
   };

@@ -122,7 +122,8 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
     ...(host.alerts.runbookUrl !== undefined ? { runbookUrl: host.alerts.runbookUrl } : {}),
     alerting: {
       failureThreshold: d.failureThreshold, successThreshold: d.successThreshold, reminderIntervalMin: d.reminderIntervalMin, slack: host.alerts.slack, webhook: host.alerts.webhook,
-      maintenance: d.maintenance, plainHttpTo: host.alerts.plainHttpTo, ...(host.alerts.caFile !== undefined ? { caFile: ALERTS_CA_PATH } : {}),
+      maintenance: d.maintenance, plainHttpTo: host.alerts.plainHttpTo,
+      ...(host.alerts.heartbeat !== undefined ? { heartbeat: { schedule: every(55), method: host.alerts.heartbeat.method } } : {}), ...(host.alerts.caFile !== undefined ? { caFile: ALERTS_CA_PATH } : {}),
     },
     checks: withAlertOverrides(d.checkAlerting, {
       'tls-expiry': {
@@ -173,5 +174,6 @@ export function daemonSecretEnv(secrets: HostSecrets): Record<string, string> {
   if (secrets.slackWebhookUrl !== undefined) env.SLACK_WEBHOOK_URL = secrets.slackWebhookUrl.reveal();
   if (secrets.webhookUrl !== undefined) env.ALERT_WEBHOOK_URL = secrets.webhookUrl.reveal();
   if (secrets.webhookToken !== undefined) env.ALERT_WEBHOOK_TOKEN = secrets.webhookToken.reveal();
+  if (secrets.heartbeatUrl !== undefined) env.HEARTBEAT_URL = secrets.heartbeatUrl.reveal();
   return env;
 }

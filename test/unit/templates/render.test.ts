@@ -6,6 +6,7 @@ import { after, describe, test, type TestContext } from 'node:test';
 import { Secret, type ResolvedHost } from '../../../lib/inventory/index.js';
 import { MANIFEST, renderMain } from '../../../lib/render/command.js';
 import { renderHost, type RenderedFile } from '../../../lib/render/files.js';
+import { everyInterval } from '../../../lib/render/server-env.js';
 import { EXAMPLE_INVENTORY, exampleHost, FAKE_SECRET_ENV, fakeSandboxHome, fakeSecrets } from '../../fixtures/inventories/hosts.js';
 
 const SECRET_VALUES = Object.values(FAKE_SECRET_ENV);
@@ -81,6 +82,17 @@ describe('rotations and maintenance from the inventory', () => {
     const cfg = JSON.parse(content(host, 'health-daemon-config')) as { runbookUrl: string; alerting: { maintenance: unknown[] } };
     assert.equal(cfg.runbookUrl, host.alerts.runbookUrl);
     assert.deepEqual(cfg.alerting.maintenance, host.daemon.maintenance);
+  });
+
+  test('a heartbeat: its schedule follows daemon.intervalSec, its URL only in the daemon\'s EnvironmentFile', () => {
+    const host = exampleHost('sandbox');
+    host.alerts = { ...host.alerts, heartbeat: { method: 'GET' } };
+    const url = 'https://hc-ping.example.test/0f1e2d3c-not-a-real-check';
+    const files = renderHost(host, { ...fakeSecrets(host), heartbeatUrl: new Secret(url) }).files;
+    const cfg = files.find((f) => f.id === 'health-daemon-config')?.content ?? '';
+    assert.deepEqual((JSON.parse(cfg) as { alerting: { heartbeat: unknown } }).alerting.heartbeat, { schedule: everyInterval(host.daemon.intervalSec, 55), method: 'GET' });
+    assert.doesNotMatch(cfg, /hc-ping/);
+    assert.match(files.find((f) => f.id === 'health-daemon-env')?.content ?? '', /^HEARTBEAT_URL='https:\/\/hc-ping.example.test\/0f1e2d3c-not-a-real-check'$/m);
   });
 
   test('a generic webhook over plain http to a private network, behind a CA: all explicit, all reach the daemon', (t) => {
