@@ -16,6 +16,7 @@ import { ADMIN_TOKEN, JWT_SECRET, TURN_SECRET, startTestServer, type TestServer 
 import { startSshd, type TestSshd } from '../../helpers/sshd.js';
 import { startTlsFront } from '../../helpers/tls-front.js';
 import { REPO } from '../../fixtures/inventories/hosts.js';
+import { AlertReceiver } from '../../helpers/receiver.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rtcops-check-script-'));
 const SECRETS = { RTCOPS_LOOP_JWT_SECRET: JWT_SECRET, RTCOPS_LOOP_ADMIN_TOKEN: ADMIN_TOKEN, RTCOPS_LOOP_TURN_SECRET: TURN_SECRET };
@@ -28,6 +29,8 @@ describe('npx zx scripts/check.mjs: every check once, against real components on
   let httpsPort: number;
   let caFile: string;
   let inventory: string;
+  let rx: AlertReceiver | undefined;
+  let cert: ReturnType<TestCa['issue']>;
 
   const run = async (args: string[], env: Record<string, string> = SECRETS) => {
     const r = await execa(join(REPO, 'node_modules/.bin/zx'), ['scripts/check.mjs', ...args], {
@@ -42,7 +45,7 @@ describe('npx zx scripts/check.mjs: every check once, against real components on
     s = await startTestServer({ ANNOUNCED_IP: '127.0.0.1' });
     const ca = TestCa.create(join(dir, 'ca'));
     caFile = ca.certFile;
-    const cert = ca.issue('host', ['rtc.rtcops.test', 'turn.rtcops.test'], days(-1), days(60));
+    cert = ca.issue('host', ['rtc.rtcops.test', 'turn.rtcops.test'], days(-1), days(60));
     coturn = await startCoturn({ dir, secret: TURN_SECRET, cert: cert.fullchainFile, key: cert.keyFile });
     httpsPort = await freePort();
     front = await startTlsFront(httpsPort, cert, s.port);
@@ -76,6 +79,7 @@ describe('npx zx scripts/check.mjs: every check once, against real components on
     writeFileSync(host.app.daemonConfigFile, JSON.stringify(daemonConfig(host), null, 2));
   });
   after(async () => {
+    await rx?.down();
     front?.close();
     await sshd?.stop();
     await coturn?.stop();
@@ -107,6 +111,31 @@ describe('npx zx scripts/check.mjs: every check once, against real components on
     assert.match(stdout, /^OK\s+tls-expiry\s+rtc\.rtcops\.test:\d+\s+\d+ ms\s+daysLeft=\d+ chainValid=true hostnameMatches=true\s+certificate valid for \d+ more days/m);
     assert.match(stdout, /^OK\s+turn\s+udp\s+\d+ ms\s+rttMs=[\d.]+ allocateMs=\d+\s+TURN over UDP 127\.0\.0\.1:\d+: allocated, no relay peer configured, private peers refused$/m);
     assert.match(stdout, /^loop: 6 ok, 0 warn, 0 critical, 0 skipped in [\d.]+ s$/m);
+  });
+
+  it('--watch: the outside checks every interval through the alert state machine: nginx unreachable from outside → one alert naming the host (outside), one resolution once it answers', async () => {
+    rx = await AlertReceiver.start();
+    const watched = join(dir, 'watched.yaml');
+    const text = (await import('node:fs')).readFileSync(inventory, 'utf8')
+      .replace("    acme: { email: ops@rtcops.test }", "    acme: { email: ops@rtcops.test }\n    alerts: { slack: true, plainHttpTo: [127.0.0.0/8] }")
+      .replace('turnSecret: { env: RTCOPS_LOOP_TURN_SECRET } }', 'turnSecret: { env: RTCOPS_LOOP_TURN_SECRET }, slackWebhookUrl: { env: RTCOPS_LOOP_SLACK } }');
+    writeFileSync(watched, text);
+    const env = { ...SECRETS, RTCOPS_LOOP_SLACK: rx.url };
+    const watch = (rounds: number) => run(['loop', '-i', watched, '--probe-direct', '--ca-file', caFile, '--https-port', String(httpsPort), '--watch', '--interval', '1', '--rounds', String(rounds), '--only', 'server'], env);
+    // What a firewall in front of nginx does to callers: nothing answers on 443.
+    await new Promise((r) => front.close(r));
+    const blocked = await watch(4);
+    front = await startTlsFront(httpsPort, cert, s.port);
+    assert.equal(blocked.code, 1, blocked.stderr);
+    assert.match(blocked.stderr, /watching loop from outside every 1 s \(server\)/);
+    assert.equal(blocked.stdout.trim().split('\n').length, 4, 'one line per round');
+    assert.match(blocked.stdout, /round 4: loop: 0 ok, 0 warn, 1 critical, 0 skipped in [\d.]+ s: server https:\/\/rtc\.rtcops\.test:\d+/);
+    const back = await watch(2);
+    assert.equal(back.code, 0, back.stdout);
+    assert.deepEqual(rx.received.map((r) => String(r.body['text']).replace(/^:\w+: /, '')), [
+      `CRITICAL server on loop (outside) (https://rtc.rtcops.test:${httpsPort})`,
+      `RESOLVED server on loop (outside) (https://rtc.rtcops.test:${httpsPort})`,
+    ]);
   });
 
   it('--no-ssh: the host\'s own checks are listed as skipped, never pretended', async () => {
