@@ -12,7 +12,9 @@
  * daemon's private memory (USS) and a bare Node.js process's RSS for reference. --node-options runs the daemon with
  * V8 flags (e.g. "--max-semi-space-size=1 --max-old-space-size=64") to compare tunings.
  *
- *   npm run bench:daemon [-- --cycles 1000] [--node-options="<flags>"]
+ * --only <check,...> runs some checks alone, --gc collects garbage before each sample: what grows, and in which check.
+ *
+ *   npm run bench:daemon [-- --cycles 1000] [--node-options="<flags>"] [--only tls-expiry,turn] [--gc]
  */
 import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,7 @@ import { freePort } from '../test/helpers/process.js';
 import { ADMIN_TOKEN, JWT_SECRET, TURN_SECRET, startTestServer } from '../test/helpers/server.js';
 import { startTlsFront } from '../test/helpers/tls-front.js';
 
-const { values } = parseArgs({ options: { cycles: { type: 'string', default: '1000' }, 'node-options': { type: 'string', default: '' } } });
+const { values } = parseArgs({ options: { cycles: { type: 'string', default: '1000' }, 'node-options': { type: 'string', default: '' }, only: { type: 'string' }, gc: { type: 'boolean', default: false } } });
 const CYCLES = Number(values.cycles);
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -57,14 +59,18 @@ const config: DaemonConfigInput = {
     server: { url: `http://127.0.0.1:${server.port}`, signalingUrl: `wss://rtc.bench.test:${httpsPort}/signaling`, address: '127.0.0.1', caFile: ca.certFile },
   },
 };
+if (values.only !== undefined) {
+  const keep = values.only.split(',');
+  config.checks = Object.fromEntries(Object.entries(config.checks ?? {}).filter(([name]) => keep.includes(name)));
+}
 const configFile = join(dir, 'daemon.json');
 writeFileSync(configFile, JSON.stringify(config));
 
-type Report = { ms: number[]; rss: number[]; first: CheckResult[]; last: CheckResult[]; ussMiB: number; vmHwmMiB: number };
+type Report = { ms: number[]; rss: number[]; heap: number[]; external: number[]; first: CheckResult[]; last: CheckResult[]; ussMiB: number; vmHwmMiB: number };
 const report = await new Promise<Report>((resolve, reject) => {
   const child = fork('bench/daemon-cycles.mjs', [configFile, String(CYCLES)], {
     env: { PATH: process.env['PATH'], JWT_SECRET, ADMIN_TOKEN, TURN_SECRET }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: values['node-options'].split(' ').filter((a) => a !== ''),
+    execArgv: [...values['node-options'].split(' ').filter((a) => a !== ''), ...(values.gc ? ['--expose-gc'] : [])],
   });
   child.on('message', (m: Report | { progress: number }) => {
     if ('progress' in m) process.stderr.write(`  ${m.progress}/${CYCLES} cycles\r`);
@@ -83,12 +89,17 @@ const sorted = [...report.ms].sort((a, b) => a - b);
 const notOk = (rs: CheckResult[]) => rs.filter((r) => r.status !== 'ok').map((r) => `${r.check} ${r.target}: ${r.status} ${r.message}`);
 const head = report.rss.slice(0, 100);
 const tail = report.rss.slice(-100);
-console.log(`daemon: ${CYCLES} full check cycles on loopback (TLS ×2, disk, TURN udp/tcp/tls, server); ${report.first.length} results per cycle; 2-core machine shared with server and coturn${values['node-options'] === '' ? '' : `; node ${values['node-options']}`}`);
+console.log(`daemon: ${CYCLES} ${values.only === undefined ? 'full check cycles on loopback (TLS ×2, disk, TURN udp/tcp/tls, server)' : `cycles of ${values.only} alone`}${values.gc ? ', a full GC before each sample' : ''}; ${report.first.length} results per cycle; 2-core machine shared with server and coturn${values['node-options'] === '' ? '' : `; node ${values['node-options']}`}`);
 console.log(`  results: first cycle ${report.first.length - notOk(report.first).length}/${report.first.length} ok, last cycle ${report.last.length - notOk(report.last).length}/${report.last.length} ok`);
 for (const line of [...new Set([...notOk(report.first), ...notOk(report.last)])]) console.log(`    not ok: ${line}`);
 console.log(`  wall time per cycle: p50 ${f(percentile(sorted, 50))}  p95 ${f(percentile(sorted, 95))}  p99 ${f(percentile(sorted, 99))}  max ${f(sorted.at(-1) ?? NaN)} ms   (goal p95 <= 1000 ms)`);
 console.log(`  first cycle ${f(report.ms[0] ?? NaN)} ms (connections, TLS contexts and modules warm up)`);
 console.log(`  daemon RSS: ${f(report.rss.at(-1) ?? NaN)} MiB after ${CYCLES} cycles, peak ${f(report.vmHwmMiB)} MiB   (goal <= 80 MB)`);
 console.log(`  daemon private memory (USS) ${f(report.ussMiB)} MiB; for reference a bare \`node -e\` has RSS ${f(bareNodeMiB)} MiB`);
+/** The mean of each tenth of the run: a flat line, or where it climbs. */
+const tenths = (xs: number[]) => Array.from({ length: 10 }, (_, i) => mean(xs.slice(Math.floor((i * xs.length) / 10), Math.floor(((i + 1) * xs.length) / 10)))).map(f).join(' ');
+console.log(`  trend by tenth of the run (MiB): RSS ${tenths(report.rss)}`);
+console.log(`                                   V8 heap used ${tenths(report.heap)}`);
+console.log(`                                   outside the heap (Buffers, TLS, native) ${tenths(report.external)}`);
 console.log(`  RSS growth: mean ${f(mean(head))} MiB over cycles 1-100, ${f(mean(tail))} MiB over the last 100 (${f(mean(tail) - mean(head))} MiB)`);
 process.exit(0);
