@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { Alerter } from '../../../lib/alerting/alerter.js';
-import { DEFAULT_CAUSES } from '../../../lib/alerting/causes.js';
+import { DEFAULT_CAUSES, type CauseRule } from '../../../lib/alerting/causes.js';
+import { OUTSIDE_CAUSES } from '../../../lib/checks/watch.js';
 import { SlackProvider } from '../../../lib/alerting/providers/slack.js';
 import { AlertStore } from '../../../lib/alerting/store.js';
 import type { CheckResult, Status } from '../../../lib/checks/result.js';
@@ -24,13 +25,13 @@ let minute = 0;
 const at = () => new Date(t0 + minute * 60_000);
 const SERVER = 'server/http://127.0.0.1:3000';
 const RELAYS = ['media-probe/relay:udp', 'media-probe/relay:tcp', 'media-probe/relay:tls'];
-const ALL = ['services/nginx.service', 'services/coturn.service', 'turn/udp', 'turn/tcp', 'turn/tls', SERVER, 'pm2/rtcops', 'media-probe/direct', ...RELAYS];
+const ALL = ['host/rtc-test', 'services/nginx.service', 'services/coturn.service', 'turn/udp', 'turn/tcp', 'turn/tls', SERVER, 'pm2/rtcops', 'media-probe/direct', ...RELAYS];
 
-function alerter(rx: AlertReceiver, stateFile: string) {
+function alerter(rx: AlertReceiver, stateFile: string, causes: readonly CauseRule[] = DEFAULT_CAUSES) {
   const a = new Alerter({
     host: 'rtc-test', store: new AlertStore(stateFile), providers: [new SlackProvider(rx.url, 1000)],
     policy: { failureThreshold: 2, successThreshold: 1, sendOnResolved: true, reminderIntervalMs: 3 * 60_000 },
-    maintenance: [], causes: DEFAULT_CAUSES, runbookUrl: 'RUNBOOK.md', backoff: { initialDelayMs: 20, maxDelayMs: 100, minIntervalMs: 0 },
+    maintenance: [], causes, runbookUrl: 'RUNBOOK.md', backoff: { initialDelayMs: 20, maxDelayMs: 100, minIntervalMs: 0 },
     log: capturedLogger().log, now: at,
   });
   alerters.push(a);
@@ -92,6 +93,20 @@ describe('one alert per cause (lib/alerting/causes.ts)', () => {
     for (let i = 0; i < 2; i++) await round(a, ['services/nginx.service', SERVER, 'media-probe/direct', ...RELAYS]);
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(heads(rx), ['CRITICAL services on rtc-test (nginx.service)']);
+  });
+
+  it('from outside, a host where nothing answers: one "silent" alert naming every probe, one resolution when it is back', async () => {
+    const a = alerter(rx, stateFile, OUTSIDE_CAUSES);
+    const outside = ['turn/udp', 'turn/tcp', 'turn/tls', SERVER, 'media-probe/direct', ...RELAYS];
+    for (let i = 0; i < 3; i++) await round(a, ['host/rtc-test', ...outside]);
+    const back = alerter(rx, stateFile, OUTSIDE_CAUSES);
+    alerters.at(-2)?.stop();
+    const r: CheckResult = { check: 'host', target: 'rtc-test', status: 'ok', message: 'answers', values: {}, durationMs: 0, at: at().toISOString() };
+    await back.handle(r);
+    await round(back, []);
+    await new Promise((res) => setTimeout(res, 200));
+    assert.deepEqual(heads(rx), ['CRITICAL host on rtc-test (rtc-test)', 'RESOLVED host on rtc-test (rtc-test)']);
+    assert.match(texts(rx)[0] ?? '', /Also affected[^"]*media-probe\/direct, media-probe\/relay:tcp, media-probe\/relay:tls, media-probe\/relay:udp, server\/http:\/\/127.0.0.1:3000, turn\/tcp, turn\/tls, turn\/udp/);
   });
 
   it('an effect whose causes are healthy alerts by itself (media blocked by the firewall, a crash loop)', async () => {
