@@ -65,6 +65,14 @@ export function helpText<O extends Options>(spec: CommandSpec<O>): string {
   return lines.join('\n');
 }
 
+/** The one host a command takes: `<command>: <missing>` without it, and no other positional argument. */
+export function oneHost(args: CliArgs, command: string, missing: string): string {
+  const [hostName, ...extra] = args.positionals;
+  if (hostName === undefined) throw new UsageError(`${command}: ${missing}`);
+  if (extra.length > 0) throw new UsageError(`${command}: unexpected arguments: ${extra.join(' ')}`);
+  return hostName;
+}
+
 /** Parse argv; undefined means --help was printed. Throws UsageError for unknown or malformed options. */
 export function parseCli<O extends Options>(spec: CommandSpec<O>, argv: string[], io: Io = processIo): CliArgs | undefined {
   let parsed: { values: CliArgs['values']; positionals: string[] };

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
+import { EXIT, UsageError, oneHost, parseCli, type Io } from '../cli.js';
 import { InventoryError, loadHost, operatorFileIssues, probeReach, readProbeCa } from '../inventory/index.js';
 import type { CheckResult } from './result.js';
 import { ALL_CHECKS, HOST_CHECKS, REMOTE_CHECKS, runOperatorChecks } from './operator.js';
@@ -44,9 +44,7 @@ export function summaryLine(host: string, results: CheckResult[], ms: number): s
 export async function checkMain(argv: string[], io: Io): Promise<number> {
   const args = parseCli(spec, argv, io);
   if (args === undefined) return EXIT.ok;
-  const [hostName, ...extra] = args.positionals;
-  if (hostName === undefined) throw new UsageError('check: name the host to check (e.g. sandbox)');
-  if (extra.length > 0) throw new UsageError(`check: unexpected arguments: ${extra.join(' ')}`);
+  const hostName = oneHost(args, 'check', 'name the host to check (e.g. sandbox)');
   const watch = args.values.watch === true;
   if (!watch && (args.values.interval !== undefined || args.values.rounds !== undefined)) throw new UsageError('--interval and --rounds go with --watch');
   const only = typeof args.values.only === 'string' ? args.values.only.split(',').map((s) => s.trim()).filter((s) => s !== '') : [...(watch ? REMOTE_CHECKS : ALL_CHECKS)];

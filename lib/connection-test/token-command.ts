@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { EXIT, UsageError, parseCli, type Io } from '../cli.js';
+import { EXIT, UsageError, oneHost, parseCli, type Io } from '../cli.js';
 import { loadHost } from '../inventory/index.js';
 import { DEFAULT_TEST_TTL_SEC, TEST_ROLE, isTestRoom } from './role.js';
 
@@ -22,9 +22,7 @@ const spec = {
 export async function tokenMain(argv: string[], io: Io): Promise<number> {
   const args = parseCli(spec, argv, io);
   if (args === undefined) return EXIT.ok;
-  const [hostName, ...extra] = args.positionals;
-  if (hostName === undefined) throw new UsageError('token: name the host (e.g. sandbox)');
-  if (extra.length > 0) throw new UsageError(`token: unexpected arguments: ${extra.join(' ')}`);
+  const hostName = oneHost(args, 'token', 'name the host (e.g. sandbox)');
   const ttl = Number(args.values.ttl);
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new UsageError('--ttl takes whole seconds from 60 to 86400');
   const room = typeof args.values.room === 'string' ? args.values.room : `${TEST_ROLE}-${randomBytes(4).toString('hex')}`;

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { EXIT, parseCli, UsageError, type Io } from '../cli.js';
+import { EXIT, oneHost, parseCli, UsageError, type Io } from '../cli.js';
 import { isGitIgnored, loadHost } from '../inventory/index.js';
 import { renderHost, type RenderResult } from './files.js';
 
@@ -59,9 +59,7 @@ export function summary(result: RenderResult, outDir: string | undefined): strin
 export async function renderMain(argv: string[], io: Io): Promise<number> {
   const args = parseCli(spec, argv, io);
   if (args === undefined) return EXIT.ok;
-  const [hostName, ...extra] = args.positionals;
-  if (hostName === undefined) throw new UsageError('render: name the host to render (e.g. sandbox)');
-  if (extra.length > 0) throw new UsageError(`render: unexpected arguments: ${extra.join(' ')}`);
+  const hostName = oneHost(args, 'render', 'name the host to render (e.g. sandbox)');
   const outDir = typeof args.values.out === 'string' ? resolve(args.values.out) : undefined;
   if (outDir !== undefined && !isGitIgnored(outDir)) {
     throw new UsageError(`--out ${outDir} is inside a git work tree and not ignored: secret-bearing files could be committed`);
