@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 // The page at /connection-test, what it reports, and (lib/connection-test/role.ts) who may use test rooms.
-export { TEST_ROLE, testRoomAllowed } from '../lib/connection-test/role.js';
+import { TEST_PATHS } from '../lib/connection-test/role.js';
 
-export const TEST_PATHS = ['udp', 'tcp', 'turn-udp', 'turn-tcp', 'turn-tls'] as const;
+export { TEST_ROLE, testRoomAllowed } from '../lib/connection-test/role.js';
 
 const figure = (max: number) => z.number().finite().min(0).max(max).optional();
 

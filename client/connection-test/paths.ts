@@ -1,7 +1,9 @@
 // Which ICE settings force each path, and what the selected candidate pair must show for the path to count.
 import type { types } from 'mediasoup-client';
+import { TEST_PATHS } from '../../lib/connection-test/role.js';
 
-export const PATHS = ['udp', 'tcp', 'turn-udp', 'turn-tcp', 'turn-tls'] as const;
+// The server validates reports against the same list.
+export const PATHS = TEST_PATHS;
 export type PathName = (typeof PATHS)[number];
 
 export const LABELS: Record<PathName | 'signaling', string> = {

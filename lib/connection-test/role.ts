@@ -14,5 +14,8 @@ export function testRoomAllowed(role: string | undefined, room: string): boolean
   return (role === TEST_ROLE) === isTestRoom(room);
 }
 
+/** The paths the page tries, in order; the server accepts reports for these only. */
+export const TEST_PATHS = ['udp', 'tcp', 'turn-udp', 'turn-tcp', 'turn-tls'] as const;
+
 /** Long enough to send a link and run the test; the server refuses tokens longer-lived than JWT_MAX_LIFETIME_SEC. */
 export const DEFAULT_TEST_TTL_SEC = 15 * 60;
