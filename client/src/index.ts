@@ -281,7 +281,7 @@ export class RtcopsClient extends TypedEvents<ClientEvents> {
   private async socketClosed(code: number, reason: string): Promise<void> {
     this.socket = undefined;
     const canRenew = code === CloseCode.tokenExpired && typeof this.o.token !== 'string';
-    const willReconnect = !this.closedByUs && this.o.reconnect !== false && (!FINAL.has(code) || canRenew) && (code !== CloseCode.tokenExpired || canRenew);
+    const willReconnect = !this.closedByUs && this.o.reconnect !== false && !FINAL.has(code) && (code !== CloseCode.tokenExpired || canRenew);
     this.emit('disconnected', { code, reason, willReconnect });
     if (!willReconnect) {
       this.closeMedia();
