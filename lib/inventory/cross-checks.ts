@@ -28,6 +28,7 @@ function portClaims(h: ResolvedHost): PortClaim[] {
     one([], 'nginx http', 'tcp', 80),
     one([], 'nginx https', 'tcp', 443),
     one(['app', 'port'], 'app.port', 'tcp', h.app.port),
+    one(['app', 'slotBPort'], 'app.slotBPort', 'tcp', h.app.slotBPort),
     one(['turn', 'port'], 'turn.port', 'udp', h.turn.port),
     one(['turn', 'port'], 'turn.port', 'tcp', h.turn.port),
     one(['turn', 'tlsPort'], 'turn.tlsPort', 'tcp', h.turn.tlsPort),
@@ -78,8 +79,12 @@ export function crossCheck(h: ResolvedHost): HostIssue[] {
     }
   }
   const base = h.mediasoup.webRtcServerPort;
-  if (base !== undefined && base + h.app.numWorkers - 1 > 65535) {
-    problem(['mediasoup', 'webRtcServerPort'], `${base} + ${h.app.numWorkers} workers runs past port 65535`);
+  if (base !== undefined && base + 2 * h.app.numWorkers - 1 > 65535) {
+    problem(['mediasoup', 'webRtcServerPort'], `${base} + ${h.app.numWorkers} workers in each of the 2 deploy slots runs past port 65535`);
+    rangesValid = false;
+  }
+  if (h.app.slotBPort > 65535) {
+    problem(['app', 'slotBPort'], `app.port + 1 is past port 65535: set app.slotBPort, the second deploy slot's port`);
     rangesValid = false;
   }
   if (rangesValid) issues.push(...overlaps(portClaims(h)));

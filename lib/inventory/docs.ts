@@ -99,8 +99,8 @@ export function inventoryReference(): string {
   for (const row of rows(hostSettingsSchema, '')) {
     lines.push(`| \`${row.key}\` | ${cell(row.type)} | ${cell(row.presence)} | ${cell(row.description)} |`);
   }
-  lines.push('', 'Cross-field checks: port ranges have min < max; no two of ssh.port, 80, 443, app.port, the TURN ports, the relay range,');
-  lines.push('the media ports and nodeExporter.port overlap on one protocol; exactly one host-key pin; `sshd.allowUsers` includes');
+  lines.push('', 'Cross-field checks: port ranges have min < max; no two of ssh.port, 80, 443, app.port, app.slotBPort, the TURN ports, the');
+  lines.push('relay range, the media ports of both deploy slots and nodeExporter.port overlap on one protocol; exactly one host-key pin; `sshd.allowUsers` includes');
   lines.push('`ssh.user`; `pm2.killTimeoutMs` exceeds `app.drainTimeoutMs`; `firewall.extraRules` do not open the SSH port; the');
   lines.push('firewall plan always has an SSH rule from `adminCidrs`.', '');
   return lines.join('\n');

@@ -16,10 +16,10 @@ export interface FirewallRule {
   comment: string;
 }
 
-/** The ports mediasoup needs: the WebRtcServer ports (one per worker) or the per-transport range. */
+/** The ports mediasoup needs in both deploy slots: the WebRtcServer ports (one per worker and slot) or the per-transport range. */
 export function mediaPorts(host: Pick<ResolvedHost, 'mediasoup' | 'app'>): { min: number; max: number } {
   const base = host.mediasoup.webRtcServerPort;
-  return base === undefined ? host.mediasoup.rtcPorts : { min: base, max: base + host.app.numWorkers - 1 };
+  return base === undefined ? host.mediasoup.rtcPorts : { min: base, max: base + 2 * host.app.numWorkers - 1 };
 }
 
 export function planFirewall(host: ResolvedHost): FirewallPlan {

@@ -3,6 +3,41 @@ import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { defaultSshdBackend, osFamily, type OsFamily } from './os.js';
 import type { HostSettings } from './schema.js';
 
+export const SLOT_NAMES = ['a', 'b'] as const;
+export type SlotName = (typeof SLOT_NAMES)[number];
+
+/**
+ * One of the two places a release runs in: a deploy starts the new release in the slot that is not serving, beside
+ * the old one, with its own PM2 process, HTTP port and media ports, and nginx is switched to it once it passed the gate.
+ */
+export interface DeploySlot {
+  name: SlotName;
+  /** Its PM2 process: <app.name>-<slot>. */
+  pm2Name: string;
+  /** Its HTTP port on 127.0.0.1 (PORT). */
+  port: number;
+  /** Its share of mediasoup.rtcPorts (RTC_MIN_PORT, RTC_MAX_PORT). */
+  rtcPorts: { min: number; max: number };
+  /** Its first WebRtcServer port (WEBRTC_SERVER_PORT), in WebRtcServer mode. */
+  webRtcServerPort: number | undefined;
+  /** The symlink to the release it runs; its PM2 process starts from there. */
+  dir: string;
+}
+
+/** Slot a: app.port, the lower half of the RTC range, the first numWorkers WebRtcServer ports; slot b: the rest. */
+export function deploySlots(s: Pick<HostSettings, 'app' | 'mediasoup'>, root: string): Record<SlotName, DeploySlot> {
+  const { min, max } = s.mediasoup.rtcPorts;
+  const half = Math.floor((max - min + 1) / 2);
+  const base = s.mediasoup.webRtcServerPort;
+  const slot = (name: SlotName, i: number, port: number, rtcPorts: { min: number; max: number }): DeploySlot => ({
+    name, pm2Name: `${s.app.name}-${name}`, port, rtcPorts, webRtcServerPort: base === undefined ? undefined : base + i * s.app.numWorkers, dir: `${root}/slots/${name}`,
+  });
+  return {
+    a: slot('a', 0, s.app.port, { min, max: min + half - 1 }),
+    b: slot('b', 1, s.app.slotBPort ?? s.app.port + 1, { min: min + half, max }),
+  };
+}
+
 /** A host with every default and derived value filled in: what templates and steps read. */
 export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' | 'sshd' | 'fail2ban' | 'pm2' | 'acme' | 'alerts' | 'secrets'> {
   name: string;
@@ -13,6 +48,9 @@ export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' 
   acme: HostSettings['acme'] & { caBundle: string | undefined; issuerRoots: string | undefined };
   alerts: HostSettings['alerts'] & { caFile: string | undefined };
   app: HostSettings['app'] & {
+    slotBPort: number;
+    /** The two deploy slots (lib/deploy: the new release starts in the idle one). */
+    slots: Record<SlotName, DeploySlot>;
     root: string;
     releasesDir: string;
     currentDir: string;
@@ -85,6 +123,8 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
     alerts: { ...s.alerts, caFile: optionalPath(s.alerts.caFile, inventoryFile) },
     app: {
       ...s.app,
+      slotBPort: s.app.slotBPort ?? s.app.port + 1,
+      slots: deploySlots(s, root),
       root,
       releasesDir: `${root}/releases`,
       currentDir: `${root}/current`,

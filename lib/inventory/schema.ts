@@ -86,7 +86,8 @@ export const hostSettingsSchema = z.strictObject({
       user: unixUser.default('rtcops').describe('System user the server and the health daemon run as.'),
       root: absolutePath.optional().describe('Application root on the host. Default: /srv/<app.name>.'),
       domains: z.array(hostname).min(1, { error: 'must list at least one domain' }).describe('Domain names of the signaling server. The first one names the TLS certificate.'),
-      port: port.default(3000).describe('Port the server listens on, on 127.0.0.1, behind nginx.'),
+      port: port.default(3000).describe('Port the server listens on, on 127.0.0.1, behind nginx (deploy slot a\'s).'),
+      slotBPort: port.optional().describe('The second deploy slot\'s port (slot b), on 127.0.0.1: the port plan keeps it for a release started beside the serving one. Default: app.port + 1.'),
       logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Server log level (LOG_LEVEL).'),
       drainTimeoutMs: duration.default(30_000).describe('How long the server drains sessions on SIGTERM (DRAIN_TIMEOUT_MS).'),
       numWorkers: z.number().int().min(1).max(64).default(1).describe('mediasoup workers (NUM_WORKERS); one per core is usual.'),
@@ -98,8 +99,8 @@ export const hostSettingsSchema = z.strictObject({
     .strictObject({
       listenIp: ipAddress.default('0.0.0.0').describe('Address mediasoup binds RTC sockets to (LISTEN_IP).'),
       announcedIp: ipAddress.describe('Public address announced in ICE candidates (ANNOUNCED_IP).'),
-      rtcPorts: portRange(40000, 49999, 'Per-transport RTC port range, udp and tcp (RTC_MIN_PORT, RTC_MAX_PORT). Opened in the firewall unless webRtcServerPort is set.'),
-      webRtcServerPort: port.optional().describe('WebRtcServer mode: worker i listens on this port + i, udp and tcp (WEBRTC_SERVER_PORT). Only these ports are opened in the firewall.'),
+      rtcPorts: portRange(40000, 49999, 'Per-transport RTC port range, udp and tcp (RTC_MIN_PORT, RTC_MAX_PORT); the port plan gives deploy slot a its lower half, slot b its upper half. Opened in the firewall unless webRtcServerPort is set.'),
+      webRtcServerPort: port.optional().describe('WebRtcServer mode: worker i of deploy slot a listens on this port + i, worker i of slot b on this port + app.numWorkers + i, udp and tcp (WEBRTC_SERVER_PORT). Only these ports are opened in the firewall.'),
     })
     .describe('Media ports and addresses.'),
 

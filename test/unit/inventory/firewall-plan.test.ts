@@ -24,9 +24,9 @@ describe('UFW plan from the inventory', () => {
     ]);
   });
 
-  test('WebRtcServer mode opens one port per worker instead of the RTC range', () => {
+  test('WebRtcServer mode opens one port per worker and deploy slot instead of the RTC range', () => {
     const media = lines(exampleHost('prod')).filter((l) => l.includes('mediasoup'));
-    assert.deepEqual(media, ['ufw allow proto udp from any to any port 44444:44447 comment mediasoup rtc', 'ufw allow proto tcp from any to any port 44444:44447 comment mediasoup rtc over tcp']);
+    assert.deepEqual(media, ['ufw allow proto udp from any to any port 44444:44451 comment mediasoup rtc', 'ufw allow proto tcp from any to any port 44444:44451 comment mediasoup rtc over tcp']);
   });
 
   test('node_exporter disabled: no 9100 rule', () => {
