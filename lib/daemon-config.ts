@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
-import { parseTurnUrl } from './turn/url.js';
+import { parseTurnUrl, turnPathName } from './turn/url.js';
 import { DEFAULT_CAUSES } from './alerting/causes.js';
 import { DAYS } from './alerting/maintenance.js';
 import { isCidr, isPrivateCidr } from './inventory/checks.js';
@@ -28,7 +28,7 @@ const file = z.string().min(1);
 // Zod still runs the array's refinement when an element failed: a bad URL stands for itself there.
 const relayTarget = (url: string) => {
   try {
-    return parseTurnUrl(url).transport;
+    return turnPathName(parseTurnUrl(url));
   } catch {
     return url;
   }
@@ -124,6 +124,7 @@ export const daemonConfigSchema = z.strictObject({
       ...common('30 * * * * *', 10_000),
       host: z.string().min(1), servername: z.string().min(1), port: port.default(3478), tlsPort: port.default(5349),
       transports: z.array(z.enum(['udp', 'tcp', 'tls'])).min(1).default(['udp', 'tcp', 'tls']),
+      tls443: z.boolean().default(false).describe('Also TURN over TLS on port 443 (nginx\'s router, turn.tls443): target tls-443.'),
       caFile: file.optional(), requestTimeoutMs: z.number().int().min(100).default(2000),
       peerIp: z.string().optional().describe('Address the relay sends the probe data to (the announced IP on the host). Absent: no relayed round trip (e.g. run from an operator machine).'),
       peerBindIp: z.string().default('0.0.0.0'),
@@ -155,7 +156,7 @@ export const daemonConfigSchema = z.strictObject({
       address: z.string().min(1).optional().describe('Connect the signaling here instead of resolving its domain (as for the server check).'),
       packets: z.number().int().min(5).max(500).default(25),
       minReceivedPercent: percent.default(80),
-      relayUrls: z.array(relayUrl).default([]).refine((urls) => new Set(urls.map(relayTarget)).size === urls.length, { error: 'one URL per transport (udp, tcp, tls): each is a target relay:<transport>' })
+      relayUrls: z.array(relayUrl).default([]).refine((urls) => new Set(urls.map(relayTarget)).size === urls.length, { error: 'one URL per path (udp, tcp, tls, tls-443): each is a target relay:<path>' })
         .describe('turn:/turns: URLs; each gets a call of its own forced through it with relay-only ICE. Empty: direct only.'),
       relayServername: z.string().min(1).optional().describe("Name coturn's TLS certificate covers, when a turns: URL names an address."),
       iceAddress: z.string().optional().describe('Local address the probe gathers ICE candidates on (default: every interface).'),

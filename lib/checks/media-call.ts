@@ -7,7 +7,7 @@ import { AudioReceiver, AudioSender, connected, probePayload } from '../media-pr
 import type { TransportParams } from '../media-probe/sdp.js';
 import { TurnClient, TurnError } from '../turn/client.js';
 import { mintTurnCredentials, type TurnCredentials } from '../turn/credentials.js';
-import { parseTurnUrl, type TurnUrl } from '../turn/url.js';
+import { parseTurnUrl, turnPathName, type TurnUrl } from '../turn/url.js';
 import type { Outcome } from './result.js';
 import { probeRoom, SignalingClient } from './signaling-client.js';
 
@@ -91,7 +91,7 @@ export class MediaCalls {
 
   private async call(relay: TurnUrl | undefined): Promise<Outcome> {
     const o = this.o;
-    const mode = relay === undefined ? 'direct' : `relay:${relay.transport}`;
+    const mode = relay === undefined ? 'direct' : `relay:${turnPathName(relay)}`;
     const how = relay === undefined ? 'direct' : `TURN-relayed (${relay.url})`;
     const room = probeRoom('media');
     const ca = o.caFile === undefined ? undefined : readFileSync(o.caFile);

@@ -1,5 +1,5 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { parseTurnUrl } from '../turn/url.js';
+import { parseTurnUrl, turnPathName } from '../turn/url.js';
 import type { MediaProbeOptions } from './media-call.js';
 import type { Check, Outcome } from './result.js';
 
@@ -17,7 +17,7 @@ if (!isMainThread && (workerData as Partial<WorkerInput> | null)?.role === WORKE
 
 /** The targets a probe with these options reports on: direct, then relay:<transport> per relay URL. */
 export function mediaProbeTargets(o: Pick<MediaProbeOptions, 'relayUrls'>): string[] {
-  return ['direct', ...o.relayUrls.map((u) => `relay:${parseTurnUrl(u).transport}`)];
+  return ['direct', ...o.relayUrls.map((u) => `relay:${turnPathName(parseTurnUrl(u))}`)];
 }
 
 /**

@@ -36,19 +36,28 @@ export function operatorChecks(host: ResolvedHost, o: OperatorOptions): ChecksCo
   const web = `${domain}${o.httpsPort === 443 ? '' : `:${o.httpsPort}`}`;
   const ca = o.caFile === undefined ? {} : { caFile: o.caFile };
   const loopback = o.address !== undefined && isIP(o.address) === 4 && o.address.startsWith('127.');
+  // TURN over TLS on 443 is nginx's router: only where nginx really is on 443 (not a test's forwarded port).
+  const tls443 = t.tls443 && o.httpsPort === 443;
   return daemonConfigSchema.shape.checks.parse({
     'tls-expiry': {
       warnDays: d.certExpiryDays, criticalDays: Math.min(7, d.certExpiryDays), ...ca,
-      targets: [{ host: reach(domain), port: o.httpsPort, servername: domain }, { host: reach(t.domain), port: t.tlsPort, servername: t.domain }],
+      targets: [
+        { host: reach(domain), port: o.httpsPort, servername: domain },
+        { host: reach(t.domain), port: t.tlsPort, servername: t.domain },
+        ...(tls443 ? [{ host: reach(t.domain), port: 443, servername: t.domain }] : []),
+      ],
     },
     turn: {
-      host: reach(t.domain), servername: t.domain, port: t.port, tlsPort: t.tlsPort, ...ca,
+      host: reach(t.domain), servername: t.domain, port: t.port, tlsPort: t.tlsPort, tls443, ...ca,
       announcedIp: host.mediasoup.announcedIp, externalIp: t.externalIp, ...(hasPublicDns(t.domain) ? { dnsName: t.domain } : {}),
     },
     server: { url: `https://${web}`, signalingUrl: `wss://${web}/signaling`, address: o.address, readyz: false, ...ca },
     'media-probe': {
       signalingUrl: `wss://${web}/signaling`, address: o.address, ...ca,
-      relayUrls: [`turn:${reach(t.domain)}:${t.port}?transport=udp`, `turn:${reach(t.domain)}:${t.port}?transport=tcp`, `turns:${reach(t.domain)}:${t.tlsPort}?transport=tcp`],
+      relayUrls: [
+        `turn:${reach(t.domain)}:${t.port}?transport=udp`, `turn:${reach(t.domain)}:${t.port}?transport=tcp`, `turns:${reach(t.domain)}:${t.tlsPort}?transport=tcp`,
+        ...(tls443 ? [`turns:${reach(t.domain)}:443?transport=tcp`] : []),
+      ],
       relayServername: t.domain,
       // A host reached on loopback is only reachable there: gather ICE candidates on it too.
       ...(loopback ? { iceAddress: o.address } : {}),

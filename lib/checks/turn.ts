@@ -16,6 +16,8 @@ export interface TurnCheckOptions {
   port: number;
   tlsPort: number;
   transports: TurnTransport[];
+  /** Also TURN over TLS on 443, through nginx's router (turn.tls443): target tls-443. */
+  tls443?: boolean | undefined;
   /** coturn's static-auth-secret (TURN_SECRET). */
   secret: string;
   caFile?: string | undefined;
@@ -68,12 +70,19 @@ export class TurnCheck implements Check {
   private context: SecureContext | undefined;
 
   constructor(private readonly o: TurnCheckOptions) {
-    this.targets = [...o.transports, ...(o.announcedIp === undefined ? [] : ['public-ip'])];
+    this.targets = [...this.paths().map((p) => p.target), ...(o.announcedIp === undefined ? [] : ['public-ip'])];
   }
 
-  private async probe(transport: TurnTransport, peerPort: number | undefined, secureContext: SecureContext | undefined): Promise<Probe> {
+  /** Each transport on its own port; with tls443, TLS once more on 443 (nginx's router passes it to coturn by SNI). */
+  private paths(): { target: string; transport: TurnTransport; port: number }[] {
     const o = this.o;
-    const port = transport === 'tls' ? o.tlsPort : o.port;
+    const paths = o.transports.map((transport) => ({ target: transport as string, transport, port: transport === 'tls' ? o.tlsPort : o.port }));
+    if (o.tls443 === true) paths.push({ target: 'tls-443', transport: 'tls', port: 443 });
+    return paths;
+  }
+
+  private async probe(transport: TurnTransport, port: number, peerPort: number | undefined, secureContext: SecureContext | undefined): Promise<Probe> {
+    const o = this.o;
     const where = `${transport.toUpperCase()} ${o.host}:${port}`;
     const values: Record<string, Value> = {};
     let client: TurnClient;
@@ -152,11 +161,12 @@ export class TurnCheck implements Check {
   }
 
   async run(): Promise<Outcome[]> {
-    if (this.o.transports.includes('tls')) this.context ??= trustContext(this.o.caFile);
+    const paths = this.paths();
+    if (paths.some((p) => p.transport === 'tls')) this.context ??= trustContext(this.o.caFile);
     const peer = this.o.peerIp === undefined ? undefined : await echoPeer(peerBindAddress(this.o.peerBindIp, this.o.peerIp));
     try {
       const peerPort = peer?.address().port;
-      const probes = await Promise.all(this.o.transports.map(async (t) => [t, await this.probe(t, peerPort, this.context)] as const));
+      const probes = await Promise.all(paths.map(async (p) => [p.target, await this.probe(p.transport, p.port, peerPort, this.context)] as const));
       const results: Outcome[] = probes.map(([t, p]) => ({ check: this.name, target: t, status: p.status, message: p.message, values: p.values }));
       if (this.o.announcedIp !== undefined) results.push(await this.drift(probes.find(([, p]) => p.relayedIp !== undefined)?.[1].relayedIp));
       return results;

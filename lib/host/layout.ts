@@ -58,6 +58,8 @@ export interface HostLayout {
   nginxSite: string;
   nginxFirstBootSite: string;
   nginxEnabledSite: string;
+  /** The 443 router (turn.tls443): a `stream {}` block, so it sits where Debian's nginx.conf includes main-context files. */
+  nginxStream: string;
   certbotDeployHook: string;
 }
 
@@ -82,6 +84,7 @@ export function layoutOf(host: ResolvedHost): HostLayout {
     nginxSite: `/etc/nginx/sites-available/${app.name}.conf`,
     nginxFirstBootSite: `/etc/nginx/sites-available/${app.name}-first-boot.conf`,
     nginxEnabledSite: `/etc/nginx/sites-enabled/${app.name}.conf`,
+    nginxStream: `/etc/nginx/modules-enabled/90-${app.name}-stream.conf`,
     certbotDeployHook: `${LETSENCRYPT}/renewal-hooks/deploy/${app.name}.sh`,
   };
 }

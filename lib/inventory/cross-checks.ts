@@ -36,6 +36,10 @@ function portClaims(h: ResolvedHost): PortClaim[] {
     { path: mediaPath, label: mediaPath.join('.'), proto: 'udp', ...media },
     { path: mediaPath, label: mediaPath.join('.'), proto: 'tcp', ...media },
   ];
+  if (h.turn.tls443) {
+    claims.push(one(['nginx', 'loopbackPorts', 'https'], 'nginx.loopbackPorts.https', 'tcp', h.nginx.loopbackPorts.https));
+    claims.push(one(['nginx', 'loopbackPorts', 'turnTls'], 'nginx.loopbackPorts.turnTls', 'tcp', h.nginx.loopbackPorts.turnTls));
+  }
   if (h.nodeExporter.enabled) claims.push(one(['nodeExporter', 'port'], 'nodeExporter.port', 'tcp', h.nodeExporter.port));
   return claims;
 }

@@ -155,6 +155,7 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
         `turn:${s.turn.domain}:${s.turn.port}?transport=udp`,
         `turn:${s.turn.domain}:${s.turn.port}?transport=tcp`,
         `turns:${s.turn.domain}:${s.turn.tlsPort}?transport=tcp`,
+        ...(s.turn.tls443 ? [`turns:${s.turn.domain}:443?transport=tcp`] : []),
       ],
       pidFile: undefined,
       userDbFile: '/var/lib/turn/turndb',

@@ -110,6 +110,7 @@ export const hostSettingsSchema = z.strictObject({
       realm: z.string().min(1).optional().describe('TURN realm. Default: turn.domain.'),
       port: port.default(3478).describe('STUN/TURN port, udp and tcp.'),
       tlsPort: port.default(5349).describe('TURN over TLS port (tcp).'),
+      tls443: z.boolean().default(true).describe('Also offer TURN over TLS on port 443 (turns:<domain>:443), for networks that allow only 443: nginx routes TLS connections on 443 by server name, turn.domain to coturn, the app domains to the site. coturn then sees nginx, not the caller, as the client address (see README).'),
       relayPorts: portRange(50000, 59999, 'Relay port range (udp).'),
       listeningIps: z.array(ipAddress).default([]).describe('Addresses coturn listens on. Empty: all.'),
       relayIp: ipAddress.optional().describe('Address coturn relays from (the private address on NAT clouds). Default: coturn chooses.'),
@@ -140,6 +141,13 @@ export const hostSettingsSchema = z.strictObject({
       requestsPerSecond: z.number().int().min(1).default(10).describe('Per-IP request rate limit on the proxied paths.'),
       burst: z.number().int().min(0).default(20).describe('Requests above the rate accepted in a burst.'),
       signalingReadTimeoutSec: z.number().int().min(30).default(3600).describe('How long an idle signaling WebSocket stays open.'),
+      loopbackPorts: z
+        .strictObject({
+          https: port.default(8443).describe('Where the HTTPS site listens on 127.0.0.1 behind the 443 router (turn.tls443).'),
+          turnTls: port.default(8444).describe('The 443 router\'s hop to coturn\'s TLS listener, on 127.0.0.1 (turn.tls443).'),
+        })
+        .prefault({})
+        .describe('Loopback-only ports of the 443 router (turn.tls443); never opened in the firewall.'),
     })
     .prefault({})
     .describe('The nginx site in front of the server.'),

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { planFirewall, ufwCommands, type FirewallPlan, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { renderTemplate } from './engine.js';
 import { ALERTS_CA_PATH, layoutOf } from '../host/index.js';
-import { daemonConfig, daemonSecretEnv, ecosystem, pm2LogrotateCommands, serverSecretEnv } from './server-env.js';
+import { daemonConfig, daemonSecretEnv, ecosystem, pm2LogrotateCommands, serverSecretEnv, turnAddress } from './server-env.js';
 
 /** alerts.caFile as it is installed on the host; resolveHostInputs already checked it can be read. */
 function readCaFile(file: string): string {
@@ -75,6 +75,9 @@ export function neverRestarted(host: ResolvedHost): string[] {
   return ['nginx.service', 'coturn.service', `${pm2Unit}.service`, daemonUnit];
 }
 
+/** host:port as nginx reads it (IPv6 in brackets). */
+const hostPort = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+
 type FileSpec = Omit<RenderedFile, 'content'> & { context?: object };
 
 /** Every file rtcops puts on a host, in the order it is installed: where it goes, who owns it, what reads it, how the host checks it, what reloads. */
@@ -86,6 +89,8 @@ function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
   return [
     { id: 'nginx-site', template: 'nginx/site.conf.njk', path: layout.nginxSite, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { firstBoot: false } },
     { id: 'nginx-site-first-boot', template: 'nginx/site.conf.njk', path: layout.nginxFirstBootSite, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { firstBoot: true } },
+    // The 443 router (turn.tls443); comments only when it is off, so turning it off removes it.
+    { id: 'nginx-stream', template: 'nginx/stream.conf.njk', path: layout.nginxStream, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { turnTarget: hostPort(turnAddress(host), host.turn.tlsPort) } },
     { id: 'turnserver', template: 'coturn/turnserver.conf.njk', path: '/etc/turnserver.conf', mode: '0640', owner: 'root', group: 'turnserver', validator: 'turnserver', installedBy: 'config', notify: ['restart coturn'], secret: true, context: { secrets: { turnSecret: secrets.turnSecret.reveal(), turnSecretPrevious: secrets.turnSecretPrevious?.reveal() }, deniedPeerRanges: DENIED_PEER_RANGES } },
     // fail2ban-client -t on jail.local reads its filters: they go first.
     { id: 'fail2ban-filter-signaling-auth', template: 'fail2ban/filter.d/rtcops-signaling-auth.conf', path: '/etc/fail2ban/filter.d/rtcops-signaling-auth.conf', mode: '0644', ...root, validator: 'fail2ban-regex', installedBy: 'config', validate: 'out=$(fail2ban-regex /dev/null "$RTCOPS_FILE" 2>&1) && ! printf "%s" "$out" | grep "^ERROR"', notify: ['restart fail2ban'], secret: false },

@@ -97,7 +97,7 @@ const halfwayToFull = (warn: number) => Math.round((warn + (100 - warn) / 2) * 1
  * answers to 127.0.0.1, and coturn drops the answer (its permission names the announced IP). So: the first address
  * coturn listens on, else its relay address (NAT clouds), else the announced IP (the host's own public address).
  */
-function turnAddress(host: ResolvedHost): string {
+export function turnAddress(host: ResolvedHost): string {
   const listening = host.turn.listeningIps.filter((ip) => !ip.startsWith('127.') && ip !== '::1');
   return listening[0] ?? host.turn.relayIp ?? host.mediasoup.announcedIp;
 }
@@ -131,13 +131,14 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
         targets: [
           { host: '127.0.0.1', port: 443, servername: domain, certFile: host.tls.fullchain },
           { host: turnIp, port: host.turn.tlsPort, servername: host.turn.domain, certFile: host.tls.fullchain },
+          ...(host.turn.tls443 ? [{ host: turnIp, port: 443, servername: host.turn.domain, certFile: host.tls.fullchain }] : []),
         ],
       },
       disk: { schedule: every(0), mounts: d.diskMounts, warnPercent: d.diskPercent, criticalPercent: halfwayToFull(d.diskPercent), inodeWarnPercent: d.diskPercent, inodeCriticalPercent: halfwayToFull(d.diskPercent) },
       system: { schedule: every(5), memoryWarnPercent: d.memoryPercent, memoryCriticalPercent: halfwayToFull(d.memoryPercent), cpuWarnPercent: d.cpuPercent, cpuCriticalPercent: halfwayToFull(d.cpuPercent) },
       turn: {
         schedule: every(30),
-        host: turnIp, servername: host.turn.domain, port: host.turn.port, tlsPort: host.turn.tlsPort,
+        host: turnIp, servername: host.turn.domain, port: host.turn.port, tlsPort: host.turn.tlsPort, tls443: host.turn.tls443,
         peerIp: host.mediasoup.announcedIp, announcedIp: host.mediasoup.announcedIp, externalIp: host.turn.externalIp,
         ...(hasPublicDns(host.turn.domain) ? { dnsName: host.turn.domain } : {}), ...ca,
       },
@@ -149,7 +150,10 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
       },
       'media-probe': {
         signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1',
-        relayUrls: [`turn:${turnIp}:${host.turn.port}?transport=udp`, `turn:${turnIp}:${host.turn.port}?transport=tcp`, `turns:${turnIp}:${host.turn.tlsPort}?transport=tcp`],
+        relayUrls: [
+          `turn:${turnIp}:${host.turn.port}?transport=udp`, `turn:${turnIp}:${host.turn.port}?transport=tcp`, `turns:${turnIp}:${host.turn.tlsPort}?transport=tcp`,
+          ...(host.turn.tls443 ? [`turns:${turnIp}:443?transport=tcp`] : []),
+        ],
         relayServername: host.turn.domain, ...ca,
       },
     }),

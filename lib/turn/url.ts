@@ -15,3 +15,8 @@ export function parseTurnUrl(url: string): TurnUrl {
   if (scheme === 'turns' && transport === 'udp') throw new Error(`${url}: turns: runs over TLS, never UDP`);
   return { url, transport: scheme === 'turns' ? 'tls' : ((transport ?? 'udp') as TurnTransport), host: host.replace(/^\[|\]$/g, ''), port: Number(port ?? (scheme === 'turns' ? 5349 : 3478)) };
 }
+
+/** How checks name a relay path: its transport, and tls-443 for TURN over TLS on 443 (nginx's router, turn.tls443). */
+export function turnPathName(u: Pick<TurnUrl, 'transport' | 'port'>): string {
+  return u.transport === 'tls' && u.port === 443 ? 'tls-443' : u.transport;
+}

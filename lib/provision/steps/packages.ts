@@ -13,6 +13,8 @@ const LISTS_MAX_AGE_SEC = 24 * 3600;
 export const PACKAGES: readonly (string | readonly string[])[] = [
   'ca-certificates', 'curl', 'git', 'jq', 'htop', 'logrotate',
   'nginx', 'certbot', 'python3-certbot-nginx', 'coturn', 'ufw', 'fail2ban',
+  // nginx's stream module: the 443 router (turn.tls443) that shares 443 between the site and TURN over TLS.
+  'libnginx-mod-stream',
   // fail2ban's ban action (its own nftables table, apart from ufw's rules).
   'nftables',
   // fail2ban's systemd backend (Debian has no auth.log) needs it; it is only a Recommends.

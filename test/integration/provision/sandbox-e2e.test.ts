@@ -126,12 +126,13 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
 
   it('nginx serves HTTPS and coturn serves TLS with the certificate pebble issued, and HTTP redirects', async () => {
     const root = join(dir, 'pebble-root.pem');
-    for (const [port, name] of [[443, 'rtc.sandbox.test'], [5349, 'turn.sandbox.test']] as const) {
+    // 443 twice: nginx's router sends turn.sandbox.test to coturn (turn.tls443), the app's name to the site.
+    for (const [port, name] of [[443, 'rtc.sandbox.test'], [5349, 'turn.sandbox.test'], [443, 'turn.sandbox.test']] as const) {
       const r = await run('ip', ['netns', 'exec', probe.namespace, 'sh', '-c',
         `openssl s_client -connect ${sb.address}:${port} -servername ${name} -CAfile ${root} -verify_hostname ${name} -verify_return_error </dev/null 2>&1`]).catch((e: { stdout: string }) => e);
       const out = (r as { stdout: string }).stdout;
-      assert.match(out, /Verify return code: 0 \(ok\)/, `port ${port}: ${out.slice(-600)}`);
-      assert.match(out, /issuer=CN = Pebble Intermediate CA/, `port ${port}`);
+      assert.match(out, /Verify return code: 0 \(ok\)/, `${name}:${port}: ${out.slice(-600)}`);
+      assert.match(out, /issuer=CN = Pebble Intermediate CA/, `${name}:${port}`);
     }
     const redirect = await run('ip', ['netns', 'exec', probe.namespace, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '-H', 'Host: rtc.sandbox.test', `http://${sb.address}/signaling`]);
     assert.equal(redirect.stdout, 'https://rtc.sandbox.test/signaling'.replace(/^/, '301 '));
@@ -139,15 +140,15 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
     assert.match(await sh('stat -c "%G %a" "$(readlink -f /etc/letsencrypt/live/rtc.sandbox.test/privkey.pem)"'), /^turnserver 640/, 'coturn can read the key');
   });
 
-  it('coturn answers an authenticated Allocate over UDP, TCP and TLS (pebble certificate) and refuses a private peer', async () => {
+  it('coturn answers an authenticated Allocate over UDP, TCP, TLS and TLS on 443 (pebble certificate) and refuses a private peer', async () => {
     const turn = new TurnCheck({
-      host: sb.address, servername: host.turn.domain, port: host.turn.port, tlsPort: host.turn.tlsPort, transports: ['udp', 'tcp', 'tls'],
+      host: sb.address, servername: host.turn.domain, port: host.turn.port, tlsPort: host.turn.tlsPort, transports: ['udp', 'tcp', 'tls'], tls443: true,
       secret: secrets.turnSecret.reveal(), caFile: join(dir, 'pebble-root.pem'), requestTimeoutMs: 3000,
       // The only peer coturn may relay to here is the guest itself (allowed-peer-ip = announced IP), which this test cannot listen on.
       peerIp: undefined, peerBindIp: sb.hostAddress, privatePeerIp: '192.168.1.10', rttWarnMs: 500,
     });
     const results = await turn.run();
-    for (const t of ['udp', 'tcp', 'tls']) {
+    for (const t of ['udp', 'tcp', 'tls', 'tls-443']) {
       const r = results.find((x) => x.target === t);
       assert.equal(r?.status, 'ok', r?.message);
       assert.match(r?.message ?? '', /allocated.*private peers refused/);
@@ -163,7 +164,8 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
     const bad = results.filter((r) => r.status !== 'ok');
     assert.deepEqual(bad, [], JSON.stringify(bad, null, 2));
     assert.deepEqual([...new Set(results.map((r) => r.check))].sort(), ['disk', 'services', 'tls-expiry', 'turn']);
-    for (const t of ['udp', 'tcp', 'tls']) assert.match(results.find((r) => r.check === 'turn' && r.target === t)?.message ?? '', /relayed data in [\d.]+ ms, private peers refused/);
+    for (const t of ['udp', 'tcp', 'tls', 'tls-443']) assert.match(results.find((r) => r.check === 'turn' && r.target === t)?.message ?? '', /relayed data in [\d.]+ ms, private peers refused/, t);
+    assert.ok(results.some((r) => r.check === 'tls-expiry' && r.target === 'turn.sandbox.test:443'), 'the certificate behind the 443 router is watched too');
     assert.equal((await sh('systemctl is-active rtcops-health.service')).trim(), 'active');
   });
 

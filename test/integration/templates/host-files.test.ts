@@ -49,7 +49,7 @@ describe('PM2 ecosystem file: node loads it and PM2 gets what the server and fai
       RTC_MAX_PORT: '49999',
       WEBRTC_SERVER_PORT: '44444',
       NUM_WORKERS: '4',
-      TURN_URLS: 'turn:turn.example.com:3478?transport=udp,turn:turn.example.com:3478?transport=tcp,turns:turn.example.com:5349?transport=tcp',
+      TURN_URLS: 'turn:turn.example.com:3478?transport=udp,turn:turn.example.com:3478?transport=tcp,turns:turn.example.com:5349?transport=tcp,turns:turn.example.com:443?transport=tcp',
       TURN_TTL: '86400',
       DRAIN_TIMEOUT_MS: '60000',
       TRUST_PROXY: '1',

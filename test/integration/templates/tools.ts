@@ -1,16 +1,19 @@
 // Running the real programs that read rendered files: found or failed loudly, files in a temp dir.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TurnClient } from '../../../lib/turn/client.js';
 import { execa } from 'execa';
 import { renderHost, type RenderedFile } from '../../../lib/render/files.js';
 import type { HostSecrets, ResolvedHost } from '../../../lib/inventory/index.js';
-import { fakeSecrets } from '../../fixtures/inventories/hosts.js';
+import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
 
 /** Absolute path of a program, or a failed test that says which Debian package provides it. */
 export function tool(name: string, debianPackage: string): string {
@@ -70,5 +73,34 @@ export async function freePort(): Promise<number> {
       socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
     });
     if (udpFree) return port;
+  }
+}
+
+/**
+ * The sandbox's rendered turnserver.conf run by the real coturn on 127.0.0.1 (free ports, files in a temp dir, a
+ * certificate for turn.domain that `trust` verifies); `edit` changes the host first, `extraConfig` is appended. Ready when it answers STUN.
+ */
+export async function startCoturn(t: Pick<TestContext, 'after'>, edit: (host: ResolvedHost) => void = () => undefined, extraConfig = ''): Promise<{ port: number; tlsPort: number; secret: string; trust: SecureContext }> {
+  const dir = tempDir(t, 'coturn');
+  const host = exampleHost('sandbox');
+  const { cert, key } = selfSignedCert(dir, host.turn.domain);
+  const [port, tlsPort] = [await freePort(), await freePort()];
+  Object.assign(host.turn, { listeningIps: ['127.0.0.1'], relayIp: '127.0.0.1', externalIp: '127.0.0.1', port, tlsPort, pidFile: join(dir, 'turnserver.pid'), userDbFile: join(dir, 'turndb'), logFile: 'stdout' });
+  Object.assign(host.tls, { fullchain: cert, privkey: key });
+  edit(host);
+  const config = writeFile(join(dir, 'turnserver.conf'), rendered(host, 'turnserver').content + extraConfig);
+  const turnserver = spawn(tool('turnserver', 'coturn'), ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  turnserver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  turnserver.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  t.after(() => turnserver.kill('SIGTERM'));
+  const trust = createSecureContext({ ca: readFileSync(cert) });
+  for (let i = 0; ; i++) {
+    const client = await TurnClient.connect({ transport: 'udp', host: '127.0.0.1', port, timeoutMs: 200 });
+    const up = await client.binding().then(() => true, () => false);
+    await client.close();
+    if (up) return { port, tlsPort, secret: fakeSecrets(host).turnSecret.reveal(), trust };
+    if (turnserver.exitCode !== null || i > 75) assert.fail(`coturn did not start (exit ${turnserver.exitCode}):\n${output}`);
+    await sleep(100);
   }
 }

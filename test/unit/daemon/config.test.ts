@@ -28,7 +28,7 @@ describe('daemon config', () => {
     ['percent out of range', { ...base, checks: { disk: { warnPercent: 180 } } }, /^checks.disk.warnPercent: /],
     ['signaling URL not ws', { ...base, checks: { server: { url: 'http://127.0.0.1:3000', signalingUrl: 'http://x/signaling' } } }, /^checks.server.signalingUrl: /],
     ['relay URL not a TURN URL', { ...base, checks: { 'media-probe': { signalingUrl: 'ws://127.0.0.1/signaling', relayUrls: ['stun:turn.example.com'] } } }, /^checks.media-probe.relayUrls.0: stun:turn.example.com is not a turn: or turns: URL/],
-    ['two relay URLs for one transport', { ...base, checks: { 'media-probe': { signalingUrl: 'ws://127.0.0.1/signaling', relayUrls: ['turn:a.example.com', 'turn:b.example.com?transport=udp'] } } }, /^checks.media-probe.relayUrls: one URL per transport/],
+    ['two relay URLs for one transport', { ...base, checks: { 'media-probe': { signalingUrl: 'ws://127.0.0.1/signaling', relayUrls: ['turn:a.example.com', 'turn:b.example.com?transport=udp'] } } }, /^checks.media-probe.relayUrls: one URL per path/],
     ['maintenance start not HH:MM', { ...base, checks: {}, alerting: { maintenance: [{ days: ['sun'], start: '3am', durationMin: 60 }] } }, /^alerting.maintenance.0/],
     ['a TLS target without servername', { ...base, checks: { 'tls-expiry': { targets: [{ host: '127.0.0.1', port: 443 }] } } }, /^checks.tls-expiry.targets.0.servername: /],
   ];

@@ -48,14 +48,25 @@ describe('the rendered daemon config is what the daemon loads (inventory.yaml â†
     assert.deepEqual(c['tls-expiry']?.targets, [
       { host: '127.0.0.1', port: 443, servername: 'rtc.sandbox.test', certFile: '/etc/letsencrypt/live/rtc.sandbox.test/fullchain.pem' },
       { host: '10.77.0.2', port: 5349, servername: 'turn.sandbox.test', certFile: '/etc/letsencrypt/live/rtc.sandbox.test/fullchain.pem' },
+      // TURN over TLS on 443: nginx's router hands turn.sandbox.test to coturn, so coturn's certificate answers there.
+      { host: '10.77.0.2', port: 443, servername: 'turn.sandbox.test', certFile: '/etc/letsencrypt/live/rtc.sandbox.test/fullchain.pem' },
     ]);
-    assert.deepEqual([c.turn?.host, c.turn?.servername, c.turn?.port, c.turn?.tlsPort, c.turn?.peerIp, c.turn?.announcedIp, c.turn?.externalIp, c.turn?.dnsName], ['10.77.0.2', 'turn.sandbox.test', 3478, 5349, '10.77.0.2', '10.77.0.2', '10.77.0.2', undefined]);
+    assert.deepEqual([c.turn?.host, c.turn?.servername, c.turn?.port, c.turn?.tlsPort, c.turn?.tls443, c.turn?.peerIp, c.turn?.announcedIp, c.turn?.externalIp, c.turn?.dnsName], ['10.77.0.2', 'turn.sandbox.test', 3478, 5349, true, '10.77.0.2', '10.77.0.2', '10.77.0.2', undefined]);
     assert.deepEqual([c.server?.url, c.server?.signalingUrl, c.server?.address], ['http://127.0.0.1:3000', 'wss://rtc.sandbox.test/signaling', '127.0.0.1']);
-    assert.deepEqual(c['media-probe']?.relayUrls, ['turn:10.77.0.2:3478?transport=udp', 'turn:10.77.0.2:3478?transport=tcp', 'turns:10.77.0.2:5349?transport=tcp']);
+    assert.deepEqual(c['media-probe']?.relayUrls, ['turn:10.77.0.2:3478?transport=udp', 'turn:10.77.0.2:3478?transport=tcp', 'turns:10.77.0.2:5349?transport=tcp', 'turns:10.77.0.2:443?transport=tcp']);
     const roots = '/etc/rtcops/acme-issuer-roots.pem';
     assert.deepEqual([c['tls-expiry']?.caFile, c.turn?.caFile, c.server?.caFile, c['media-probe']?.caFile], [roots, roots, roots, roots]);
     assert.deepEqual([c.pm2?.processName, c.pm2?.home], ['rtcops', '/home/rtcops/.pm2']);
     assert.deepEqual(c.services?.units, ['nginx.service', 'coturn.service', 'fail2ban.service', 'certbot.timer', 'prometheus-node-exporter.service']);
+  });
+
+  test('turn.tls443: false: no 443 targets, the TLS listener is probed on its own port only', () => {
+    const host = exampleHost('sandbox');
+    host.turn.tls443 = false;
+    const c = loadRendered(host).cfg.checks;
+    assert.deepEqual(c['tls-expiry']?.targets.map((t) => `${t.servername}:${t.port}`), ['rtc.sandbox.test:443', 'turn.sandbox.test:5349']);
+    assert.equal(c.turn?.tls443, false);
+    assert.deepEqual(c['media-probe']?.relayUrls.filter((u) => u.includes(':443')), []);
   });
 
   test('prod: the TURN name\'s public DNS is compared with the announced IP; no ACME roots: the system\'s CAs', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseTurnUrl } from '../../../lib/turn/url.js';
+import { parseTurnUrl, turnPathName } from '../../../lib/turn/url.js';
 
 describe('TURN URLs read the way WebRTC stacks read them', () => {
   const cases: [string, string, number, string][] = [
@@ -23,4 +23,15 @@ describe('TURN URLs read the way WebRTC stacks read them', () => {
     ['turn:', /is not a turn: or turns: URL/],
   ];
   for (const [url, message] of bad) it(`refuses ${url}`, () => assert.throws(() => parseTurnUrl(url), message));
+});
+
+describe('how checks name a relay path (turnPathName)', () => {
+  const cases: [string, string][] = [
+    ['turn:turn.example.com:3478?transport=udp', 'udp'],
+    ['turn:turn.example.com:3478?transport=tcp', 'tcp'],
+    ['turns:turn.example.com:5349?transport=tcp', 'tls'],
+    // nginx's router (turn.tls443): a path of its own, so both TLS paths are checked and alerted on apart.
+    ['turns:turn.example.com:443?transport=tcp', 'tls-443'],
+  ];
+  for (const [url, name] of cases) it(`${url} → ${name}`, () => assert.equal(turnPathName(parseTurnUrl(url)), name));
 });
