@@ -71,6 +71,8 @@ const FINAL = new Set<number>([CloseCode.normal, CloseCode.replaced, CloseCode.m
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 /** A transport 'disconnected' that lasts this long gets an ICE restart (Wi-Fi to cellular, a new address). */
 const DISCONNECTED_GRACE_MS = 2000;
+/** While it stays disconnected or failed (the network is still down, or the restart's request itself was lost), again after these. */
+const ICE_RETRY_MS = [3000, 5000, 10_000, 20_000];
 const REFRESH_BEFORE_EXPIRY_MS = 60_000;
 
 function tokenExpiryMs(token: string): number | undefined {
@@ -165,12 +167,14 @@ export class RtcopsClient extends TypedEvents<ClientEvents> {
 
   /** New ICE credentials on every transport, so the browser gathers candidates again (after a network change). */
   async restartIce(): Promise<void> {
-    for (const [direction, transport] of this.transports) {
-      if (transport.closed) continue;
-      const { iceParameters } = await this.request<{ iceParameters: types.IceParameters }>('restartIce', { transportId: transport.id });
-      await transport.restartIce({ iceParameters });
-      this.emit('iceRestarted', { direction });
-    }
+    for (const [direction, transport] of this.transports) await this.restartTransportIce(direction, transport);
+  }
+
+  private async restartTransportIce(direction: Direction, transport: types.Transport): Promise<void> {
+    if (transport.closed) return;
+    const { iceParameters } = await this.request<{ iceParameters: types.IceParameters }>('restartIce', { transportId: transport.id });
+    await transport.restartIce({ iceParameters });
+    this.emit('iceRestarted', { direction });
   }
 
   /** A transport's connection state now ('new' before it exists). */
@@ -251,13 +255,28 @@ export class RtcopsClient extends TypedEvents<ClientEvents> {
           .then(({ producerId }) => callback({ id: producerId }), errback);
       });
     }
-    let grace: ReturnType<typeof setTimeout> | undefined;
+    // An ICE restart when the transport fails or stays disconnected, retried for as long as it stays so: a restart
+    // sent while the network is still down (its request times out, or ICE fails again) must not be the last one.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let attempt = 0;
+    const broken = () => !transport.closed && (transport.connectionState === 'disconnected' || transport.connectionState === 'failed');
+    const later = (ms: number) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (!broken()) return;
+        void this.restartTransportIce(direction, transport).catch(() => undefined).finally(() => {
+          if (broken()) later(ICE_RETRY_MS[Math.min(attempt++, ICE_RETRY_MS.length - 1)]!);
+        });
+      }, ms);
+    };
     transport.on('connectionstatechange', (state) => {
       this.emit('connectionState', { direction, state });
-      clearTimeout(grace);
-      if (state === 'failed') void this.restartIce().catch(() => undefined);
-      if (state === 'disconnected') grace = setTimeout(() => void this.restartIce().catch(() => undefined), DISCONNECTED_GRACE_MS);
+      if (state === 'connected') attempt = 0;
+      if (state === 'failed') later(0);
+      else if (state === 'disconnected') later(DISCONNECTED_GRACE_MS);
+      else clearTimeout(timer);
     });
+    transport.observer.on('close', () => clearTimeout(timer));
     this.transports.set(direction, transport);
     return transport;
   }
