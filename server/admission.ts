@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import { Peer } from './peer.js';
 import { TEST_ROLE, testRoomAllowed } from './connection-test.js';
 import { CloseCode } from './protocol.js';
+import { parseRequestTarget } from './raw-path.js';
 import type { Room, Seat } from './room.js';
 import type { RoomRegistry } from './room-registry.js';
 import { notification, send, serveSession } from './session.js';
@@ -93,8 +94,10 @@ export class Admission {
 
   private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const { cfg, log, metrics, rooms } = this.deps;
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/signaling') return refuseUpgrade(socket, 404, 'Not Found', 'WebSocket endpoint is /signaling');
+    const target = parseRequestTarget(req.url);
+    if (!target.ok) return refuseUpgrade(socket, 400, 'Bad Request', `ambiguous request target refused: ${target.reason}`);
+    if (target.path !== '/signaling') return refuseUpgrade(socket, 404, 'Not Found', 'WebSocket endpoint is /signaling');
+    const url = target.url;
     metrics.joinAttempts.inc();
     const ip = clientIp(req, cfg.trustProxy);
     const fail = (reason: string, status: number, text: string, message: string) => {

@@ -15,6 +15,7 @@ export interface ServerConfig {
   webRtcServerPort: number | undefined;
   numWorkers: number;
   jwt: JwtConfig;
+  /** Bearer token for the admin-only routes, /status and /metrics. */
   adminToken: string;
   turn: TurnConfig | undefined;
   drainTimeoutMs: number;
@@ -186,7 +187,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     webRtcServerPort,
     numWorkers,
     jwt: parseJwt(env),
-    adminToken: secret(env, 'ADMIN_TOKEN', 'set it to a random token for /status, e.g. "openssl rand -hex 32"'),
+    adminToken: secret(env, 'ADMIN_TOKEN', 'set it to a random token for /status and /metrics, e.g. "openssl rand -hex 32"'),
     turn: parseTurn(env),
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 30000, 0, 3600000),
     producerRoles: str(env, 'PRODUCER_ROLES')?.split(',').map((r) => r.trim()).filter(Boolean),

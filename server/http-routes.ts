@@ -7,6 +7,7 @@ import type { ServerConfig } from './config.js';
 import { loadTestPage } from './connection-test.js';
 import { clientIp } from './limits.js';
 import type { Metrics } from './metrics.js';
+import { parseRequestTarget } from './raw-path.js';
 import type { StatsCollector } from './stats.js';
 
 export interface HttpDeps {
@@ -52,6 +53,18 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
   const { cfg, log, metrics, stats } = deps;
   const page = loadTestPage();
 
+  /** The admin-only routes are private by themselves, not only behind nginx's allow list. */
+  const admitAdmin = (req: IncomingMessage, res: ServerResponse, path: string, accessLevel: 'info' | 'debug'): boolean => {
+    const ip = clientIp(req, cfg.trustProxy);
+    if (!isAdmin(req, cfg.adminToken)) {
+      log.warn({ event: 'admin_rejected', ip, path }, 'admin token missing or wrong');
+      json(res, 401, { error: `admin token required for ${path}: send "Authorization: Bearer <ADMIN_TOKEN>"` }, { 'www-authenticate': 'Bearer' });
+      return false;
+    }
+    log[accessLevel]({ event: 'admin_access', ip, path }, `${path.slice(1)} read`);
+    return true;
+  };
+
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void> = {
     '/healthz': (_req, res) => json(res, 200, { status: 'ok' }),
 
@@ -66,16 +79,13 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
     },
 
     '/status': async (req, res) => {
-      const ip = clientIp(req, cfg.trustProxy);
-      if (!isAdmin(req, cfg.adminToken)) {
-        log.warn({ event: 'admin_rejected', ip, path: '/status' }, 'admin token missing or wrong');
-        return json(res, 401, { error: 'admin token required: send "Authorization: Bearer <ADMIN_TOKEN>"' }, { 'www-authenticate': 'Bearer' });
-      }
-      log.info({ event: 'admin_access', ip, path: '/status' }, 'status read');
+      if (!admitAdmin(req, res, '/status', 'info')) return;
       json(res, 200, await stats.collect());
     },
 
-    '/metrics': async (_req, res) => {
+    '/metrics': async (req, res) => {
+      // Prometheus reads it every scrape interval: its accesses are not worth a log line each at info.
+      if (!admitAdmin(req, res, '/metrics', 'debug')) return;
       const body = await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
       res.end(body);
@@ -107,12 +117,13 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
   };
 
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = routes[url.pathname];
+    const target = parseRequestTarget(req.url);
+    if (!target.ok) return json(res, 400, { error: `ambiguous request target refused: ${target.reason}` });
+    const route = routes[target.path];
     if (route === undefined) return json(res, 404, { error: 'not found' });
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
-    Promise.resolve(route(req, res, url)).catch((err: unknown) => {
-      log.error({ event: 'http_error', path: url.pathname, err }, 'request failed');
+    Promise.resolve(route(req, res, target.url)).catch((err: unknown) => {
+      log.error({ event: 'http_error', path: target.path, err }, 'request failed');
       if (!res.headersSent) json(res, 500, { error: 'internal error' });
       else res.destroy();
     });

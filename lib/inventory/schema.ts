@@ -290,7 +290,7 @@ export const hostSettingsSchema = z.strictObject({
     .strictObject({
       file: path.optional().describe('YAML file of secret values (mode 0600, git-ignored) for `{ key: ... }` references. `~/` is expanded; relative to the inventory.'),
       jwtSecret: secretRef.describe('HS256 secret that verifies signaling tokens (JWT_SECRET), at least 32 characters.'),
-      adminToken: secretRef.describe('Bearer token for /status (ADMIN_TOKEN), at least 32 characters.'),
+      adminToken: secretRef.describe('Bearer token for /status and /metrics (ADMIN_TOKEN), at least 32 characters.'),
       turnSecret: secretRef.describe('coturn static-auth-secret shared with the server (TURN_SECRET), at least 32 characters.'),
       slackWebhookUrl: secretRef.optional().describe('Slack incoming webhook URL for alerts.'),
       webhookUrl: secretRef.optional().describe('Generic alert webhook URL (alerts.webhook).'),

@@ -14,6 +14,11 @@ export interface PrometheusFile {
   content: string;
 }
 
+/** Where the scrape config reads a host's admin token from, relative to the config file (as Prometheus resolves it). */
+export function adminTokenFile(hostName: string): string {
+  return `rtcops-tokens/${hostName}.admin-token`;
+}
+
 export function prometheusFiles(hosts: ResolvedHost[], inventoryName = 'inventory.yaml'): PrometheusFile[] {
   const first = hosts[0];
   if (first === undefined) throw new Error('the inventory has no hosts');
@@ -21,7 +26,7 @@ export function prometheusFiles(hosts: ResolvedHost[], inventoryName = 'inventor
   const banner = `Rendered by rtcops from ${basename(inventoryName)} for hosts ${hosts.map((h) => h.name).join(', ')}. Regenerate it rather than edit it.`;
   const scrape = renderTemplate('prometheus/scrape.yml.njk', {
     banner, scrapeIntervalSec: Math.min(60, d.intervalSec),
-    hosts: hosts.map((h) => ({ name: h.name, domain: h.app.domains[0] ?? h.ssh.address })),
+    hosts: hosts.map((h) => ({ name: h.name, domain: h.app.domains[0] ?? h.ssh.address, tokenFile: adminTokenFile(h.name) })),
     nodeHosts: hosts.filter((h) => h.nodeExporter.enabled).map((h) => ({ name: h.name, address: h.ssh.address, port: h.nodeExporter.port })),
   });
   const failFor = `${Math.max(1, Math.round((d.failureThreshold * d.intervalSec) / 60))}m`;
@@ -34,7 +39,7 @@ export function prometheusFiles(hosts: ResolvedHost[], inventoryName = 'inventor
 
 const spec = {
   usage: 'prometheus.mjs [--out DIR]',
-  description: 'Render a Prometheus scrape config for every host in the inventory (the server\'s /metrics through nginx, node_exporter) and '
+  description: 'Render a Prometheus scrape config for every host in the inventory (the server\'s /metrics through nginx with the host\'s admin token, node_exporter) and '
     + 'alert rules equivalent to the health daemon\'s (rtcops-scrape.yml, rtcops-rules.yml), for Prometheus + Alertmanager over many hosts. '
     + 'Check them with promtool check config / check rules. Without --out they are printed.',
   options: { out: { type: 'string', short: 'o' } },
@@ -52,6 +57,12 @@ export async function prometheusMain(argv: string[], io: Io): Promise<number> {
     mkdirSync(out, { recursive: true });
     for (const f of files) writeFileSync(join(out, f.name), f.content);
   }
-  io.out(args.json ? JSON.stringify({ ok: true, out: out ?? null, files: files.map((f) => f.name) }) : out === undefined ? files.map((f) => `--- ${f.name}\n${f.content}`).join('\n') : `wrote ${files.map((f) => join(out, f.name)).join(', ')}`);
+  const tokenFiles = Object.fromEntries(Object.keys(inventory.hosts).map((name) => [name, adminTokenFile(name)]));
+  if (args.json) io.out(JSON.stringify({ ok: true, out: out ?? null, files: files.map((f) => f.name), adminTokenFiles: tokenFiles }));
+  else if (out === undefined) io.out(files.map((f) => `--- ${f.name}\n${f.content}`).join('\n'));
+  else {
+    const where = Object.entries(tokenFiles).map(([name, file]) => `  ${name}: ${join(out, file)}`);
+    io.out(`wrote ${files.map((f) => join(out, f.name)).join(', ')}\nput each host's ADMIN_TOKEN in its file, readable by the prometheus user only (chmod 0600):\n${where.join('\n')}`);
+  }
   return EXIT.ok;
 }

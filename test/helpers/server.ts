@@ -166,6 +166,13 @@ export async function statusCounts(http: string): Promise<StatusCounts> {
   return { rooms: st.rooms, peers: st.peers, transports: sum('transports'), producers: sum('producers'), consumers: sum('consumers') };
 }
 
+/** The server's /metrics text, read with the admin token as Prometheus does. */
+export async function metricsText(http: string): Promise<string> {
+  const r = await fetch(`${http}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  if (r.status !== 200) throw new Error(`GET ${http}/metrics answered ${r.status}: ${await r.text()}`);
+  return r.text();
+}
+
 /** Polls until `check` returns true, or fails with what it last saw. */
 export async function eventually<T>(read: () => Promise<T> | T, check: (v: T) => boolean, timeoutMs = 5000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -10,7 +10,7 @@ import { createBrowserNetns, launchChromium, screenshotDir, type BrowserNetns } 
 import { TestCa, days } from '../../helpers/certs.js';
 import { startCoturn, type Coturn } from '../../helpers/coturn.js';
 import { freePort } from '../../helpers/process.js';
-import { SignalingClient, startTestServer, token, type TestServer } from '../../helpers/server.js';
+import { SignalingClient, metricsText, startTestServer, token, type TestServer } from '../../helpers/server.js';
 
 const REPO = join(import.meta.dirname, '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'rtcops-browser-'));
@@ -95,7 +95,7 @@ describe('the connection test page in a real browser (chromium, in its own netwo
       assert.ok(logged !== undefined, 'the server logged the report');
       assert.equal(logged.results.length, 5);
       assert.match(logged.msg, /5\/5 paths passed/);
-      const metrics = await (await fetch(`http://${ns.hostIp}:${s.port}/metrics`)).text();
+      const metrics = await metricsText(`http://${ns.hostIp}:${s.port}`);
       assert.match(metrics, /rtcops_connection_test_paths_total\{path="turn-tls",outcome="pass"\} 1/);
       assert.equal(JSON.stringify(s.logs).includes(TURN_SECRET), false, 'no TURN secret in the log');
     } finally {
@@ -128,7 +128,7 @@ describe('the connection test page in a real browser (chromium, in its own netwo
         assert.equal(rows[path], 'fail');
       }
       assert.match(summary, /1 of 5 paths work from this network \(TURN over TLS\): calls will work/);
-      const metrics = await (await fetch(`http://${ns.hostIp}:${s.port}/metrics`)).text();
+      const metrics = await metricsText(`http://${ns.hostIp}:${s.port}`);
       assert.match(metrics, /rtcops_connection_test_paths_total\{path="turn-udp",outcome="fail"\} 1/);
     } finally {
       ns.iptables(['-F', 'OUTPUT']);

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { pathTricks, rawRequest } from '../../helpers/raw-http.js';
 import { ADMIN_TOKEN, JWT_SECRET, SignalingClient, TURN_SECRET, opusRtpCapabilities, startTestServer, token, type TestServer } from '../../helpers/server.js';
+
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 describe('HTTP endpoints on the signaling port', () => {
   let s: TestServer;
@@ -54,8 +58,18 @@ describe('HTTP endpoints on the signaling port', () => {
     assert.ok(s.logs.some((l) => l['event'] === 'admin_access'));
   });
 
-  it('/metrics is valid Prometheus text (promtool) with the server\'s figures', async () => {
+  it('/metrics refuses without the admin token, or with a wrong one, and says what to send', async () => {
     const r = await fetch(`${s.http}/metrics`);
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+    assert.deepEqual(await r.json(), { error: 'admin token required for /metrics: send "Authorization: Bearer <ADMIN_TOKEN>"' });
+    assert.equal((await fetch(`${s.http}/metrics`, { headers: { authorization: `Bearer ${JWT_SECRET}` } })).status, 401);
+    assert.equal((await fetch(`${s.http}/metrics`, { headers: { authorization: ADMIN_TOKEN } })).status, 401, 'the Bearer scheme is required');
+    assert.ok(s.logs.some((l) => l['event'] === 'admin_rejected' && l['path'] === '/metrics'));
+  });
+
+  it('/metrics is valid Prometheus text (promtool) with the server\'s figures, given the admin token', async () => {
+    const r = await fetch(`${s.http}/metrics`, { headers: admin });
     assert.equal(r.status, 200);
     assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await r.text();
@@ -92,6 +106,50 @@ describe('HTTP endpoints on the signaling port', () => {
   it('unknown paths are 404 and writes are 405', async () => {
     assert.equal((await fetch(`${s.http}/nope`)).status, 404);
     assert.equal((await fetch(`${s.http}/status`, { method: 'POST' })).status, 405);
+  });
+
+  it('routes on the exact raw path: no path trick reaches /metrics or /status, with the admin token or without', async () => {
+    const to = { host: '127.0.0.1', port: s.port };
+    const reached: string[] = [];
+    for (const target of [...pathTricks('/metrics'), ...pathTricks('/status'), ...pathTricks('/healthz', '/turn-credentials')]) {
+      for (const headers of [{}, admin]) {
+        const r = await rawRequest(to, target, headers);
+        if (![400, 404].includes(r.status) || /rtcops_|"roomList"|"status"/.test(r.body)) reached.push(`${JSON.stringify(target)} -> ${r.status} ${r.body.slice(0, 80)}`);
+      }
+    }
+    assert.deepEqual(reached, []);
+    assert.equal((await rawRequest(to, '/metrics', admin)).status, 200, 'the exact path still answers');
+  });
+
+  it('an ambiguous target is a 400 that says why', async () => {
+    const cases = [
+      ['/signaling\\..\\metrics', 'a backslash'],
+      ['/%6detrics', 'a percent-encoded byte'],
+      ['//metrics', 'a doubled slash'],
+      ['/signaling/../metrics', 'a dot segment'],
+      ['/healthz/.', 'a dot segment'],
+      ['/metrics#x', 'a fragment'],
+      ['http://localhost/metrics', 'must be a path starting with /'],
+    ];
+    for (const [target, why] of cases) {
+      const r = await rawRequest({ host: '127.0.0.1', port: s.port }, target ?? '', admin);
+      assert.equal(r.status, 400, String(target));
+      assert.match(JSON.parse(r.body).error, new RegExp(`^ambiguous request target refused: .*${why ?? ''}`), String(target));
+    }
+    // Node's HTTP parser refuses these before any route (raw-path.ts refuses them too, should one get through).
+    for (const target of ['/metrics\xff', '/metrics\x01', '/\xe2\x80\xaemetrics']) assert.equal((await rawRequest({ host: '127.0.0.1', port: s.port }, target, admin)).status, 400, JSON.stringify(target));
+    assert.equal((await rawRequest({ host: '127.0.0.1', port: s.port }, '/healthz?room=a%20b')).status, 200, 'percent-encoding in the query is fine');
+  });
+
+  it('a WebSocket upgrade is admitted on the exact /signaling only', async () => {
+    const upgrade = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+    const q = `?token=${token({ sub: 'u', room: 'r1' })}`;
+    const paths = ['/signaling/', '/signaling/.', '/x/../signaling', '/%73ignaling', '//signaling', '/Signaling', '/signaling;x', '/signaling\\'];
+    const statuses = Object.fromEntries(await Promise.all(paths.map(async (p) => [p, (await rawRequest({ host: '127.0.0.1', port: s.port }, `${p}${q}`, upgrade)).status])));
+    assert.deepEqual(statuses, { '/signaling/': 404, '/signaling/.': 400, '/x/../signaling': 400, '/%73ignaling': 400, '//signaling': 400, '/Signaling': 404, '/signaling;x': 404, '/signaling\\': 400 });
+    const ws = new WebSocket(`${s.ws}${q}`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.close();
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SignalingClient, startTestServer, token, type TestServer } from '../../helpers/server.js';
+import { SignalingClient, metricsText, startTestServer, token, type TestServer } from '../../helpers/server.js';
 
 const unsigned = (claims: object) =>
   `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`;
@@ -81,7 +81,7 @@ describe('JWT is checked before the WebSocket upgrade', () => {
   });
 
   it('counts attempts and failures by reason in /metrics', async () => {
-    const text = await (await fetch(`${s.http}/metrics`)).text();
+    const text = await metricsText(s.http);
     assert.match(text, /rtcops_join_failures_total\{reason="expired"\} 1/);
     assert.match(text, /rtcops_join_failures_total\{reason="wrong_room"\} 1/);
     assert.match(text, /rtcops_join_successes_total 4/);

@@ -2,16 +2,22 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { prometheusFiles } from '../../../lib/render/prometheus.js';
-import { exampleHost } from '../../fixtures/inventories/hosts.js';
-import { tempDir, tool } from './tools.js';
+import { adminTokenFile, prometheusFiles } from '../../../lib/render/prometheus.js';
+import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
+import { freePort, tempDir, tool, writeFile } from './tools.js';
 
 /** The rendered scrape config and rules, read by the real promtool (Debian's prometheus package). */
 describe('Prometheus: scrape config and alert rules for every host', () => {
   const hosts = [exampleHost('prod'), exampleHost('sandbox')];
-  const write = (dir: string) => {
+  /** The two files, and each host's admin token where the scrape config's note says to put it. */
+  const write = (dir: string, tokens = true) => {
     for (const f of prometheusFiles(hosts)) writeFileSync(join(dir, f.name), f.content);
+    if (tokens) for (const h of hosts) writeFile(join(dir, adminTokenFile(h.name)), `${fakeSecrets(h).adminToken}\n`);
   };
 
   it('promtool check config and check rules accept them; every host is a target of both jobs', async (t) => {
@@ -27,7 +33,16 @@ describe('Prometheus: scrape config and alert rules for every host', () => {
     for (const h of hosts) {
       assert.match(scrape, new RegExp(`- targets: \\['${h.app.domains[0] ?? ''}'\\]\\n\\s+labels: \\{ rtcops_host: '${h.name}' \\}`));
       assert.match(scrape, new RegExp(`- targets: \\['${h.ssh.address}:${h.nodeExporter.port}'\\]`));
+      assert.match(scrape, new RegExp(`^#   ${h.name}: rtcops-tokens/${h.name}\\.admin-token$`, 'm'), 'the note says where each host\'s token goes');
     }
+  });
+
+  it('a host\'s admin token file missing: promtool check config names it', async (t) => {
+    const dir = tempDir(t, 'prometheus-no-token');
+    write(dir, false);
+    const config = await execa(tool('promtool', 'prometheus'), ['check', 'config', join(dir, 'rtcops-scrape.yml')], { reject: false });
+    assert.notEqual(config.exitCode, 0);
+    assert.match(`${config.stdout}\n${config.stderr}`, /rtcops-tokens\/prod\.admin-token": stat .*no such file/);
   });
 
   it('promtool test rules: a silent host, a crash loop (and one restart that is not), a dead worker', async (t) => {
@@ -63,5 +78,47 @@ describe('Prometheus: scrape config and alert rules for every host', () => {
     const r = await execa(promtool, ['test', 'rules', join(dir, 'rules.test.yml')], { reject: false });
     assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /SUCCESS/);
+  });
+
+  it('a real Prometheus scrapes each host with that host\'s token from its file, as job="rtcops-app"', async (t) => {
+    const dir = tempDir(t, 'prometheus-live');
+    write(dir);
+    const tokens = new Map(hosts.map((h) => [h.name, `${h.name}-admin-token-${'x'.repeat(32)}`]));
+    for (const [name, token] of tokens) writeFile(join(dir, adminTokenFile(name)), `${token}\n`);
+    const seen = new Set<string>();
+    const app = createServer((req, res) => {
+      const presented = req.headers.authorization ?? '';
+      seen.add(presented);
+      const ok = req.url === '/metrics' && [...tokens.values()].some((token) => presented === `Bearer ${token}`);
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'text/plain; version=0.0.4' }).end(ok ? 'rtcops_rooms 1\n' : 'admin token required\n');
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    t.after(() => app.close());
+    const appPort = (app.address() as AddressInfo).port;
+    // The only changes for the test: plain HTTP to the stand-in on loopback, scraped every second, no node_exporter job.
+    let scrape = prometheusFiles(hosts)[0]?.content ?? '';
+    scrape = scrape.replace(/scheme: https/g, 'scheme: http').replace(/scrape_interval: \d+s/, 'scrape_interval: 1s').replace(/  - job_name: rtcops-node[\s\S]*$/, '');
+    for (const h of hosts) scrape = scrape.replace(`- targets: ['${h.app.domains[0] ?? ''}']`, `- targets: ['127.0.0.1:${appPort}']`);
+    writeFileSync(join(dir, 'rtcops-scrape.yml'), scrape);
+    const webPort = await freePort();
+    const prometheus = spawn(tool('prometheus', 'prometheus'), [
+      `--config.file=${join(dir, 'rtcops-scrape.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`,
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    prometheus.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    t.after(() => prometheus.kill('SIGTERM'));
+    const up = async () => {
+      const r = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent('up{job="rtcops-app"}')}`).catch(() => undefined);
+      if (r?.status !== 200) return [];
+      const body = await r.json() as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+      return body.data.result.map((x) => `${x.metric['rtcops_host'] ?? '?'} ${x.value[1]}`).sort();
+    };
+    const deadline = Date.now() + 30_000;
+    let last: string[] = [];
+    while ((last = await up()).join() !== 'prod 1,sandbox 1') {
+      if (prometheus.exitCode !== null || Date.now() > deadline) assert.fail(`up{job="rtcops-app"} is ${JSON.stringify(last)}, not 1 for both hosts; Prometheus said:\n${stderr.slice(-3000)}`);
+      await sleep(250);
+    }
+    assert.deepEqual([...seen].sort(), [...tokens.values()].map((token) => `Bearer ${token}`).sort(), 'each host\'s own token, nothing else');
   });
 });

@@ -1,0 +1,60 @@
+// One HTTP/1.1 request with its request line written byte for byte: fetch and http.request normalize or refuse the
+// request targets the path-trick corpus needs (backslashes, dot segments, bytes above 0x7e).
+import { connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+
+export interface RawReply {
+  status: number;
+  body: string;
+}
+
+export interface RawTarget {
+  host: string;
+  port: number;
+  tls?: boolean;
+  /** The source address to send from (127.0.0.2 is not 127.0.0.1 for an allow list). */
+  localAddress?: string;
+  hostHeader?: string;
+}
+
+export function rawRequest(to: RawTarget, target: string, headers: Record<string, string> = {}): Promise<RawReply> {
+  // Connection: close unless the caller asks for another (an upgrade): the reply ends when the socket does.
+  const connection = 'connection' in headers ? [] : ['Connection: close'];
+  const head = [`GET ${target} HTTP/1.1`, `Host: ${to.hostHeader ?? to.host}`, ...connection, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const request = Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1');
+  return new Promise((resolve, reject) => {
+    const options = { host: to.host, port: to.port, localAddress: to.localAddress };
+    const socket = to.tls === true
+      ? tlsConnect({ ...options, rejectUnauthorized: false, servername: to.hostHeader }, () => socket.write(request))
+      : tcpConnect(options, () => socket.write(request));
+    const chunks: Buffer[] = [];
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`no reply to GET ${JSON.stringify(target)} within 10 s`)));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1];
+      if (status === undefined) return reject(new Error(`no HTTP status line in reply to GET ${JSON.stringify(target)}: ${JSON.stringify(text.slice(0, 200))}`));
+      resolve({ status: Number(status), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+  });
+}
+
+/**
+ * Request targets that a URL parser or a proxy may turn into an admin-only path (here /metrics and /status), each
+ * ambiguous or not that path exactly: encodings, dot segments, backslashes, doubled slashes, case, trailing bytes.
+ */
+export function pathTricks(admin: string, via = '/signaling'): string[] {
+  const name = admin.slice(1);
+  const encode = (c: string) => `%${c.charCodeAt(0).toString(16)}`;
+  return [
+    `${via}\\..\\${name}`, `${via}\\..\\..\\${name}`, `${via}/..\\${name}`, `\\${name}`, `/${name}\\`,
+    `${via}/../${name}`, `${via}/./../${name}`, `/./${name}`, `/${name}/.`, `/${name}/..`, `/${name}/`, `/x/..${admin}`,
+    `${via}%2f..%2f${name}`, `${via}/%2e%2e/${name}`, `${via}/%2E%2E/${name}`, `${via}%5c..%5c${name}`, `/%2e/${name}`,
+    `/${encode(name[0] ?? '')}${name.slice(1)}`, `${admin.slice(0, -1)}${encode(admin.at(-1) ?? '')}`, `/%2${name}`,
+    `/${name.toUpperCase()}`, `/${name[0]?.toUpperCase() ?? ''}${name.slice(1)}`,
+    `/${admin}`, `//${name}`, `${via}//..//${name}`, `/${name}//`,
+    `${admin}%00`, `${admin};x`, `${admin};`, `${admin}%20`, `${admin}.`, `${admin}..`, `${admin}~`, `${admin}%3f`, `${admin}#x`,
+    `${admin}\x7f`, `${admin}\xff`, `/\xe2\x80\xae${name}`, `${admin}\x01`,
+  ];
+}
