@@ -250,7 +250,9 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
     await sh(`ufw insert 1 allow ${allow} >/dev/null`);
     try {
       const ssh = ['ssh', '-o', 'BatchMode=yes', '-o', 'PubkeyAuthentication=no', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=3', `root@${sb.address}`, 'true'];
-      for (let i = 0; i <= host.fail2ban.maxRetry; i++) await run('ip', ['netns', 'exec', probe.namespace, ...ssh]).catch(() => undefined);
+      // Each attempt has a hard deadline: the ban can land while an attempt is mid-handshake, and that connection's
+      // packets are then dropped; ssh would wait for TCP to give up (~15 min: the suite timed out that way in CI).
+      for (let i = 0; i <= host.fail2ban.maxRetry; i++) await run('ip', ['netns', 'exec', probe.namespace, 'timeout', '10', ...ssh]).catch(() => undefined);
       // fail2ban lists the ban first and runs its nftables action after it: wait for the set element.
       const inSet = new RegExp(`elements = \\{[^}]*${probe.address.replaceAll('.', '\\.')}`);
       let status = '';
