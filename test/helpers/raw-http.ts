@@ -18,7 +18,6 @@ export interface RawTarget {
 }
 
 export function rawRequest(to: RawTarget, target: string, headers: Record<string, string> = {}): Promise<RawReply> {
-  // Connection: close unless the caller asks for another (an upgrade): the reply ends when the socket does.
   const connection = 'connection' in headers ? [] : ['Connection: close'];
   const head = [`GET ${target} HTTP/1.1`, `Host: ${to.hostHeader ?? to.host}`, ...connection, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
   const request = Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1');
@@ -29,23 +28,41 @@ export function rawRequest(to: RawTarget, target: string, headers: Record<string
       : tcpConnect(options, () => socket.write(request));
     const chunks: Buffer[] = [];
     socket.setTimeout(10_000, () => socket.destroy(new Error(`no reply to GET ${JSON.stringify(target)} within 10 s`)));
-    socket.on('data', (c: Buffer) => chunks.push(c));
+    // The reply ends at its Content-Length (an upgrade request keeps the connection open), at a 101, or at close.
+    const parse = (closed: boolean): RawReply | undefined => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1];
+      if (end === -1 || status === undefined) return undefined;
+      const body = text.slice(end + 4);
+      const length = /^content-length: *(\d+)$/im.exec(text.slice(0, end))?.[1];
+      const complete = closed || status === '101' || (length !== undefined && Buffer.byteLength(body, 'latin1') >= Number(length));
+      return complete ? { status: Number(status), body } : undefined;
+    };
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      const reply = parse(false);
+      if (reply !== undefined) {
+        socket.destroy();
+        resolve(reply);
+      }
+    });
     socket.on('error', reject);
     socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1];
-      if (status === undefined) return reject(new Error(`no HTTP status line in reply to GET ${JSON.stringify(target)}: ${JSON.stringify(text.slice(0, 200))}`));
-      resolve({ status: Number(status), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+      const reply = parse(true);
+      if (reply === undefined) reject(new Error(`no HTTP reply to GET ${JSON.stringify(target)}: ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))}`));
+      else resolve(reply);
     });
   });
 }
 
 /**
- * Request targets that a URL parser or a proxy may turn into an admin-only path (here /metrics and /status), each
- * ambiguous or not that path exactly: encodings, dot segments, backslashes, doubled slashes, case, trailing bytes.
+ * Request targets that a URL parser or a proxy may turn into `path` (from `via`, a path that is routed), none of
+ * them `path` exactly: encodings, dot segments, backslashes, doubled slashes, case, trailing bytes.
  */
-export function pathTricks(admin: string, via = '/signaling'): string[] {
-  const name = admin.slice(1);
+export function pathTricks(path: string, via = '/signaling'): string[] {
+  const admin = path;
+  const name = path.slice(1);
   const encode = (c: string) => `%${c.charCodeAt(0).toString(16)}`;
   return [
     `${via}\\..\\${name}`, `${via}\\..\\..\\${name}`, `${via}/..\\${name}`, `\\${name}`, `/${name}\\`,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { exampleHost } from '../../fixtures/inventories/hosts.js';
 import { createSocket } from 'node:dgram';
 import { TurnClient, TurnError } from '../../../lib/turn/client.js';
 import { mintTurnCredentials } from '../../../lib/turn/credentials.js';
+import { pathTricks, rawRequest } from '../../helpers/raw-http.js';
 import { freePort, rendered, run, selfSignedCert, startCoturn, tempDir, tool, writeFile } from './tools.js';
 
 /** The host with every path nginx opens moved into dir. */
@@ -115,12 +116,16 @@ async function liveSite(t: TestContext, o: LiveOptions = {}) {
   chmodSync(dir, 0o755);
   const [appPort, httpPort, httpsPort, siteLoopback, turnHop] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const seen: IncomingHttpHeaders[] = [];
+  /** Every request target that reached the app, plain or upgrade. */
+  const reached: string[] = [];
   const app = createServer((req, res) => {
     seen.push(req.headers);
+    reached.push(req.url ?? '');
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ path: req.url, filler: 'x'.repeat(1000) }));
   });
   const wss = new WebSocketServer({ server: app });
+  app.on('upgrade', (req: IncomingMessage) => reached.push(req.url ?? ''));
   wss.on('connection', (socket) => socket.on('message', (data) => socket.send(`echo:${data.toString()}`)));
   await new Promise<void>((resolve) => app.listen(appPort, '127.0.0.1', resolve));
   t.after(() => app.close());
@@ -148,7 +153,7 @@ async function liveSite(t: TestContext, o: LiveOptions = {}) {
     if (nginx.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start serving (exit ${nginx.exitCode}):\n${stderr}`);
     await sleep(50);
   }
-  return { http: `http://127.0.0.1:${httpPort}`, https: `https://127.0.0.1:${httpsPort}`, httpsPort, siteLoopback, seen, logDir: dir, stderr: () => stderr };
+  return { http: `http://127.0.0.1:${httpPort}`, https: `https://127.0.0.1:${httpsPort}`, httpsPort, siteLoopback, seen, reached, logDir: dir, stderr: () => stderr };
 }
 
 describe('nginx site: served by a real nginx', () => {
@@ -197,6 +202,32 @@ describe('nginx site: served by a real nginx', () => {
       assert.equal((await get(`${site.https}${path}`)).status, 403, `${path} from 127.0.0.1, the router's own address`);
     }
     assert.equal((await get(`${site.https}/healthz`, {}, '127.0.0.3')).status, 200);
+  });
+
+  test('path tricks: from an outsider nothing gets past 400/403/404, from an admin address nothing but the exact paths reaches the app', async (t) => {
+    const site = await liveSite(t, { adminCidrs: ['127.0.0.1/32'] });
+    const from = (localAddress: string) => ({ host: '127.0.0.1', port: site.httpsPort, tls: true, localAddress, hostHeader: 'rtc.sandbox.test' });
+    const upgrade = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+    const corpus = [...pathTricks('/metrics'), ...pathTricks('/status'), ...pathTricks('/signaling', '/healthz'), ...pathTricks('/turn-credentials'), ...pathTricks('/connection-test')];
+    site.reached.length = 0; // the readiness probe's /healthz
+    const wrong: string[] = [];
+    for (const source of ['127.0.0.2', '127.0.0.1']) {
+      for (const target of corpus) {
+        for (const headers of [{}, upgrade]) {
+          const r = await rawRequest(from(source), target, headers);
+          if (![400, 403, 404].includes(r.status)) wrong.push(`${source} ${JSON.stringify(target)}${headers === upgrade ? ' (upgrade)' : ''} -> ${r.status}`);
+        }
+      }
+    }
+    assert.deepEqual(wrong, []);
+    assert.deepEqual(site.reached, [], 'no trick reached the app');
+
+    // The exact paths still do, with their query; the admin-only ones from the admin address only.
+    const exact = ['/signaling?room=r1&token=a.b.c', '/turn-credentials', '/connection-test', '/connection-test/app.js', '/healthz', '/status', '/metrics'];
+    const statuses = async (source: string) => Promise.all(exact.map(async (p) => `${p} ${(await rawRequest(from(source), p)).status}`));
+    assert.deepEqual(await statuses('127.0.0.2'), exact.map((p) => `${p} ${p === '/status' || p === '/metrics' ? 403 : 200}`));
+    assert.deepEqual(await statuses('127.0.0.1'), exact.map((p) => `${p} 200`));
+    assert.deepEqual(site.reached.sort(), [...exact, ...exact.filter((p) => p !== '/status' && p !== '/metrics')].sort());
   });
 
   test('a request flood gets 429, and fail2ban\'s nginx-limit-req filter matches what nginx logged', async (t) => {
