@@ -186,12 +186,16 @@ export class TurnClient {
     throw new TurnTransportError(`${name}: authentication did not settle after 3 attempts`);
   }
 
-  /** TURN Allocate (UDP relay) with long-term credentials. */
-  async allocate(username: string, password: string, lifetimeSec = 60): Promise<{ relayed: Address; mapped: Address | undefined; lifetimeSec: number; realm: string }> {
+  /**
+   * TURN Allocate with long-term credentials: a UDP relay (RFC 5766), or with `relay: 'tcp'` a TCP one (RFC 6062,
+   * over a TCP or TLS control connection), which WebRTC never asks for and our coturn refuses (no-tcp-relay).
+   */
+  async allocate(username: string, password: string, lifetimeSec = 60, relay: 'udp' | 'tcp' = 'udp'): Promise<{ relayed: Address; mapped: Address | undefined; lifetimeSec: number; realm: string }> {
     this.username = username;
     this.password = password;
     this.key = undefined;
-    const m = await this.authenticated(Method.Allocate, [[Attr.RequestedTransport, Buffer.from([17, 0, 0, 0])], [Attr.Lifetime, u32(lifetimeSec)]]);
+    const protocol = relay === 'udp' ? 17 : 6;
+    const m = await this.authenticated(Method.Allocate, [[Attr.RequestedTransport, Buffer.from([protocol, 0, 0, 0])], [Attr.Lifetime, u32(lifetimeSec)]]);
     const relayed = attr(m, Attr.XorRelayedAddress);
     if (relayed === undefined) throw new TurnTransportError('Allocate response has no XOR-RELAYED-ADDRESS');
     const mapped = attr(m, Attr.XorMappedAddress);

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect } from 'node:tls';
+import { connect, createSecureContext } from 'node:tls';
+import { TurnClient, TurnError } from '../../../lib/turn/client.js';
 import { mintTurnCredentials } from '../../../lib/turn/credentials.js';
 import type { RenderedFile } from '../../../lib/render/files.js';
 import { Secret, type HostSecrets } from '../../../lib/inventory/index.js';
@@ -99,7 +101,7 @@ async function client() {
 }
 
 /** Renders turnserver.conf for the sandbox host (TEST variant: loopback, free ports, temp files) and runs it. */
-async function startRendered(cleanups: (() => void)[], secrets: Partial<HostSecrets> = {}): Promise<{ port: number; tlsPort: number; file: RenderedFile }> {
+async function startRendered(cleanups: (() => void)[], secrets: Partial<HostSecrets> = {}): Promise<{ port: number; tlsPort: number; file: RenderedFile; cert: string }> {
   const dir = tempDir({ after: (fn: () => void) => cleanups.push(fn) }, 'coturn');
   const host = exampleHost('sandbox');
   const { cert, key } = selfSignedCert(dir, host.turn.domain);
@@ -115,7 +117,7 @@ async function startRendered(cleanups: (() => void)[], secrets: Partial<HostSecr
   turnserver.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   cleanups.push(() => turnserver.kill('SIGTERM'));
   for (let i = 0; i < 40; i++) {
-    if (await exchange(port, stunRequest(0x0001).packet, 100).then(() => true, () => false)) return { port, tlsPort, file };
+    if (await exchange(port, stunRequest(0x0001).packet, 100).then(() => true, () => false)) return { port, tlsPort, file, cert };
     if (turnserver.exitCode !== null) break;
     await sleep(50);
   }
@@ -143,11 +145,12 @@ describe('coturn: turnserver runs the rendered turnserver.conf on loopback', () 
   let port = 0;
   let tlsPort = 0;
   let file: RenderedFile;
+  let cert = '';
   const cleanups: (() => void)[] = [];
   after(() => cleanups.reverse().forEach((cleanup) => cleanup()));
 
   before(async () => {
-    ({ port, tlsPort, file } = await startRendered(cleanups));
+    ({ port, tlsPort, file, cert } = await startRendered(cleanups));
   });
 
   test('the rendered file is marked secret-bearing and holds the shared secret', () => {
@@ -216,6 +219,30 @@ describe('coturn: turnserver runs the rendered turnserver.conf on loopback', () 
     } finally {
       turn.close();
     }
+  });
+  test('refuses TCP relay allocations (RFC 6062; no-tcp-relay): 442 over TCP and TLS, while UDP relays over both still work', async () => {
+    const { username, password } = mintTurnCredentials('test-turn-secret-not-real-000000000000000', 'probe', 600);
+    const outcomes: Record<string, string> = {};
+    for (const [transport, to] of [['tcp', port], ['tls', tlsPort]] as const) {
+      for (const relay of ['tcp', 'udp'] as const) {
+        const secureContext = createSecureContext({ ca: readFileSync(cert) });
+        const turn = await TurnClient.connect({ transport, host: '127.0.0.1', port: to, servername: 'turn.sandbox.test', secureContext, timeoutMs: 3000 });
+        try {
+          const allocation = await turn.allocate(username, password, 60, relay);
+          outcomes[`${relay} relay over ${transport}`] = `allocated on ${allocation.relayed.ip}`;
+        } catch (err) {
+          outcomes[`${relay} relay over ${transport}`] = err instanceof TurnError ? `refused ${err.code}` : String(err);
+        } finally {
+          await turn.close();
+        }
+      }
+    }
+    assert.deepEqual(outcomes, {
+      'tcp relay over tcp': 'refused 442',
+      'udp relay over tcp': 'allocated on 127.0.0.1',
+      'tcp relay over tls': 'refused 442',
+      'udp relay over tls': 'allocated on 127.0.0.1',
+    });
   });
 });
 

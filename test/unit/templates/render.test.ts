@@ -153,6 +153,10 @@ describe('turnserver.conf', () => {
     assert.doesNotMatch(conf, /allow-loopback-peers/);
   });
 
+  test('UDP relays only: no TCP allocations (RFC 6062), which would reach the host\'s own TCP ports', () => {
+    assert.match(content(exampleHost('prod'), 'turnserver'), /^no-tcp-relay$/m);
+  });
+
   test('behind NAT it advertises public/private', () => {
     const host = exampleHost('prod');
     host.turn.relayIp = '10.0.0.5';
