@@ -135,6 +135,7 @@ export const daemonConfigSchema = z.strictObject({
     server: z.strictObject({
       ...common('15 * * * * *', 10_000),
       url: z.url({ protocol: /^https?$/ }), signalingUrl: z.url({ protocol: /^wss?$/ }), caFile: file.optional(),
+      upstreamFile: file.optional().describe('nginx\'s upstream file: the port it names (the deploy slot that serves) replaces url\'s.'),
       address: z.string().min(1).optional().describe('Connect to this address (nginx on 127.0.0.1) instead of resolving the URLs\' domain; SNI and Host stay the domain.'),
       readyz: z.boolean().default(true).describe('Also require /readyz (false through nginx, which does not expose it).'),
       workerCpuWarnPercent: z.number().min(1).default(80), workerCpuCriticalPercent: z.number().min(1).default(95),
@@ -142,7 +143,10 @@ export const daemonConfigSchema = z.strictObject({
     }).optional(),
     pm2: z.strictObject({
       ...common('45 * * * * *', 10_000),
-      processName: z.string().min(1), home: file.optional().describe('PM2_HOME of the user PM2 runs as (default: ~/.pm2 of the daemon\'s user).'),
+      processName: z.string().min(1),
+      slots: z.strictObject({ upstreamFile: file, processes: z.record(z.string().regex(/^\d+$/), z.string().min(1)) }).optional()
+        .describe('Deploy slots: check the process of the slot nginx\'s upstream file names (port → PM2 process name), else processName.'),
+      home: file.optional().describe('PM2_HOME of the user PM2 runs as (default: ~/.pm2 of the daemon\'s user).'),
       crashLoopRestarts: z.number().int().min(1).default(2).describe('This many restarts within crashLoopWindowMin is a crash loop (critical), however slowly they come.'),
       crashLoopWindowMin: z.number().positive().default(10),
     }).optional(),

@@ -71,7 +71,7 @@ export function inspectScript(host: ResolvedHost, paths: string[]): string {
     'fp=$(openssl x509 -in "$cert" -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2 || true)',
     'na=$(openssl x509 -in "$cert" -noout -enddate 2>/dev/null | cut -d= -f2 || true)',
     'os=$(. /etc/os-release && echo "$PRETTY_NAME")',
-    sh`pm2=$(${raw(pm2As(host, ['jlist']))} 2>/dev/null | jq -r --arg n ${host.app.name} '[.[] | select(.name == $n) | .pm2_env.status][0] // ""' 2>/dev/null || true)`,
+    sh`pm2=$(${raw(pm2As(host, ['jlist']))} 2>/dev/null | jq -r --argjson names ${JSON.stringify([host.app.name, host.app.slots.a.pm2Name, host.app.slots.b.pm2Name])} '[.[] | select(.name as $n | $names | index($n)) | .pm2_env.status] | (map(select(. == "online"))[0] // .[0] // "")' 2>/dev/null || true)`,
     `le=false; [ -d ${LETSENCRYPT}/live ] && le=true`,
     'jq -cn --argjson files "$files" --argjson releases "$releases" --arg fp "$fp" --arg na "$na" --arg os "$os" --arg hn "$(hostname)" --arg pm2 "$pm2" --argjson le "$le" \\',
     '  \'{files: $files, releases: $releases, tls: {fingerprint: $fp, notAfter: $na}, os: $os, hostname: $hn, pm2: $pm2, letsencrypt: $le}\'',

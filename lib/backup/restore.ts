@@ -63,7 +63,12 @@ export function servingProbeScript(host: ResolvedHost): string {
   return [
     sh`cur=$(readlink ${layoutOf(host).current} 2>/dev/null || true)`,
     'echo "current=${cur##*/}"',
-    sh`if [ -x ${PM2_BIN} ] && id ${host.app.user} >/dev/null 2>&1; then echo "pm2=$(${raw(pm2As(host, ['pid', host.app.name]))} 2>/dev/null | tail -1)"; else echo pm2=; fi`,
+    // The app's process under any of its names: a deploy slot's, or the single one of a host deployed before slots.
+    'pid=',
+    sh`if [ -x ${PM2_BIN} ] && id ${host.app.user} >/dev/null 2>&1; then for n in ${[host.app.name, host.app.slots.a.pm2Name, host.app.slots.b.pm2Name]}; do`,
+    sh`  p=$(${raw(pm2As(host, ['pid']))} "$n" 2>/dev/null | tail -1); if [ -n "$p" ] && [ "$p" != 0 ]; then pid=$p; break; fi`,
+    'done; fi',
+    'echo "pm2=$pid"',
     `[ -d ${LETSENCRYPT}/live ] && echo letsencrypt=yes || echo letsencrypt=no`,
     sh`[ -d ${layoutOf(host).releases} ] && echo releases="$(ls -1 ${layoutOf(host).releases} | tr '\\n' ' ')" || echo releases=`,
   ].join('\n');

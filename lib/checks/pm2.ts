@@ -2,9 +2,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readDeployMarker } from '../alerting/deploy-marker.js';
 import type { Check, Outcome } from './result.js';
+import { livePort } from './live-slot.js';
 
 export interface Pm2Options {
   processName: string;
+  /** Deploy slots: the process of the slot nginx's upstream file names (port → process name) instead of processName. */
+  slots?: { upstreamFile: string; processes: Record<string, string> } | undefined;
   /** PM2_HOME of the user PM2 runs as; default ~/.pm2 of this process's user. */
   home?: string | undefined;
   /** This many restarts within the window is a crash loop: critical. */
@@ -65,6 +68,7 @@ export class Pm2Check implements Check {
   readonly name = 'pm2';
   readonly targets: string[];
   private samples: RestartSample[] = [];
+  private lastName: string | undefined;
 
   constructor(private readonly o: Pm2Options, private readonly pm2Bin = 'pm2', private readonly now: () => number = Date.now) {
     this.targets = [o.processName];
@@ -79,7 +83,14 @@ export class Pm2Check implements Check {
       return [{ check: this.name, target: this.o.processName, status: 'critical', message: `pm2 jlist failed: ${(error as Error).message.split('\n')[0] ?? ''}`, values: {} }];
     }
     const list = JSON.parse(stdout.slice(stdout.indexOf('['))) as Pm2Process[];
-    const p = list.find((x) => x.name === this.o.processName);
+    const port = livePort(this.o.slots?.upstreamFile);
+    const slot = port === undefined ? undefined : this.o.slots?.processes[String(port)];
+    // A host deployed before slots runs processName until its first slot deploy.
+    const o = { ...this.o, processName: slot !== undefined && (list.some((x) => x.name === slot) || !list.some((x) => x.name === this.o.processName)) ? slot : this.o.processName };
+    // Another slot's process means another release: its restart history is not this one's.
+    if (o.processName !== this.lastName) this.samples = [];
+    this.lastName = o.processName;
+    const p = list.find((x) => x.name === o.processName);
     let window: { restarts: number; sinceMs: number } | undefined;
     if (p !== undefined) {
       const marker = readDeployMarker(this.o.deployMarker);
@@ -87,6 +98,6 @@ export class Pm2Check implements Check {
       this.samples = w.samples;
       window = w;
     }
-    return [{ check: this.name, target: this.o.processName, ...gradePm2(this.o, list, window) }];
+    return [{ check: this.name, target: this.o.processName, ...gradePm2(o, list, window) }];
   }
 }

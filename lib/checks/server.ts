@@ -2,11 +2,14 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { SecureContext } from 'node:tls';
 import { fixedLookup, probeRoom, SignalingClient } from './signaling-client.js';
 import { trustContext } from './tls-context.js';
+import { liveUrl } from './live-slot.js';
 import { combine, type Check, type Finding, type Outcome } from './result.js';
 
 export interface ServerCheckOptions {
   /** The server's own HTTP address, e.g. http://127.0.0.1:3000. */
   url: string;
+  /** nginx's upstream file: the port it names (the deploy slot that serves) replaces url's. */
+  upstreamFile?: string | undefined;
   /** Signaling endpoint as callers reach it: wss://<domain>/signaling through nginx (ws:// on loopback in tests). */
   signalingUrl: string;
   adminToken: string;
@@ -79,22 +82,23 @@ export class ServerCheck implements Check {
   private async health(): Promise<Finding[]> {
     const t = this.o.requestTimeoutMs;
     const d = this.http.dispatcher;
+    const url = liveUrl(this.o.url, this.o.upstreamFile);
     const findings: Finding[] = [];
     try {
-      const h = await get(`${this.o.url}/healthz`, t, {}, d);
+      const h = await get(`${url}/healthz`, t, {}, d);
       findings.push(h.status === 200 ? { status: 'ok', message: '', values: { healthz: 200 } } : { status: 'critical', message: `/healthz answered HTTP ${h.status}`, values: { healthz: h.status } });
     } catch (error) {
-      return [{ status: 'critical', message: `the server does not answer on ${this.o.url} (${reason(error)})`, values: { healthz: null } }];
+      return [{ status: 'critical', message: `the server does not answer on ${url} (${reason(error)})`, values: { healthz: null } }];
     }
     if (this.o.readyz !== false) {
-      const r = await get(`${this.o.url}/readyz`, t, {}, d);
+      const r = await get(`${url}/readyz`, t, {}, d);
       const body = r.body as { status?: string; reason?: string };
       if (r.status === 200) findings.push({ status: 'ok', message: '', values: { readyz: 200 } });
       else if (body.status === 'draining') findings.push({ status: 'warn', message: 'the server is draining (shutting down)', values: { readyz: r.status } });
       else findings.push({ status: 'critical', message: `not ready: ${body.reason ?? `HTTP ${r.status}`}`, values: { readyz: r.status } });
     }
 
-    const s = await get(`${this.o.url}/status`, t, { authorization: `Bearer ${this.o.adminToken}` }, d);
+    const s = await get(`${url}/status`, t, { authorization: `Bearer ${this.o.adminToken}` }, d);
     if (s.status === 401) return [...findings, { status: 'critical', message: '/status refused the admin token: ADMIN_TOKEN differs from the server\'s', values: {} }];
     if (s.status === 403) return [...findings, { status: 'warn', message: '/status refused this machine (HTTP 403, nginx): its address is not in adminCidrs, so workers were not checked', values: {} }];
     if (s.status !== 200) return [...findings, { status: 'critical', message: `/status answered HTTP ${s.status}`, values: {} }];

@@ -1,4 +1,5 @@
 import type { ResolvedHost } from '../inventory/index.js';
+import type { DeploySlot } from '../inventory/resolve.js';
 import { serverPlainEnv } from '../render/server-env.js';
 import { APP_PATH, layoutOf, NODE_BIN, PM2_BIN, pm2As, releaseDir } from '../host/index.js';
 import { raw, sh, shJoin } from '../runner/quote.js';
@@ -81,9 +82,9 @@ export function linkSharedScript(host: ResolvedHost, id: string): string {
  * the environment PM2 gives it (plain values and the 0600 env file), as the app user, and the mediasoup worker's
  * shared libraries all present.
  */
-export function checkConfigScript(host: ResolvedHost, id: string): string {
+export function checkConfigScript(host: ResolvedHost, id: string, slot: DeploySlot): string {
   const dir = releaseDir(host, id);
-  const env = Object.entries(serverPlainEnv(host)).map(([k, v]) => `${k}=${v}`);
+  const env = Object.entries(serverPlainEnv(host, slot)).map(([k, v]) => `${k}=${v}`);
   const worker = `${dir}/${WORKER_PATH}`;
   return [
     sh`worker=${worker}`,

@@ -8,9 +8,16 @@ import { sh } from '../runner/quote.js';
 import type { Connect, Runner } from '../runner/runner.js';
 import type { Artifact } from './artifact.js';
 import {
-  checkConfigScript, deployMarkerScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, probeScript, pruneScript,
-  receiveArgv, reloadScript, stateScript, statusArgv, stopScript, switchScript,
+  checkConfigScript, deployMarkerScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, pruneScript,
+  receiveArgv, stateScript, switchScript,
 } from './commands.js';
+import type { DeploySlot } from '../inventory/resolve.js';
+import {
+  linkSlotScript, otherSlot, pm2SaveScript, slotMediaPorts, slotOfPort, slotProbeScript, slotSignalingArgv, slotSignalingProgram, slotStateScript,
+  slotStatusArgv, startSlotScript, stopProcsScript, switchUpstreamScript,
+} from './slots.js';
+import jwt from 'jsonwebtoken';
+import { randomBytes } from 'node:crypto';
 import { acquireLock, LockError, type HeldLock } from './lock.js';
 import { releaseId, releasesToPrune, rollbackTarget, type HostReleases } from './release.js';
 import { probeSignaling } from './signaling-probe.js';
@@ -84,6 +91,19 @@ interface LoopbackProbe {
   readyz: { code: number; body: string };
 }
 
+interface SlotProc { name: string; pid?: number; status?: string; restarts?: number; cwd: string }
+
+interface HostState extends HostReleases {
+  freeKb: number;
+  /** The slot nginx sends callers to, and the one the new release starts in. */
+  live: DeploySlot;
+  idle: DeploySlot;
+  /** PM2's processes of this app: the slots' and a pre-slot host's single one. */
+  procs: SlotProc[];
+  /** The process serving behind nginx now, when one runs. */
+  serving: SlotProc | undefined;
+}
+
 interface CheckFailure {
   check: string;
   message: string;
@@ -128,15 +148,24 @@ class Run {
     return this.lock?.broke;
   }
 
-  async state(): Promise<HostReleases & { freeKb: number }> {
+  async state(): Promise<HostState> {
     return this.phase('state', async () => {
       const r = await this.main.script(stateScript(this.host), { root: true, summary: 'read the releases' });
       const s = JSON.parse(r.stdout) as HostReleases & { freeKb: number; missing: string[]; current: string | undefined; previous: string | undefined };
       if (s.missing.length > 0) {
         throw new Stop('refused', `${this.host.name} is not ready for deploys: missing ${s.missing.join(', ')}`, `provision it first: npx zx scripts/provision.mjs ${this.host.name}`);
       }
-      const state = { releases: s.releases, current: s.current ?? undefined, previous: s.previous ?? undefined, freeKb: s.freeKb };
-      return { value: state, detail: `${state.releases.length} release(s), current ${state.current ?? '(none)'}` };
+      const q = await this.main.script(slotStateScript(this.host), { root: true, summary: 'read the deploy slots' });
+      const slots = JSON.parse(q.stdout) as { port: number | null; procs: SlotProc[] };
+      const live = slotOfPort(this.host, slots.port ?? undefined);
+      if (live === undefined) {
+        throw new Stop('refused', `${this.host.name}'s nginx upstream ${this.host.nginx.upstreamFile} names ${slots.port === null ? 'no port (missing)' : `port ${slots.port}`}, not a deploy slot's (${this.host.app.slots.a.port}, ${this.host.app.slots.b.port})`,
+          `provision it (npx zx scripts/provision.mjs ${this.host.name} --only config) to create it`);
+      }
+      const idle = otherSlot(this.host, live.name);
+      const running = slots.procs.filter((p) => p.name !== idle.pm2Name && p.status === 'online');
+      const state: HostState = { releases: s.releases, current: s.current ?? undefined, previous: s.previous ?? undefined, freeKb: s.freeKb, live, idle, procs: slots.procs, serving: running.find((p) => p.name === live.pm2Name) ?? running.find((p) => p.name === this.host.app.name && live.name === 'a') };
+      return { value: state, detail: `${state.releases.length} release(s), current ${state.current ?? '(none)'}; nginx → slot ${live.name}${state.serving !== undefined ? ` (${state.serving.name} online)` : ' (nothing running there)'}, the new release goes to slot ${idle.name}` };
     });
   }
 
@@ -160,9 +189,9 @@ class Run {
     });
   }
 
-  async checkConfig(id: string): Promise<void> {
+  async checkConfig(id: string, slot: DeploySlot): Promise<void> {
     await this.phase('check-config', async () => {
-      const r = await this.main.script(checkConfigScript(this.host, id), { root: true, allowFailure: true, summary: 'check the config' });
+      const r = await this.main.script(checkConfigScript(this.host, id, slot), { root: true, allowFailure: true, summary: 'check the config' });
       if (r.code !== 0) {
         const out = `${r.stderr}\n${r.stdout}`.trim();
         await this.main.script(markFailedScript(this.host, id, `config check: ${out}`), { root: true, allowFailure: true, summary: 'mark the release failed' });
@@ -173,30 +202,61 @@ class Run {
     });
   }
 
-  /** Waits for the running release's calls to end, up to drainWaitMs; --now skips it. */
-  async drain(from: string | undefined): Promise<void> {
-    if (this.opts.now === true) return this.phases.skip('drain', '--now: switching without waiting for calls');
-    if (from === undefined) return this.phases.skip('drain', 'nothing running yet');
+  /** The new release in the idle slot, beside the one that serves: its link, then its own PM2 process. */
+  async start(id: string, slot: DeploySlot): Promise<void> {
+    await this.phase('start', async () => {
+      await this.main.script(linkSlotScript(this.host, slot, id), { root: true, summary: `link slot ${slot.name} to ${id}` });
+      const r = await this.main.script(startSlotScript(this.host, slot), { root: true, allowFailure: true, summary: `pm2 start ${slot.pm2Name}` });
+      // A release that never signals ready still gets here; the gate decides.
+      const tail = `${r.stdout}\n${r.stderr}`.trim().split('\n').filter((l) => l.trim() !== '').slice(-1)[0] ?? '';
+      return { value: undefined, detail: `slot ${slot.name} (port ${slot.port}): ${r.code === 0 ? `${slot.pm2Name} started` : `pm2 exited ${r.code}: ${tail.slice(0, 200)}`}` };
+    });
+  }
+
+  /**
+   * After the switch: the old slot keeps its calls (its own process, media ports and the old nginx workers' sockets)
+   * until they end or drainWaitMs passes; --now stops it at once.
+   */
+  async drainOld(old: DeploySlot, procs: string[]): Promise<void> {
+    if (procs.length === 0) return this.phases.skip('drain', 'nothing ran before');
+    if (this.opts.now === true) return this.phases.skip('drain', '--now: stopping the old release without waiting for its calls');
     await this.phase('drain', async () => {
       const t0 = Date.now();
       let last = '';
       for (;;) {
-        const r = await this.main.exec(statusArgv(this.host), { root: true, allowFailure: true, stdin: `Authorization: Bearer ${this.secrets.adminToken.reveal()}\n`, summary: 'read /status' });
-        if (r.code !== 0) return { value: undefined, detail: `/status did not answer (curl exit ${r.code}); the server is not serving calls` };
+        const r = await this.main.exec(slotStatusArgv(old), { root: true, allowFailure: true, stdin: `Authorization: Bearer ${this.secrets.adminToken.reveal()}\n`, summary: 'read /status' });
+        if (r.code !== 0) return { value: undefined, detail: `/status of the old release did not answer (curl exit ${r.code}): no calls to wait for` };
         const status = JSON.parse(r.stdout) as { roomList?: { room: string; peers: number }[] };
         const rooms = (status.roomList ?? []).filter((x) => !isProbeRoom(x.room));
         const peers = rooms.reduce((n, x) => n + x.peers, 0);
-        if (rooms.length === 0) return { value: undefined, detail: Date.now() - t0 < 1000 ? 'no calls' : `calls ended after ${secs(Date.now() - t0)}` };
+        if (rooms.length === 0) return { value: undefined, detail: Date.now() - t0 < 1000 ? 'no calls on the old release' : `the old release's calls ended after ${secs(Date.now() - t0)}` };
         const left = this.timing.drainWaitMs - (Date.now() - t0);
         if (left <= 0) {
-          throw new Stop('refused', `${rooms.length} room(s) with ${peers} peer(s) still in calls after waiting ${secs(this.timing.drainWaitMs)}; nothing was switched`,
-            'deploy again when the calls end (or in a maintenance window), or with --now to end them (peers get serverDraining and reconnect)');
+          return { value: undefined, detail: `${rooms.length} room(s) with ${peers} peer(s) still in calls on the old release after ${secs(this.timing.drainWaitMs)}: stopping it (its peers get serverDraining and reconnect to the new one)` };
         }
-        const line = `${rooms.length} room(s), ${peers} peer(s) in calls; waiting up to ${secs(left)} for them to end (--now switches anyway)`;
+        const line = `${rooms.length} room(s), ${peers} peer(s) in calls on the old release; waiting up to ${secs(left)} for them to end (new callers already go to the new one)`;
         if (line.split(';')[0] !== last) this.opts.onProgress?.({ host: this.host.name, phase: 'drain', state: 'start', detail: line });
         last = line.split(';')[0] ?? '';
         await sleep(Math.min(this.timing.pollMs, left));
       }
+    });
+  }
+
+  /** Stops PM2 processes (SIGTERM, the server drains) and saves PM2's list without them. */
+  async stopProcs(names: string[], phase: string, why: string): Promise<void> {
+    if (names.length === 0) return this.phases.skip(phase, why);
+    await this.phase(phase, async () => {
+      const t0 = Date.now();
+      await this.main.script(stopProcsScript(this.host, names), { root: true, summary: `pm2 delete ${names.join(' ')}` });
+      return { value: undefined, detail: `${names.join(', ')} stopped in ${secs(Date.now() - t0)}` };
+    });
+  }
+
+  /** PM2's list saved once the release passed: a reboot starts what serves, never an unverified release. */
+  async save(): Promise<void> {
+    await this.phase('save', async () => {
+      await this.main.script(pm2SaveScript(this.host), { root: true, summary: 'pm2 save' });
+      return { value: undefined, detail: 'pm2 save: a reboot starts this release' };
     });
   }
 
@@ -207,44 +267,50 @@ class Run {
 
   /**
    * Tells the health daemon a deploy is restarting the app (its alerts wait, PM2's restarts are not a crash loop):
-   * until the budget of a reload, two gates (the release's and a restore's) and the watch, then until now once done.
+   * until the budget of a start, its gate, the watch and the old release's drain, then until now once done.
    */
   async markDeploy(id: string, done = false): Promise<void> {
     const t = this.timing;
     const from = this.deployFrom ?? new Date().toISOString();
     this.deployFrom = from;
-    const until = new Date(Date.now() + (done ? 0 : 2 * t.gateTimeoutMs + t.watchMs + 120_000)).toISOString();
+    const until = new Date(Date.now() + (done ? 0 : 2 * t.gateTimeoutMs + t.watchMs + t.drainWaitMs + this.host.pm2.killTimeoutMs + 120_000)).toISOString();
     const marker: DeployMarker = { release: id, by: by(), from, until };
     await this.main.script(deployMarkerScript(this.host, marker), { root: true, allowFailure: true, summary: done ? 'end the deploy marker' : 'write the deploy marker' });
   }
 
-  async switchTo(id: string, previous: string | undefined, phase = 'switch'): Promise<void> {
+  /** nginx to the slot (graceful reload), then `current` (and `previous`) to the release it runs. */
+  async switchTo(id: string, slot: DeploySlot, previous: string | undefined, phase = 'switch'): Promise<void> {
     await this.phase(phase, async () => {
+      await this.main.script(switchUpstreamScript(this.host, slot), { root: true, summary: `nginx to slot ${slot.name}` });
       await this.main.script(switchScript(this.host, id, previous), { root: true, summary: `switch current to ${id}` });
-      return { value: undefined, detail: `current → ${id}` };
+      return { value: undefined, detail: `nginx → slot ${slot.name} (port ${slot.port}), current → ${id}` };
     });
   }
 
-  async reload(phase = 'reload'): Promise<void> {
-    await this.phase(phase, async () => {
-      const r = await this.main.script(reloadScript(this.host), { root: true, allowFailure: true, summary: 'pm2 startOrReload' });
-      // A release that never signals ready still gets here; the gate decides.
-      const tail = `${r.stdout}\n${r.stderr}`.trim().split('\n').filter((l) => l.trim() !== '').slice(-1)[0] ?? '';
-      return { value: undefined, detail: r.code === 0 ? 'pm2 startOrReload done' : `pm2 exited ${r.code}: ${tail.slice(0, 200)}` };
-    });
-  }
-
-  async loopback(): Promise<LoopbackProbe> {
-    const r = await this.main.script(probeScript(this.host), { root: true, summary: 'loopback health' });
+  async loopback(slot: DeploySlot, pm2Name: string): Promise<LoopbackProbe> {
+    const r = await this.main.script(slotProbeScript(this.host, slot, pm2Name), { root: true, summary: 'loopback health' });
     return JSON.parse(r.stdout) as LoopbackProbe;
   }
 
-  /** One round of the checks; undefined when all passed. */
-  async checkOnce(id: string, baseline?: { pid: number; restarts: number }): Promise<{ failure?: CheckFailure; probe: LoopbackProbe }> {
-    const p = await this.loopback();
+  /** A signaling round trip straight to the slot's port, run on the host; the answer names the ICE candidates' ports. */
+  async slotSignaling(id: string, slot: DeploySlot): Promise<{ ok: boolean; error?: string; ports?: number[] }> {
+    const room = `rtcops-deploy-${randomBytes(4).toString('hex')}`;
+    const token = jwt.sign({ sub: `rtcops-deploy-${randomBytes(3).toString('hex')}`, room }, this.secrets.jwtSecret.reveal(), { algorithm: 'HS256', expiresIn: 120 });
+    const r = await this.main.exec(slotSignalingArgv(this.host, id), { root: true, allowFailure: true, stdin: slotSignalingProgram(`ws://127.0.0.1:${slot.port}/signaling`, token, 5000), summary: `signaling round trip on slot ${slot.name}` });
+    try {
+      return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as { ok: boolean; error?: string; ports?: number[] };
+    } catch {
+      return { ok: false, error: `the probe did not run (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300)}` };
+    }
+  }
+
+  /** One round of the checks on one slot; undefined when all passed. throughNginx: signaling through nginx as well (after the switch). */
+  async checkOnce(id: string, slot: DeploySlot, o: { pm2Name?: string; baseline?: { pid: number; restarts: number }; throughNginx?: boolean } = {}): Promise<{ failure?: CheckFailure; probe: LoopbackProbe }> {
+    const p = await this.loopback(slot, o.pm2Name ?? slot.pm2Name);
     const fail = (f: CheckFailure) => ({ failure: f, probe: p });
     const st = p.pm2.status ?? 'absent';
-    if (st === 'errored' || st === 'stopped') return fail({ check: 'pm2', message: `PM2 reports the app ${st} after ${p.pm2.restarts ?? '?'} restart(s)`, response: p.pm2, fatal: true });
+    const baseline = o.baseline;
+    if (st === 'errored' || st === 'stopped') return fail({ check: 'pm2', message: `PM2 reports the app errored after ${p.pm2.restarts ?? '?'} restart(s)${st === 'stopped' ? ' (stopped)' : ''}`, response: p.pm2, fatal: true });
     if (st !== 'online') return fail({ check: 'pm2', message: `PM2 reports the app ${st}`, response: p.pm2 });
     if (baseline !== undefined && (p.pm2.pid !== baseline.pid || (p.pm2.restarts ?? 0) !== baseline.restarts)) {
       return fail({ check: 'pm2', message: `PM2 restarted the app during the watch period (restarts ${baseline.restarts} → ${p.pm2.restarts ?? '?'})`, response: p.pm2, fatal: true });
@@ -252,14 +318,22 @@ class Run {
     if (p.cwd !== releaseDir(this.host, id)) return fail({ check: 'release', message: `the app runs from ${p.cwd || '(unknown)'}, not from release ${id}`, response: { cwd: p.cwd } });
     if (p.healthz.code !== 200) return fail({ check: 'healthz', message: `/healthz answered ${p.healthz.code || 'nothing'}`, response: p.healthz });
     if (p.readyz.code !== 200) return fail({ check: 'readyz', message: `/readyz answered ${p.readyz.code || 'nothing'}${p.readyz.body ? `: ${p.readyz.body}` : ''}`, response: p.readyz });
+    const direct = await this.slotSignaling(id, slot);
+    if (!direct.ok) return fail({ check: 'signaling', message: `signaling on slot ${slot.name} (127.0.0.1:${slot.port}) failed at ${direct.error ?? '?'}`, response: { error: direct.error } });
+    const plan = slotMediaPorts(this.host, slot);
+    const outside = (direct.ports ?? []).filter((port) => port < plan.min || port > plan.max);
+    if (outside.length > 0) {
+      return fail({ check: 'media', message: `ICE candidates on port(s) ${[...new Set(outside)].join(', ')}, outside slot ${slot.name}'s media ports ${plan.min}-${plan.max} (what the firewall opens for it)`, response: { ports: direct.ports }, fatal: true });
+    }
+    if (o.throughNginx !== true) return { probe: p };
     const domain = this.host.app.domains[0] ?? '';
     const s = await probeSignaling({ url: `wss://${domain}/signaling`, jwtSecret: this.secrets.jwtSecret.reveal(), timeoutMs: 5000, address: this.opts.probe?.address, ca: this.opts.probe?.ca });
     if (!s.ok) return fail({ check: 'signaling', message: `signaling through wss://${domain}/signaling failed at ${s.error ?? '?'}${s.certificate === true ? ' (the certificate is not trusted)' : ''}`, response: { error: s.error }, fatal: s.certificate === true });
     return { probe: p };
   }
 
-  /** The gate: every check passes within the deadline (retried with backoff). Returns the process it passed with. */
-  async gate(id: string, phase = 'gate'): Promise<{ pid: number; restarts: number }> {
+  /** The gate, on the slot's own port before any caller reaches it: every check passes within the deadline (retried with backoff). */
+  async gate(id: string, slot: DeploySlot, phase = 'gate', pm2Name?: string): Promise<{ pid: number; restarts: number }> {
     return this.phase(phase, async () => {
       const t0 = Date.now();
       const deadline = t0 + this.timing.gateTimeoutMs;
@@ -267,9 +341,9 @@ class Run {
       let tries = 0;
       for (;;) {
         tries++;
-        const { failure, probe } = await this.checkOnce(id);
+        const { failure, probe } = await this.checkOnce(id, slot, pm2Name !== undefined ? { pm2Name } : {});
         if (failure === undefined) {
-          return { value: { pid: probe.pm2.pid ?? 0, restarts: probe.pm2.restarts ?? 0 }, detail: `healthz, readyz and signaling passed in ${secs(Date.now() - t0)} (${tries} tr${tries === 1 ? 'y' : 'ies'})` };
+          return { value: { pid: probe.pm2.pid ?? 0, restarts: probe.pm2.restarts ?? 0 }, detail: `healthz, readyz and signaling passed on slot ${slot.name} (port ${slot.port}) in ${secs(Date.now() - t0)} (${tries} tr${tries === 1 ? 'y' : 'ies'})` };
         }
         if (failure.fatal === true || Date.now() + delay > deadline) {
           throw new Stop('failed', `health gate failed for ${id}: ${failure.message}${failure.fatal === true ? '' : ` (still failing after ${secs(Date.now() - t0)})`}`, undefined, { check: failure.check, response: failure.response });
@@ -280,8 +354,8 @@ class Run {
     });
   }
 
-  /** The watch period: the same checks keep passing and PM2 does not restart the process. */
-  async watch(id: string, baseline: { pid: number; restarts: number }): Promise<void> {
+  /** The watch period, callers on it: the same checks, signaling through nginx too, and PM2 does not restart the process. */
+  async watch(id: string, slot: DeploySlot, baseline: { pid: number; restarts: number }): Promise<void> {
     if (this.timing.watchMs <= 0) return this.phases.skip('watch', 'no watch period');
     await this.phase('watch', async () => {
       const end = Date.now() + this.timing.watchMs;
@@ -289,7 +363,7 @@ class Run {
       while (Date.now() < end) {
         await sleep(Math.min(this.timing.pollMs, Math.max(0, end - Date.now())));
         rounds++;
-        const { failure } = await this.checkOnce(id, baseline);
+        const { failure } = await this.checkOnce(id, slot, { baseline, throughNginx: true });
         if (failure !== undefined) throw new Stop('failed', `watch period failed for ${id}: ${failure.message}`, undefined, { check: failure.check, response: failure.response });
       }
       return { value: undefined, detail: `${rounds} round(s) over ${secs(this.timing.watchMs)}, no restart` };
@@ -398,21 +472,32 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
     });
   }
 
-  await run.checkConfig(id);
-  await run.drain(state.current);
+  const { live, idle } = state;
+  // What ran before, but the idle slot's leftovers: stopped once the new release serves.
+  const old = state.procs.filter((p) => p.name !== idle.pm2Name).map((p) => p.name);
+  await run.checkConfig(id, idle);
   const offsets = await run.logOffsets();
   await run.markDeploy(id);
   try {
-    await run.switchTo(id, state.current);
+    let baseline: { pid: number; restarts: number };
+    try {
+      await run.start(id, idle);
+      baseline = await run.gate(id, idle);
+    } catch (err) {
+      await refuseNew(run, id, state, offsets, err as Error);
+      return;
+    }
+    await run.switchTo(id, idle, state.current);
     report.serving = id;
     try {
-      await run.reload();
-      const baseline = await run.gate(id);
-      await run.watch(id, baseline);
+      await run.watch(id, idle, baseline);
     } catch (err) {
       await restore(run, id, state, offsets, err as Error);
       return;
     }
+    await run.save();
+    await run.drainOld(live, old);
+    await run.stopProcs(old, 'stop old', 'nothing ran before');
   } finally {
     await run.markDeploy(id, true);
   }
@@ -432,29 +517,45 @@ export function collapseRepeats(lines: string[]): string[] {
   return out.map((x) => (x.n > 1 ? `${x.line} (×${x.n})` : x.line));
 }
 
-/** The new release failed after the switch: keep what it logged, switch back, reload, and check the old one serves. */
-async function restore(run: Run, failed: string, state: HostReleases, offsets: number[], cause: Error): Promise<void> {
+/** What the failed release logged (its own lines, cut at the offsets taken before it started), and its mark. */
+async function keepFailure(run: Run, failed: string, offsets: number[], cause: Error): Promise<void> {
   const { host, report } = run;
   report.error = cause.message;
   if (cause instanceof Stop && cause.check !== undefined) report.check = cause.check;
   const logs = await run.main.script(logsSinceScript(host, offsets), { root: true, allowFailure: true, summary: 'read what the release logged' });
   report.logs = collapseRepeats(logs.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l)));
   await run.main.script(markFailedScript(host, failed, cause.message), { root: true, allowFailure: true, summary: 'mark the release failed' });
-  if (state.current === undefined) {
-    await run.phase('stop', async () => {
-      await run.main.script(`${sh`rm -f ${layoutOf(host).current}`}\n${stopScript(host)}`, { root: true });
-      return { value: undefined, detail: 'no previous release to return to: the app is stopped' };
-    }).catch(() => undefined);
+}
+
+/** The new release failed its gate in the idle slot: no caller ever reached it. Stop it; nginx and `current` never changed. */
+async function refuseNew(run: Run, failed: string, state: HostState, offsets: number[], cause: Error): Promise<void> {
+  await keepFailure(run, failed, offsets, cause);
+  await run.stopProcs([state.idle.pm2Name], 'stop new', '').catch(() => undefined);
+  if (state.serving === undefined || state.current === undefined) {
+    throw new Stop('failed', `${cause.message}; nothing served before it, so the app is stopped`);
+  }
+  throw new Stop('rolled-back', `${cause.message}; nginx was never switched to it: ${state.current} kept serving (slot ${state.live.name})`,
+    `the failed release's output is in the audit log (${DEPLOY_LOG}) and scripts/releases.mjs ${run.host.name}`, run.report.check);
+}
+
+/** The new release failed after the switch: nginx back to the old slot, which still runs (no restart), checked; then the new one stops. */
+async function restore(run: Run, failed: string, state: HostState, offsets: number[], cause: Error): Promise<void> {
+  const { host, report } = run;
+  await keepFailure(run, failed, offsets, cause);
+  if (state.serving === undefined || state.current === undefined) {
+    await run.stopProcs([state.idle.pm2Name], 'stop new', '').catch(() => undefined);
+    await run.main.script(sh`rm -f ${layoutOf(host).current}`, { root: true, allowFailure: true }).catch(() => undefined);
     report.serving = undefined;
     throw new Stop('failed', `${cause.message}; there was no previous release, so the app is stopped`);
   }
   try {
-    await run.switchTo(state.current, state.previous, 'switch back');
+    await run.switchTo(state.current, state.live, state.previous, 'switch back');
     report.serving = state.current;
-    await run.reload('reload previous');
-    await run.gate(state.current, 'verify previous');
+    await run.gate(state.current, state.live, 'verify previous', state.serving.name);
   } catch (err) {
     throw new Stop('failed', `${cause.message}; restoring ${state.current} also failed: ${(err as Error).message}`, `look at the host now: npx zx scripts/releases.mjs ${host.name}`);
+  } finally {
+    await run.stopProcs([state.idle.pm2Name], 'stop new', '').catch(() => undefined);
   }
-  throw new Stop('rolled-back', `${cause.message}; ${state.current} was restored and passed the health gate`, `the failed release's output is in the audit log (${DEPLOY_LOG}) and scripts/releases.mjs ${host.name}`, report.check);
+  throw new Stop('rolled-back', `${cause.message}; ${state.current} (slot ${state.live.name}, still running) serves again and passed the health gate`, `the failed release's output is in the audit log (${DEPLOY_LOG}) and scripts/releases.mjs ${host.name}`, report.check);
 }

@@ -87,7 +87,8 @@ export interface ResolvedHost extends Omit<HostSettings, 'ssh' | 'app' | 'turn' 
   sshd: HostSettings['sshd'] & { permitRootLogin: 'no' | 'prohibit-password' };
   fail2ban: HostSettings['fail2ban'] & { sshdBackend: 'systemd' | 'auth.log'; authLog: string };
   pm2: HostSettings['pm2'] & { killTimeoutMs: number };
-  nginx: HostSettings['nginx'] & { logDir: string };
+  /** upstreamFile: which deploy slot nginx sends callers to (lib/deploy/slots.ts writes it, provisioning only creates it). */
+  nginx: HostSettings['nginx'] & { logDir: string; upstreamFile: string };
   secrets: HostSettings['secrets'] & { file: string | undefined };
 }
 
@@ -168,7 +169,7 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
     },
     fail2ban: { ...s.fail2ban, sshdBackend: s.fail2ban.sshdBackend ?? defaultSshdBackend(s.os), authLog: '/var/log/auth.log' },
     pm2: { ...s.pm2, killTimeoutMs: s.pm2.killTimeoutMs ?? s.app.drainTimeoutMs + 5000 },
-    nginx: { ...s.nginx, logDir: '/var/log/nginx' },
+    nginx: { ...s.nginx, logDir: '/var/log/nginx', upstreamFile: `/etc/nginx/${s.app.name}-upstream.conf` },
     secrets: { ...s.secrets, file: optionalPath(s.secrets.file, inventoryFile) },
   };
 }

@@ -1,22 +1,23 @@
 import type { DaemonConfigInput } from '../daemon-config.js';
 import { ALERTS_CA_PATH, ISSUER_ROOTS_PATH, layoutOf } from '../host/index.js';
 import { hasPublicDns, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
+import type { DeploySlot } from '../inventory/resolve.js';
 
 /**
  * The server's environment, split by sensitivity. Names are the server's contract (server/config.ts);
  * plain values go into the PM2 ecosystem file, secrets only into the 0600 env file.
  */
-export function serverPlainEnv(host: ResolvedHost): Record<string, string> {
+export function serverPlainEnv(host: ResolvedHost, slot: DeploySlot): Record<string, string> {
   const env: Record<string, string> = {
     NODE_ENV: 'production',
-    PORT: String(host.app.port),
+    PORT: String(slot.port),
     HOST: '127.0.0.1',
     LISTEN_IP: host.mediasoup.listenIp,
     ANNOUNCED_IP: host.mediasoup.announcedIp,
-    RTC_MIN_PORT: String(host.mediasoup.rtcPorts.min),
-    RTC_MAX_PORT: String(host.mediasoup.rtcPorts.max),
+    RTC_MIN_PORT: String(slot.rtcPorts.min),
+    RTC_MAX_PORT: String(slot.rtcPorts.max),
   };
-  if (host.mediasoup.webRtcServerPort !== undefined) env.WEBRTC_SERVER_PORT = String(host.mediasoup.webRtcServerPort);
+  if (slot.webRtcServerPort !== undefined) env.WEBRTC_SERVER_PORT = String(slot.webRtcServerPort);
   Object.assign(env, {
     NUM_WORKERS: String(host.app.numWorkers),
     TURN_URLS: host.turn.urls.join(','),
@@ -38,30 +39,31 @@ export function serverSecretEnv(secrets: HostSecrets): Record<string, string> {
   };
 }
 
-/** PM2's view of the server: one forked process that signals ready, drains, and logs where fail2ban reads. */
+/**
+ * PM2's view of the server: one forked process per deploy slot that signals ready, drains, and logs where fail2ban
+ * reads. Each starts from its slot's link with its own ports; a deploy starts only the slot it deploys to.
+ */
 export function ecosystem(host: ResolvedHost) {
   return {
-    apps: [
-      {
-        name: host.app.name,
-        script: host.app.script,
-        cwd: host.app.currentDir,
-        exec_mode: 'fork',
-        instances: 1,
-        autorestart: true,
-        wait_ready: true,
-        listen_timeout: host.pm2.listenTimeoutMs,
-        kill_timeout: host.pm2.killTimeoutMs,
-        max_memory_restart: host.pm2.maxMemoryRestart,
-        node_args: [`--env-file=${host.app.envFile}`],
-        out_file: host.app.outLog,
-        error_file: host.app.errorLog,
-        merge_logs: true,
-        // pino writes its own timestamps.
-        time: false,
-        env: serverPlainEnv(host),
-      },
-    ],
+    apps: [host.app.slots.a, host.app.slots.b].map((slot) => ({
+      name: slot.pm2Name,
+      script: `${slot.dir}/dist/server/main.js`,
+      cwd: slot.dir,
+      exec_mode: 'fork',
+      instances: 1,
+      autorestart: true,
+      wait_ready: true,
+      listen_timeout: host.pm2.listenTimeoutMs,
+      kill_timeout: host.pm2.killTimeoutMs,
+      max_memory_restart: host.pm2.maxMemoryRestart,
+      node_args: [`--env-file=${host.app.envFile}`],
+      out_file: host.app.outLog,
+      error_file: host.app.errorLog,
+      merge_logs: true,
+      // pino writes its own timestamps.
+      time: false,
+      env: serverPlainEnv(host, slot),
+    })),
   };
 }
 
@@ -142,8 +144,11 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
         peerIp: host.mediasoup.announcedIp, announcedIp: host.mediasoup.announcedIp, externalIp: host.turn.externalIp,
         ...(hasPublicDns(host.turn.domain) ? { dnsName: host.turn.domain } : {}), ...ca,
       },
-      server: { schedule: every(15), url: `http://127.0.0.1:${host.app.port}`, signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1', ...ca },
-      pm2: { schedule: every(45), processName: host.app.name, home: layoutOf(host).pm2Home },
+      server: { schedule: every(15), url: `http://127.0.0.1:${host.app.port}`, upstreamFile: host.nginx.upstreamFile, signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1', ...ca },
+      pm2: {
+        schedule: every(45), processName: host.app.name, home: layoutOf(host).pm2Home,
+        slots: { upstreamFile: host.nginx.upstreamFile, processes: Object.fromEntries([host.app.slots.a, host.app.slots.b].map((s) => [String(s.port), s.pm2Name])) },
+      },
       services: {
         schedule: every(20),
         units: ['nginx.service', 'coturn.service', 'fail2ban.service', 'certbot.timer', ...(host.nodeExporter.enabled ? ['prometheus-node-exporter.service'] : [])],

@@ -1,6 +1,7 @@
 import { layoutOf, NGINX_DEFAULT_SITE } from '../../host/index.js';
 import type { Action } from '../actions.js';
 import { fileActions } from '../managed-files.js';
+import { initialUpstreamScript } from '../../deploy/slots.js';
 import type { Step, StepContext } from '../step.js';
 
 /** The rendered files this step installs, in the table's order (lib/render/files.ts). */
@@ -13,10 +14,15 @@ export const configFilesStep: Step = {
   name: 'config',
   title: 'config files (nginx, coturn, fail2ban, apt, PM2, env, daemon)',
   facts: (ctx) => ({
-    files: [...files(ctx).map((f) => f.path), layoutOf(ctx.host).nginxEnabledSite, NGINX_DEFAULT_SITE, ctx.host.tls.fullchain],
+    files: [ctx.host.nginx.upstreamFile, ...files(ctx).map((f) => f.path), layoutOf(ctx.host).nginxEnabledSite, NGINX_DEFAULT_SITE, ctx.host.tls.fullchain],
   }),
   plan: (ctx, facts) => {
-    const actions: Action[] = fileActions(files(ctx), facts);
+    const actions: Action[] = [];
+    // The site includes the upstream file; a deploy owns it once it exists (a re-run must not undo its switch).
+    if (facts.files.get(ctx.host.nginx.upstreamFile)?.exists !== true) {
+      actions.push({ kind: 'run', summary: `create ${ctx.host.nginx.upstreamFile} (nginx → deploy slot a)`, script: initialUpstreamScript(ctx.host) });
+    }
+    actions.push(...fileActions(files(ctx), facts));
     // Before certbot has a certificate, nginx serves the first-boot site (ACME over HTTP only).
     const certExists = facts.files.get(ctx.host.tls.fullchain)?.exists === true;
     const layout = layoutOf(ctx.host);

@@ -273,7 +273,7 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
     assert.doesNotMatch(err, /obtain a certificate/, 'certbot was not asked for a new certificate');
     assert.equal(r.release, released[1]);
     assert.equal((await sh('basename "$(readlink /srv/rtcops/current)"; basename "$(readlink /srv/rtcops/previous)"')).trim(), `${released[1]}\n${released[0]}`);
-    assert.equal((await sh('curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:3000/healthz')).trim(), '200');
+    assert.equal((await sh('port=$(grep -o "127.0.0.1:[0-9]*" /etc/nginx/rtcops-upstream.conf | cut -d: -f2); curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$port/healthz"')).trim(), '200', 'the slot nginx serves answers');
     const signaling = await probeSignaling({ url: 'wss://rtc.sandbox.test/signaling', jwtSecret: process.env[ENV.jwt]!, timeoutMs: 5000, address: sb.address, ca: readFileSync(issuerRoot) });
     assert.equal(signaling.ok, true, signaling.error);
     assert.equal(await servedFingerprint(sb.address, readFileSync(issuerRoot)), fingerprint);

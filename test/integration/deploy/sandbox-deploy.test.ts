@@ -3,6 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request as httpsRequest } from 'node:https';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
@@ -48,7 +49,7 @@ hosts:
 
 interface Result { code: number; report: DeployReport; stderr: string }
 
-for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): health gate, automatic rollback, rollback.mjs, the lock, check.mjs`, { timeout: 900_000 }, () => {
+for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two slots behind nginx, the gate before any caller, rollback.mjs, the lock, check.mjs`, { timeout: 900_000 }, () => {
   const NAME = e2eName('deploy', os);
   const named = (text: string) => text.replaceAll('HOST', NAME);
   let box: TestSandbox | undefined;
@@ -74,6 +75,8 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): healt
   };
   const current = async () => (await sh('basename "$(readlink /srv/rtcops/current)"')).trim();
   const serves = () => probeSignaling({ url: 'wss://rtc.sandbox.test/signaling', jwtSecret: process.env['E2E_DEPLOY_JWT_SECRET']!, timeoutMs: 5000, address: sb.address, ca: readFileSync(issuerRoot) });
+  const upstream = async () => (await sh('cat /etc/nginx/rtcops-upstream.conf')).match(/127\.0\.0\.1:(\d+)/)?.[1];
+  const poll = () => pollHealthz(sb.address, readFileSync(issuerRoot));
   const lastAudit = async () => JSON.parse((await sh('tail -1 /var/log/rtcops/deploy.log')).trim()) as Record<string, unknown>;
 
   before(async () => {
@@ -109,9 +112,10 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): healt
     assert.equal(code, 0, `${report.error ?? ''}\n${stderr}`);
     assert.equal(report.status, 'ok');
     assert.deepEqual(report.phases.map((p) => `${p.phase}:${p.status}`), [
-      'lock:ok', 'state:ok', 'disk:ok', 'upload:ok', 'link:ok', 'check-config:ok', 'drain:skipped', 'switch:ok', 'reload:ok', 'gate:ok', 'watch:ok', 'prune:ok',
+      'lock:ok', 'state:ok', 'disk:ok', 'upload:ok', 'link:ok', 'check-config:ok', 'start:ok', 'gate:ok', 'switch:ok', 'watch:ok', 'save:ok', 'drain:skipped', 'stop old:skipped', 'prune:ok',
     ]);
-    assert.match(stderr, new RegExp(named('\\[HOST\\] gate ok \\(\\d+\\.\\d+s\\): healthz, readyz and signaling passed')));
+    assert.match(stderr, new RegExp(named('\\[HOST\\] gate ok \\(\\d+\\.\\d+s\\): healthz, readyz and signaling passed on slot b \\(port 3001\\)')));
+    assert.equal(await upstream(), '3001', 'nginx sends callers to slot b');
     assert.equal(await current(), report.release);
     assert.equal((await serves()).ok, true);
     assert.equal((await sh('readlink /srv/rtcops/releases/*/.env | sort -u')).trim(), '/srv/rtcops/shared/rtcops.env');
@@ -143,10 +147,17 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): healt
     assert.deepEqual(ran.filter((r) => r.status === 'warn' && !/took [\d.]+ ms \(warning above \d+ ms\)/.test(r.message)), [], 'no warning but latency');
   });
 
-  it('a second release waits for nothing (no calls), switches and records the first as previous', async () => {
+  it('a second release starts beside the first in slot a, nginx switches to it gracefully: a poller through nginx sees no failure; the first records as previous and stops', async () => {
+    const poller = poll();
     const { code, report } = await cli(deployMain, ['--artifact', good]);
+    const polled = await poller.stop();
     assert.equal(code, 0, report.error);
-    assert.equal(report.phases.find((p) => p.phase === 'drain')?.detail, 'no calls');
+    assert.deepEqual(polled.failures, [], `${polled.ok} answered 200`);
+    assert.ok(polled.ok > 10, `the poller ran through the deploy (${polled.ok} requests)`);
+    assert.equal(report.phases.find((p) => p.phase === 'drain')?.detail, 'no calls on the old release');
+    assert.equal(await upstream(), '3000');
+    assert.match(await sh(`su rtcops -s /bin/sh -c 'HOME=/home/rtcops PM2_HOME=/home/rtcops/.pm2 /usr/local/bin/pm2 jlist' | jq -r '.[].name'`), /^rtcops-a$/m);
+    assert.doesNotMatch(await sh(`su rtcops -s /bin/sh -c 'HOME=/home/rtcops PM2_HOME=/home/rtcops/.pm2 /usr/local/bin/pm2 jlist' | jq -r '.[].name'`), /rtcops-b/, 'the old slot stopped');
     assert.equal((await sh('basename "$(readlink /srv/rtcops/previous)"')).trim(), releases[0]);
     releases.push(report.release!);
   });
@@ -155,14 +166,20 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): healt
     // A crash loop is seen in whichever state the gate catches PM2 in (it gives up after max_restarts: stopped).
     ['crash', /PM2 reports the app errored|\/healthz answered nothing|PM2 reports the app (launching|stopping|stopped|waiting restart)/],
     ['readyz', /\/readyz answered 503: .*broken on purpose/],
-    ['signaling', /signaling through wss:\/\/rtc\.sandbox\.test\/signaling failed at getRouterRtpCapabilities/],
+    ['signaling', /signaling on slot b \(127\.0\.0\.1:3001\) failed at getRouterRtpCapabilities/],
   ] as const) {
-    it(`a release that fails (${kind}) is rolled back automatically and the previous one serves`, async () => {
+    it(`a release that fails (${kind}) in the idle slot never gets a caller: stopped, nginx never switched, the previous one serves on`, async () => {
+      const poller = poll();
       const { code, report, stderr } = await cli(deployMain, ['--artifact', brokenArtifact(good, kind, dir)]);
+      const polled = await poller.stop();
       assert.equal(code, 1);
       assert.equal(report.status, 'rolled-back', `${report.error ?? ''}\n${stderr}`);
       assert.match(report.error ?? '', reason);
-      assert.match(report.error ?? '', /was restored and passed the health gate/);
+      assert.match(report.error ?? '', /nginx was never switched to it: \S+ kept serving \(slot a\)/);
+      assert.deepEqual(polled.failures, [], `${polled.ok} answered 200`);
+      assert.equal(await upstream(), '3000', 'nginx still on slot a');
+      assert.ok(!report.phases.some((p) => p.phase === 'switch'), 'no switch');
+      assert.doesNotMatch(await sh(`su rtcops -s /bin/sh -c 'HOME=/home/rtcops PM2_HOME=/home/rtcops/.pm2 /usr/local/bin/pm2 jlist' | jq -r '.[].name'`), /rtcops-b/, 'the bad release was stopped');
       assert.equal(report.serving, releases[1]);
       assert.equal(await current(), releases[1]);
       assert.equal((await serves()).ok, true, 'the previous release serves');
@@ -184,15 +201,18 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): healt
     assert.equal(report.pruned.length, 1, 'keepReleases 4: the oldest failed release goes, current and previous stay');
   });
 
-  it('calls in progress hold the switch back until the drain limit, then the deploy stops without switching', async () => {
+  it('a call in progress does not hold the switch back: it stays on the old slot until the drain limit, new callers reach the new one, then the old one stops', async () => {
     const call = await joinCall(sb.address, readFileSync(issuerRoot));
+    const closed = new Promise<number>((r) => call.once('close', r));
     try {
       const { code, report, stderr } = await cli(rollbackMain, ['--to', releases[1]!], { timing: { drainWaitMs: 2000, pollMs: 500 } });
-      assert.equal(code, 1);
-      assert.equal(report.status, 'refused');
-      assert.match(report.error ?? '', /1 room\(s\) with 1 peer\(s\) still in calls after waiting 2\.0s; nothing was switched/);
-      assert.match(stderr, /drain 1 room\(s\), 1 peer\(s\) in calls; waiting up to/);
-      assert.equal(await current(), releases[0]);
+      assert.equal(code, 0, `${report.error ?? ''}\n${stderr}`);
+      assert.equal(report.status, 'ok');
+      assert.match(report.phases.find((p) => p.phase === 'drain')?.detail ?? '', /1 room\(s\) with 1 peer\(s\) still in calls on the old release after 2\.0s: stopping it/);
+      assert.match(stderr, /drain 1 room\(s\), 1 peer\(s\) in calls on the old release; waiting up to/);
+      assert.equal(await current(), releases[1]);
+      assert.equal((await serves()).ok, true);
+      await closed;
     } finally {
       call.close();
     }
@@ -201,7 +221,7 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): healt
   it('a deploy killed mid-way leaves a stale lock that is refused, then broken only with --force-unlock', async () => {
     const child = join(dir, 'killed.mts');
     writeFileSync(child, `import { rollbackMain } from ${JSON.stringify(join(REPO, 'lib/deploy/command.ts'))};\n`
-      + `await rollbackMain(${JSON.stringify([NAME, '-i', inventory, '--to', releases[1], '--now'])}, { out: () => {}, err: (t) => process.stderr.write(t + '\\n') });\n`);
+      + `await rollbackMain(${JSON.stringify([NAME, '-i', inventory, '--to', releases[0], '--now'])}, { out: () => {}, err: (t) => process.stderr.write(t + '\\n') });\n`);
     const proc = spawn(process.execPath, ['--import', 'tsx', child], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
     await new Promise<void>((resolveKilled, reject) => {
       let err = '';
@@ -214,17 +234,17 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): healt
     const refused = await cli(deployMain, ['--artifact', good]);
     assert.equal(refused.code, 1);
     assert.equal(refused.report.status, 'refused');
-    assert.match(refused.report.error ?? '', new RegExp(named('stale deploy lock on HOST: rollback by .* last phase: (check-config|drain|switch)')));
+    assert.match(refused.report.error ?? '', new RegExp(named('stale deploy lock on HOST: rollback by .* last phase: (check-config|start|gate)')));
     assert.match(refused.report.hint ?? '', /--force-unlock/);
-    const forced = await cli(rollbackMain, ['--to', releases[1]!, '--force-unlock']);
+    const forced = await cli(rollbackMain, ['--to', releases[0]!, '--force-unlock']);
     assert.equal(forced.code, 0, forced.report.error);
     assert.match(forced.report.phases[0]?.detail ?? '', /broke a stale lock \(rollback by /);
     assert.ok((await lastAudit())['brokeLock'] !== undefined, 'breaking a lock is audited');
-    assert.equal(await current(), releases[1]);
+    assert.equal(await current(), releases[0]);
   });
 
   it('two deploys at once: the second is refused by the lock', async () => {
-    const [a, b] = await Promise.all([cli(rollbackMain, ['--to', releases[0]!]), new Promise((r) => setTimeout(r, 300)).then(() => cli(rollbackMain, ['--to', releases[0]!]))]);
+    const [a, b] = await Promise.all([cli(rollbackMain, ['--to', releases[1]!]), new Promise((r) => setTimeout(r, 300)).then(() => cli(rollbackMain, ['--to', releases[1]!]))]);
     assert.deepEqual([a.code, b.code], [0, 1], `${a.report.error ?? ''} / ${b.report.error ?? ''}`);
     assert.match(b.report.error ?? '', new RegExp(named('another deploy holds the lock on HOST: rollback by \\S+ at ')));
   });
@@ -240,21 +260,21 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): healt
     assert.equal(report.status, 'refused');
     assert.match(report.error ?? '', new RegExp(named('not enough free disk on HOST for the release: it needs \\d+ MB in /srv/rtcops/releases, \\d+ MB are free')));
     assert.equal(await sh('ls /srv/rtcops/releases'), before, 'nothing was uploaded');
-    assert.equal(await current(), releases[0]);
+    assert.equal(await current(), releases[1]);
   });
 
   it('releases.mjs lists the releases, current and previous, the failed ones and the last outcomes', async () => {
     let out = '';
     assert.equal(await releasesMain([NAME, '-i', inventory, '--json'], { out: (t) => { out += t; }, err: () => undefined }), 0);
     const r = JSON.parse(out) as { current: string; previous: string; releases: { id: string; failed?: string }[]; history: { action: string; status: string }[] };
-    assert.equal(r.current, releases[0]);
-    assert.equal(r.previous, releases[1]);
+    assert.equal(r.current, releases[1]);
+    assert.equal(r.previous, releases[0]);
     assert.equal(r.releases.length, 4, 'pruned to deploy.keepReleases');
     assert.equal(r.releases.filter((x) => x.failed !== undefined).length, 2, 'the oldest failed release was pruned');
     assert.deepEqual(r.history.slice(-4).map((h) => `${h.action}:${h.status}`).sort(), ['deploy:refused', 'rollback:ok', 'rollback:ok', 'rollback:refused']);
     let text = '';
     await releasesMain([NAME, '-i', inventory, '--last', '30'], { out: (t) => { text += t; }, err: () => undefined });
-    assert.match(text, new RegExp(`^\\* ${releases[0]}.*\\[current\\]`, 'm'));
+    assert.match(text, new RegExp(`^\\* ${releases[1]}.*\\[current\\]`, 'm'));
     assert.match(text, /FAILED: health gate failed/);
     assert.match(text, /deploy \S+ {2}rolled-back in/);
     assert.match(text, /rollback {2}refused in .*: no release to roll back to/, 'the refused first rollback is listed without a release');
@@ -274,4 +294,27 @@ async function joinCall(address: string, ca: Buffer): Promise<WebSocket> {
   const caps = await ask(1, 'getRouterRtpCapabilities', {});
   await ask(2, 'join', { rtpCapabilities: { codecs: caps['codecs'] ?? [], headerExtensions: [] } });
   return ws;
+}
+
+/** GET https://rtc.sandbox.test/healthz through nginx every 75 ms, each on its own connection, until stopped: what a caller sees. */
+function pollHealthz(address: string, ca: Buffer): { stop: () => Promise<{ ok: number; failures: string[] }> } {
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const once = () => new Promise<void>((resolveOnce) => {
+    const req = httpsRequest({ host: address, servername: 'rtc.sandbox.test', port: 443, path: '/healthz', headers: { host: 'rtc.sandbox.test' }, ca, agent: false, timeout: 3000 }, (res) => {
+      res.resume();
+      res.on('end', () => { if (res.statusCode === 200) ok++; else failures.push(`${new Date().toISOString()} HTTP ${res.statusCode}`); resolveOnce(); });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => { failures.push(`${new Date().toISOString()} ${e.message}`); resolveOnce(); });
+    req.end();
+  });
+  const loop = (async () => {
+    while (running) {
+      await once();
+      await new Promise((r) => setTimeout(r, 75));
+    }
+  })();
+  return { stop: async () => { running = false; await loop; return { ok, failures }; } };
 }

@@ -12,12 +12,12 @@ describe('PM2 ecosystem file: node loads it and PM2 gets what the server and fai
     const host = exampleHost('sandbox');
     const path = writeFile(join(tempDir(t, 'pm2'), 'ecosystem.config.cjs'), rendered(host, 'pm2-ecosystem').content);
     const { apps } = createRequire(import.meta.url)(path) as { apps: Record<string, unknown>[] };
-    assert.equal(apps.length, 1);
-    const app = apps[0] ?? {};
+    assert.deepEqual(apps.map((a) => a['name']), ['rtcops-a', 'rtcops-b'], 'one process per deploy slot');
+    const app = apps[1] ?? {};
     const expected: [string, unknown][] = [
-      ['name', 'rtcops'],
-      ['script', '/srv/rtcops/current/dist/server/main.js'],
-      ['cwd', '/srv/rtcops/current'],
+      ['name', 'rtcops-b'],
+      ['script', '/srv/rtcops/slots/b/dist/server/main.js'],
+      ['cwd', '/srv/rtcops/slots/b'],
       ['exec_mode', 'fork'],
       ['instances', 1],
       ['wait_ready', true],
@@ -35,10 +35,14 @@ describe('PM2 ecosystem file: node loads it and PM2 gets what the server and fai
     assert.match(rendered(host, 'fail2ban-jail').content, new RegExp(`logpath = ${host.app.outLog}\\n`), 'fail2ban reads the file PM2 writes');
   });
 
-  test('env holds the server settings and none of its secrets', (t) => {
+  test('env holds the server settings and none of its secrets; each slot its own ports', (t) => {
     const host = exampleHost('prod');
     const path = writeFile(join(tempDir(t, 'pm2'), 'ecosystem.config.cjs'), rendered(host, 'pm2-ecosystem').content);
-    const env = (createRequire(import.meta.url)(path) as { apps: { env: Record<string, string> }[] }).apps[0]?.env;
+    const [a, b] = (createRequire(import.meta.url)(path) as { apps: { env: Record<string, string> }[] }).apps.map((x) => x.env);
+    const ports = (e: Record<string, string> | undefined) => [e?.['PORT'], e?.['RTC_MIN_PORT'], e?.['RTC_MAX_PORT'], e?.['WEBRTC_SERVER_PORT']];
+    assert.deepEqual([ports(a), ports(b)], [['3000', '40000', '44999', '44444'], ['3001', '45000', '49999', '44448']]);
+    assert.deepEqual({ ...b, PORT: '3000', RTC_MIN_PORT: '40000', RTC_MAX_PORT: '44999', WEBRTC_SERVER_PORT: '44444' }, a, 'the rest is the same');
+    const env = a;
     assert.deepEqual(env, {
       NODE_ENV: 'production',
       PORT: '3000',
@@ -46,7 +50,7 @@ describe('PM2 ecosystem file: node loads it and PM2 gets what the server and fai
       LISTEN_IP: '0.0.0.0',
       ANNOUNCED_IP: '198.51.100.10',
       RTC_MIN_PORT: '40000',
-      RTC_MAX_PORT: '49999',
+      RTC_MAX_PORT: '44999',
       WEBRTC_SERVER_PORT: '44444',
       NUM_WORKERS: '4',
       TURN_URLS: 'turn:turn.example.com:3478?transport=udp,turn:turn.example.com:3478?transport=tcp,turns:turn.example.com:5349?transport=tcp,turns:turn.example.com:443?transport=tcp',

@@ -9,6 +9,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { ResolvedHost } from '../../../lib/inventory/index.js';
+import { upstreamConf } from '../../../lib/deploy/slots.js';
 import { exampleHost } from '../../fixtures/inventories/hosts.js';
 import { createSocket } from 'node:dgram';
 import { TurnClient, TurnError } from '../../../lib/turn/client.js';
@@ -24,7 +25,9 @@ function hostIn(dir: string, name: 'sandbox' | 'prod', appPort?: number): Resolv
   host.tls.privkey = key;
   host.tls.webroot = join(dir, 'acme');
   host.nginx.logDir = dir;
-  if (appPort !== undefined) host.app.port = appPort;
+  host.nginx.upstreamFile = join(dir, 'upstream.conf');
+  if (appPort !== undefined) host.app.slots.a.port = appPort;
+  writeFile(host.nginx.upstreamFile, upstreamConf(host, host.app.slots.a));
   return host;
 }
 

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { liveUrl } from '../../../lib/checks/live-slot.js';
 import { gradePm2, Pm2Check, restartsInWindow, type Pm2Process } from '../../../lib/checks/pm2.js';
 import { gradeServices, ServicesCheck } from '../../../lib/checks/services.js';
 
@@ -65,5 +69,39 @@ describe('services: systemctl is-active', () => {
     const r = await new ServicesCheck(['nginx.service', 'certbot.timer'], '/nonexistent/systemd').run();
     assert.deepEqual(r.map((x) => x.status), ['skipped', 'skipped']);
     assert.match(r[0]?.message ?? '', /not applicable: systemd is not running/);
+  });
+});
+
+describe('pm2 check on a host with deploy slots: the process of the slot nginx serves', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rtcops-pm2-slots-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const upstreamFile = join(dir, 'upstream.conf');
+  const fakePm2 = (list: Pm2Process[]) => {
+    const bin = join(dir, `pm2-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(bin, `#!/bin/sh\necho '${JSON.stringify(list)}'\n`, { mode: 0o755 });
+    return bin;
+  };
+  const named = (name: string, status: string): Pm2Process => ({ name, pid: 42, pm2_env: { status, restart_time: 0 }, monit: { memory: 1, cpu: 1 } });
+  const slots = { upstreamFile, processes: { 3000: 'rtcops-a', 3001: 'rtcops-b' } };
+  const cases: [string, number | undefined, Pm2Process[], 'ok' | 'critical', RegExp][] = [
+    ['nginx on slot b: slot b\'s process is the one graded', 3001, [named('rtcops-a', 'online'), named('rtcops-b', 'errored')], 'critical', /PM2 process rtcops-b is errored/],
+    ['nginx on slot a', 3000, [named('rtcops-a', 'online')], 'ok', /PM2 process rtcops-a online/],
+    ['a host deployed before slots (its single process) until its first slot deploy', 3000, [named('rtcops', 'online')], 'ok', /PM2 process rtcops online/],
+    ['no upstream file: processName', undefined, [named('rtcops', 'online')], 'ok', /PM2 process rtcops online/],
+  ];
+  for (const [name, port, list, status, message] of cases) {
+    it(`${name} → ${status}`, async () => {
+      rmSync(upstreamFile, { force: true });
+      if (port !== undefined) writeFileSync(upstreamFile, `upstream rtcops_live {\n    server 127.0.0.1:${port};\n}\n`);
+      const [r] = await new Pm2Check({ ...opts, slots }, fakePm2(list)).run();
+      assert.deepEqual([r?.target, r?.status], ['rtcops', status]);
+      assert.match(r?.message ?? '', message);
+    });
+  }
+
+  it('the server check\'s URL takes the live slot\'s port', () => {
+    writeFileSync(upstreamFile, 'upstream rtcops_live {\n    server 127.0.0.1:3001;\n}\n');
+    assert.equal(liveUrl('http://127.0.0.1:3000', upstreamFile), 'http://127.0.0.1:3001');
+    assert.equal(liveUrl('http://127.0.0.1:3000', join(dir, 'missing.conf')), 'http://127.0.0.1:3000');
   });
 });

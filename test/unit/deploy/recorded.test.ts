@@ -10,8 +10,8 @@ import { RecordingRunner, type AnswerTable } from '../../../lib/runner/index.js'
 import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
 
 /**
- * Deploys against a RecordingRunner: the host has releases R1 (previous) and R2 (current), and whatever the engine
- * switches to, PM2 reports errored, so the gate fails at once (no signaling probe) and the engine restores R2.
+ * Deploys against a RecordingRunner: the host has releases R1 (previous) and R2 (current, in slot a, nginx on it),
+ * and whatever the engine starts in slot b, PM2 reports errored, so the gate fails at once and slot b is stopped.
  */
 const host = exampleHost('sandbox');
 const secrets = fakeSecrets(host);
@@ -20,6 +20,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const file = join(dir, 'release.tar.gz');
 writeFileSync(file, 'not unpacked: the runner only records it');
 const artifact: Artifact = { file, sha: 'c0ffee'.repeat(6) + 'abcd', ref: 'main', builtAt: '2026-01-01T00:00:00Z', unpackedBytes: 1000, bytes: 40, cached: false };
+const probe = (status: string, cwd = '', code = 0) => JSON.stringify({ pm2: { pid: 7, status, restarts: 0 }, cwd, healthz: { code, body: '' }, readyz: { code, body: '' } });
 
 function hostRunner(extra: AnswerTable = []): RecordingRunner {
   let record: string | undefined;
@@ -29,8 +30,9 @@ function hostRunner(extra: AnswerTable = []): RecordingRunner {
     ['RTCOPS_LOCK', (c) => { record = /json='([^']*)'/.exec(c.text)?.[1]; return {}; }],
     [`cat ${layoutOf(host).lock}`, () => ({ stdout: record === undefined ? '' : record.replace(/\}$/, ',"holderPid":4242}') })],
     ['missing=()', { stdout: JSON.stringify({ releases: [{ id: 'R1' }, { id: 'R2' }], current: 'R2', previous: 'R1', freeKb: 10_000_000, missing: [] }) }],
+    ['grep -o', { stdout: JSON.stringify({ port: 3000, procs: [{ name: 'rtcops-a', pid: 5, status: 'online', restarts: 0, cwd: '/srv/rtcops/releases/R2' }] }) }],
     ['/status', { stdout: '{"roomList":[]}' }],
-    ['healthz', { stdout: JSON.stringify({ pm2: { pid: 7, status: 'errored', restarts: 15 }, cwd: '', healthz: { code: 0, body: '' }, readyz: { code: 0, body: '' } }) }],
+    ['healthz', { stdout: probe('errored') }],
   ]);
 }
 
@@ -41,30 +43,43 @@ async function recorded(opts: Omit<DeployOptions, 'connect' | 'timing'>, extra?:
   return { report, calls: r.calls.filter((c) => c.summary !== 'record the deploy phase').map((c) => c.summary) };
 }
 
-/** What a deploy and a rollback both do once the release is on the host (`to`), restoring `from` when it fails. */
-const afterPrepare = (to: string, from: string) => [
-  'check the config', 'read /status', 'measure the server logs', 'write the deploy marker',
-  `switch current to ${to}`, 'pm2 startOrReload', 'loopback health',
-  'read what the release logged', 'mark the release failed', `switch current to ${from}`, 'pm2 startOrReload', 'loopback health',
-  'end the deploy marker', 'write the deploy audit log', 'release the deploy lock',
+/** What a deploy and a rollback both do once the release is on the host (`to`): slot b, its gate there; then what `end` says. */
+const startInB = (to: string) => ['check the config', 'measure the server logs', 'write the deploy marker', `link slot b to ${to}`, 'pm2 start rtcops-b', 'loopback health'];
+const refused = ['read what the release logged', 'mark the release failed', 'pm2 delete rtcops-b', 'end the deploy marker', 'write the deploy audit log', 'release the deploy lock'];
+const lock = ['read the deploy lock', 'hold the deploy lock', 'read the deploy lock', 'read the releases', 'read the deploy slots'];
+const good = (id: string): AnswerTable => [
+  ['healthz', { stdout: probe('online', `/srv/rtcops/releases/${id}`, 200) }],
+  ['--input-type=module', { stdout: '{"ok":true,"ports":[40600,40601]}\n' }],
 ];
-const lock = ['read the deploy lock', 'hold the deploy lock', 'read the deploy lock', 'read the releases'];
 
 describe('a deploy, recorded: one fixed order, and rollback is the same path', () => {
-  test('rollback to R1: lock, releases, link, then the shared path; R2 restored when R1 fails its gate', async () => {
+  test('rollback to R1 fails its gate in slot b: slot b stopped, nginx never switched, R2 serves on in slot a', async () => {
     const { report, calls } = await recorded({ action: 'rollback' });
-    assert.equal(report.status, 'failed');
-    assert.match(report.error ?? '', /health gate failed for R1: PM2 reports the app errored.*restoring R2 also failed/);
-    assert.deepEqual(calls, [...lock, 'link shared files', ...afterPrepare('R1', 'R2')]);
+    assert.deepEqual([report.status, report.serving], ['rolled-back', 'R2']);
+    assert.match(report.error ?? '', /health gate failed for R1: PM2 reports the app errored.*nginx was never switched to it: R2 kept serving \(slot a\)/);
+    assert.deepEqual(calls, [...lock, 'link shared files', ...startInB('R1'), ...refused]);
   });
 
   test('deploy of a new release: its upload, then exactly the rollback\'s calls', async () => {
     const { report, calls } = await recorded({ action: 'deploy', artifact, releaseId: 'R3' });
     assert.equal(report.release, 'R3');
-    assert.deepEqual(calls, [...lock, 'unpack release R3', 'link shared files', ...afterPrepare('R3', 'R2')]);
+    assert.deepEqual(calls, [...lock, 'unpack release R3', 'link shared files', ...startInB('R3'), ...refused]);
   });
 
-  test('a release that fails its config check is marked failed and never switched to: refused, R2 serves on', async () => {
+  test('a release that passes on its own port: then nginx, current, pm2 save, the old release\'s calls, and only then the old slot stops', async () => {
+    const { report, calls } = await recorded({ action: 'deploy', artifact, releaseId: 'R3' }, good('R3'));
+    assert.deepEqual([report.status, report.serving], ['ok', 'R3'], report.error);
+    assert.deepEqual(calls, [...lock, 'unpack release R3', 'link shared files', ...startInB('R3'), 'signaling round trip on slot b',
+      'nginx to slot b', 'switch current to R3', 'pm2 save', 'read /status', 'pm2 delete rtcops-a', 'end the deploy marker', 'read the releases', 'prune releases', 'write the deploy audit log', 'release the deploy lock']);
+  });
+
+  test('a release whose transports offer ports outside its slot\'s media ports fails the gate at once (the firewall would drop the calls)', async () => {
+    const { report } = await recorded({ action: 'deploy', artifact, releaseId: 'R3' }, [['--input-type=module', { stdout: '{"ok":true,"ports":[40100]}\n' }], ...good('R3')]);
+    assert.equal(report.status, 'rolled-back');
+    assert.match(report.error ?? '', /ICE candidates on port\(s\) 40100, outside slot b's media ports 40500-40999/);
+  });
+
+  test('a release that fails its config check is marked failed and never started: refused, R2 serves on', async () => {
     const { report, calls } = await recorded({ action: 'deploy', artifact, releaseId: 'R3' }, [['--check-config', { code: 3, stderr: 'JWT_SECRET is missing' }]]);
     assert.deepEqual([report.status, report.serving], ['refused', 'R2']);
     assert.match(report.error ?? '', /JWT_SECRET is missing/);

@@ -17,8 +17,9 @@ const layout = layoutOf(host);
 const byId = (id: string) => rendered.files.find((f) => f.id === id)!;
 
 /** Facts: these rendered files on the host as rendered (the rest absent), plus the enabled site and the stock default. */
-function facts(inPlace: string[], o: { cert?: boolean; enabled?: string; stockDefault?: boolean } = {}) {
+function facts(inPlace: string[], o: { cert?: boolean; enabled?: string; stockDefault?: boolean; upstream?: boolean } = {}) {
   const rows = ['@@rtcops@@ os', 'debian', '12', 'kvm'];
+  if (o.upstream !== false) rows.push(`@@rtcops@@ file ${host.nginx.upstreamFile}`, 'stat 644 root root', 'bb');
   for (const f of rendered.files.filter((x) => inPlace.includes(x.id))) rows.push(`@@rtcops@@ file ${f.path}`, `stat ${f.mode.replace(/^0/, '')} ${f.owner} ${f.group}`, sha256(f.content));
   if (o.cert === true) rows.push(`@@rtcops@@ file ${host.tls.fullchain}`, 'stat 644 root root', 'aa');
   if (o.enabled !== undefined) rows.push(`@@rtcops@@ file ${layout.nginxEnabledSite}`, `link ${o.enabled}`);
@@ -40,13 +41,14 @@ describe('one table per rendered file: the config step and the sshd step read th
 
   // [case, files in place, options, the actions' summaries]
   const cases: [string, string[], Parameters<typeof facts>[1], string[]][] = [
-    ['a fresh host: every file in table order, then the first-boot site enabled', [], {},
-      [...rendered.files.filter((f) => f.installedBy === 'config').map((f) => `create ${f.path}`), `enable nginx site ${layout.nginxFirstBootSite}`]],
+    ['a fresh host: nginx\'s upstream (slot a), every file in table order, then the first-boot site enabled', [], { upstream: false },
+      [`create ${host.nginx.upstreamFile} (nginx → deploy slot a)`, ...rendered.files.filter((f) => f.installedBy === 'config').map((f) => `create ${f.path}`), `enable nginx site ${layout.nginxFirstBootSite}`]],
     ['all in place, certificate there, TLS site enabled: nothing', everything, { cert: true, enabled: layout.nginxSite }, []],
     ['all in place but the stock default site is enabled: it goes', everything, { cert: true, enabled: layout.nginxSite, stockDefault: true }, ['disable the stock nginx default site']],
     ['the certificate is there but the first-boot site still serves: switch to the TLS site', everything, { cert: true, enabled: layout.nginxFirstBootSite }, [`enable nginx site ${layout.nginxSite}`]],
     ['one file differs: only it', everything.filter((id) => id !== 'turnserver'), { cert: true, enabled: layout.nginxSite }, ['create /etc/turnserver.conf']],
   ];
+  cases.push(['a deploy switched nginx to slot b (the upstream file differs from slot a\'s): a re-run leaves it', everything, { cert: true, enabled: layout.nginxSite }, []]);
   for (const [name, inPlace, o, want] of cases) test(name, () => assert.deepEqual(configFilesStep.plan(ctx, facts(inPlace, o)).map((a) => a.summary), want));
 
   // [file, what the host runs to check it, handlers after it changed]: straight from the file's row.

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { upstreamConf } from '../../../lib/deploy/slots.js';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,11 +135,13 @@ describe('nginx site', () => {
     assert.doesNotMatch(site, /http2/);
   });
 
-  test('the app port from the inventory is the upstream everywhere', () => {
+  test('every location proxies to the live deploy slot, the upstream the deploy\'s include file names', () => {
     const host = exampleHost('sandbox');
-    host.app.port = 3999;
-    const upstreams = [...content(host, 'nginx-site').matchAll(/proxy_pass (\S+);/g)].map((m) => m[1]);
-    assert.deepEqual([...new Set(upstreams)], ['http://127.0.0.1:3999']);
+    const site = content(host, 'nginx-site');
+    const upstreams = [...site.matchAll(/proxy_pass (\S+);/g)].map((m) => m[1]);
+    assert.deepEqual([...new Set(upstreams)], ['http://rtcops_live']);
+    assert.match(site, /^include \/etc\/nginx\/rtcops-upstream\.conf;$/m);
+    assert.match(upstreamConf(host, host.app.slots.b), /^upstream rtcops_live \{\n {4}server 127\.0\.0\.1:3001;\n\}$/m);
     assert.equal(upstreams.length, 7, "signaling, turn-credentials, the connection test page and its script, healthz, status, metrics");
   });
 });
