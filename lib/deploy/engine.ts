@@ -29,7 +29,7 @@ export interface DeployReport {
   action: 'deploy' | 'rollback';
   /** ok: the release serves and passed the gate; rolled-back: it failed and the previous release serves again;
    *  failed: something failed and nothing could be restored (or nothing changed but an error stopped it);
-   *  refused: stopped before the switch (lock, disk, calls still running, bad config). */
+   *  refused: stopped before anything started (lock, disk, bad config). */
   status: DeployStatus;
   release?: string;
   /** What `current` pointed at before. */
@@ -401,8 +401,10 @@ function alert(host: ResolvedHost, secrets: HostSecrets, report: DeployReport): 
 
 /**
  * Deploys a release to one host, or rolls it back, in one fixed order: lock → (upload → link) → config check →
- * drain → switch → reload → gate → watch → audit → prune → unlock. A failure after the switch puts the previous
- * release back, reloads it and checks it is healthy. A rollback is the same path with an older release.
+ * start in the idle slot → gate on its own port → switch nginx (graceful reload) and `current` → watch → pm2 save →
+ * the old slot's calls end (drain) → stop the old slot → audit → prune → unlock. A failed gate stops the new slot
+ * (nginx never changed); a failed watch switches nginx back to the old slot, which still runs. A rollback is the
+ * same path with an older release.
  */
 export async function deployHost(host: ResolvedHost, secrets: HostSecrets, opts: DeployOptions): Promise<DeployReport> {
   const t0 = Date.now();
