@@ -95,6 +95,8 @@ interface SlotProc { name: string; pid?: number; status?: string; restarts?: num
 
 interface HostState extends HostReleases {
   freeKb: number;
+  /** MemAvailable: two releases run at once until the old one stops. */
+  memAvailableKb: number | undefined;
   /** The slot nginx sends callers to, and the one the new release starts in. */
   live: DeploySlot;
   idle: DeploySlot;
@@ -110,6 +112,12 @@ interface CheckFailure {
   response?: unknown;
   /** No point retrying (PM2 gave up on the process). */
   fatal?: boolean;
+}
+
+/** A PM2 size (1G, 512M, 300K) in bytes. */
+function parseSize(size: string): number | undefined {
+  const m = /^(\d+)([KMG]?)$/i.exec(size.trim());
+  return m === null ? undefined : Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] ?? '').toUpperCase() || ' ');
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -131,6 +139,10 @@ class Run {
 
   phase<T>(name: string, fn: () => Promise<T | { value: T; detail: string }>): Promise<T> {
     return this.phases.run(name, fn);
+  }
+
+  skip(name: string, detail: string): void {
+    this.phases.skip(name, detail);
   }
 
   async takeLock(): Promise<void> {
@@ -156,7 +168,7 @@ class Run {
         throw new Stop('refused', `${this.host.name} is not ready for deploys: missing ${s.missing.join(', ')}`, `provision it first: npx zx scripts/provision.mjs ${this.host.name}`);
       }
       const q = await this.main.script(slotStateScript(this.host), { root: true, summary: 'read the deploy slots' });
-      const slots = JSON.parse(q.stdout) as { port: number | null; procs: SlotProc[] };
+      const slots = JSON.parse(q.stdout) as { port: number | null; procs: SlotProc[]; memAvailableKb?: number | null };
       const live = slotOfPort(this.host, slots.port ?? undefined);
       if (live === undefined) {
         throw new Stop('refused', `${this.host.name}'s nginx upstream ${this.host.nginx.upstreamFile} names ${slots.port === null ? 'no port (missing)' : `port ${slots.port}`}, not a deploy slot's (${this.host.app.slots.a.port}, ${this.host.app.slots.b.port})`,
@@ -164,7 +176,7 @@ class Run {
       }
       const idle = otherSlot(this.host, live.name);
       const running = slots.procs.filter((p) => p.name !== idle.pm2Name && p.status === 'online');
-      const state: HostState = { releases: s.releases, current: s.current ?? undefined, previous: s.previous ?? undefined, freeKb: s.freeKb, live, idle, procs: slots.procs, serving: running.find((p) => p.name === live.pm2Name) ?? running.find((p) => p.name === this.host.app.name && live.name === 'a') };
+      const state: HostState = { releases: s.releases, current: s.current ?? undefined, previous: s.previous ?? undefined, freeKb: s.freeKb, memAvailableKb: slots.memAvailableKb ?? undefined, live, idle, procs: slots.procs, serving: running.find((p) => p.name === live.pm2Name) ?? running.find((p) => p.name === this.host.app.name && live.name === 'a') };
       return { value: state, detail: `${state.releases.length} release(s), current ${state.current ?? '(none)'}; nginx → slot ${live.name}${state.serving !== undefined ? ` (${state.serving.name} online)` : ' (nothing running there)'}, the new release goes to slot ${idle.name}` };
     });
   }
@@ -203,13 +215,15 @@ class Run {
   }
 
   /** The new release in the idle slot, beside the one that serves: its link, then its own PM2 process. */
-  async start(id: string, slot: DeploySlot): Promise<void> {
+  async start(id: string, slot: DeploySlot, memAvailableKb: number | undefined): Promise<void> {
     await this.phase('start', async () => {
+      const limit = parseSize(this.host.pm2.maxMemoryRestart);
+      const mem = memAvailableKb === undefined ? '' : `; ${Math.floor(memAvailableKb / 1024)} MB memory available${limit !== undefined && memAvailableKb * 1024 < limit ? ` (less than pm2.maxMemoryRestart ${this.host.pm2.maxMemoryRestart}: two releases run at once until the old one stops)` : ''}`;
       await this.main.script(linkSlotScript(this.host, slot, id), { root: true, summary: `link slot ${slot.name} to ${id}` });
       const r = await this.main.script(startSlotScript(this.host, slot), { root: true, allowFailure: true, summary: `pm2 start ${slot.pm2Name}` });
       // A release that never signals ready still gets here; the gate decides.
       const tail = `${r.stdout}\n${r.stderr}`.trim().split('\n').filter((l) => l.trim() !== '').slice(-1)[0] ?? '';
-      return { value: undefined, detail: `slot ${slot.name} (port ${slot.port}): ${r.code === 0 ? `${slot.pm2Name} started` : `pm2 exited ${r.code}: ${tail.slice(0, 200)}`}` };
+      return { value: undefined, detail: `slot ${slot.name} (port ${slot.port}): ${r.code === 0 ? `${slot.pm2Name} started` : `pm2 exited ${r.code}: ${tail.slice(0, 200)}`}${mem}` };
     });
   }
 
@@ -483,7 +497,10 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
   try {
     let baseline: { pid: number; restarts: number };
     try {
-      await run.start(id, idle);
+      const running = state.procs.find((p) => p.name === idle.pm2Name && p.status === 'online' && p.cwd === releaseDir(host, id));
+      // Back to a release the idle slot still runs (its drain was cut short): a switch back, no restart.
+      if (running !== undefined) run.skip('start', `slot ${idle.name} still runs ${id} (${running.name}, pid ${running.pid ?? '?'}): no restart`);
+      else await run.start(id, idle, state.memAvailableKb);
       baseline = await run.gate(id, idle);
     } catch (err) {
       await refuseNew(run, id, state, offsets, err as Error);

@@ -34,8 +34,8 @@ export function otherSlot(host: ResolvedHost, slot: SlotName): DeploySlot {
 }
 
 /**
- * One JSON line: the port nginx's upstream names, and PM2's processes of this app (the two slots and the single
- * process of hosts deployed before slots) with the release each runs from.
+ * One JSON line: the port nginx's upstream names, PM2's processes of this app (the two slots and the single process
+ * of hosts deployed before slots) with the release each runs from, and the memory available for a second release.
  */
 export function slotStateScript(host: ResolvedHost): string {
   const names = [host.app.name, host.app.slots.a.pm2Name, host.app.slots.b.pm2Name];
@@ -47,7 +47,8 @@ export function slotStateScript(host: ResolvedHost): string {
     '  pid=$(jq -r \'.pid // 0\' <<<"$row"); cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null || true)',
     '  out=$(jq -c --argjson row "$row" --arg cwd "$cwd" \'. + [$row + {cwd: $cwd}]\' <<<"$out")',
     'done',
-    'jq -c -n --arg port "${port:-}" --argjson procs "$out" \'{port: ($port | tonumber? // null), procs: $procs}\'',
+    'mem=$(awk \'/^MemAvailable:/ {print $2}\' /proc/meminfo 2>/dev/null || true)',
+    'jq -c -n --arg port "${port:-}" --argjson procs "$out" --arg mem "${mem:-}" \'{port: ($port | tonumber? // null), procs: $procs, memAvailableKb: ($mem | tonumber? // null)}\'',
   ].join('\n');
 }
 

@@ -73,6 +73,16 @@ describe('a deploy, recorded: one fixed order, and rollback is the same path', (
       'nginx to slot b', 'switch current to R3', 'pm2 save', 'read /status', 'pm2 delete rtcops-a', 'end the deploy marker', 'read the releases', 'prune releases', 'write the deploy audit log', 'release the deploy lock']);
   });
 
+  test('rollback to R1 while slot b still runs it (a drain cut short): no restart, its gate, then nginx switched back', async () => {
+    const slots: AnswerTable = [['grep -o', { stdout: JSON.stringify({ port: 3000, procs: [
+      { name: 'rtcops-a', pid: 5, status: 'online', restarts: 0, cwd: '/srv/rtcops/releases/R2' }, { name: 'rtcops-b', pid: 6, status: 'online', restarts: 0, cwd: '/srv/rtcops/releases/R1' },
+    ] }) }]];
+    const { report, calls } = await recorded({ action: 'rollback', to: 'R1' }, [...slots, ...good('R1')]);
+    assert.deepEqual([report.status, report.serving], ['ok', 'R1'], report.error);
+    assert.match(report.phases.find((p) => p.phase === 'start')?.detail ?? '', /slot b still runs R1 \(rtcops-b, pid 6\): no restart/);
+    assert.deepEqual(calls.slice(0, 12), [...lock, 'link shared files', 'check the config', 'measure the server logs', 'write the deploy marker', 'loopback health', 'signaling round trip on slot b', 'nginx to slot b']);
+  });
+
   test('a release whose transports offer ports outside its slot\'s media ports fails the gate at once (the firewall would drop the calls)', async () => {
     const { report } = await recorded({ action: 'deploy', artifact, releaseId: 'R3' }, [['--input-type=module', { stdout: '{"ok":true,"ports":[40100]}\n' }], ...good('R3')]);
     assert.equal(report.status, 'rolled-back');
