@@ -1,7 +1,7 @@
 import type { ResolvedHost } from '../inventory/index.js';
 import type { DeploySlot } from '../inventory/resolve.js';
 import { serverPlainEnv } from '../render/server-env.js';
-import { APP_PATH, layoutOf, NODE_BIN, PM2_BIN, pm2As, releaseDir } from '../host/index.js';
+import { APP_PATH, layoutOf, NODE_BIN, PM2_BIN, releaseDir } from '../host/index.js';
 import { raw, sh, shJoin } from '../runner/quote.js';
 
 /**
@@ -113,37 +113,6 @@ export function switchScript(host: ResolvedHost, id: string, previous: string | 
     previous !== undefined && previous !== id ? link(p.previous, releaseDir(host, previous)) : sh`rm -f ${p.previous}`,
     link(p.current, releaseDir(host, id)),
   ].join('\n');
-}
-
-/** Starts or reloads the app from `current` with the ecosystem's wait_ready, re-reading its environment. */
-export function reloadScript(host: ResolvedHost): string {
-  return pm2As(host, ['startOrReload', host.app.ecosystemFile, '--update-env']);
-}
-
-/** The app stopped (a first deploy failed and there is nothing to go back to). */
-export function stopScript(host: ResolvedHost): string {
-  return `${pm2As(host, ['delete', host.app.name])} >/dev/null 2>&1 || true`;
-}
-
-/**
- * Loopback health as one JSON line: PM2's view of the app (status, pid, restarts), the release its process runs from
- * (its working directory), and /healthz and /readyz with their bodies.
- */
-export function probeScript(host: ResolvedHost): string {
-  const base = `http://127.0.0.1:${host.app.port}`;
-  return [
-    sh`pm2=$(${raw(pm2As(host, ['jlist']))} 2>/dev/null | jq -c --arg n ${host.app.name} '[.[] | select(.name == $n) | {pid, status: .pm2_env.status, restarts: .pm2_env.restart_time}][0] // {}' 2>/dev/null || echo '{}')`,
-    'pid=$(jq -r \'.pid // 0\' <<<"$pm2")',
-    'cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null || true)',
-    'get() { local f code; f=$(mktemp); code=$(curl -s -m 3 -o "$f" -w \'%{http_code}\' "$1" 2>/dev/null) || true; jq -c -n --arg code "${code:-0}" --rawfile body "$f" \'{code: ($code|tonumber? // 0), body: $body[0:300]}\'; rm -f "$f"; }',
-    sh`hz=$(get ${`${base}/healthz`}); rz=$(get ${`${base}/readyz`})`,
-    'jq -c -n --argjson pm2 "$pm2" --arg cwd "$cwd" --argjson healthz "$hz" --argjson readyz "$rz" \'{pm2: $pm2, cwd: $cwd, healthz: $healthz, readyz: $readyz}\'',
-  ].join('\n');
-}
-
-/** argv for /status through loopback; the admin token goes in on stdin (`-H @-`), never on a command line. */
-export function statusArgv(host: ResolvedHost): string[] {
-  return ['curl', '-s', '-m', '5', '-f', '-H', '@-', `http://127.0.0.1:${host.app.port}/status`];
 }
 
 /** Sizes of the server's log files, so what a failed release wrote can be cut out afterwards. */

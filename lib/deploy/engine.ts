@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import jwt from 'jsonwebtoken';
 import { sendOperatorAlert } from '../alerting/operator-alert.js';
 import type { DeployMarker } from '../alerting/deploy-marker.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
+import type { DeploySlot } from '../inventory/resolve.js';
 import { auditScript, DEPLOY_LOG, layoutOf, operator as by, releaseDir, sshTo } from '../host/index.js';
 import { Phases, recordError, secs, Stop, type PhaseReport, type Progress } from '../report/phases.js';
 import { sh } from '../runner/quote.js';
@@ -11,13 +14,10 @@ import {
   checkConfigScript, deployMarkerScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, pruneScript,
   receiveArgv, stateScript, switchScript,
 } from './commands.js';
-import type { DeploySlot } from '../inventory/resolve.js';
 import {
   linkSlotScript, otherSlot, pm2SaveScript, slotMediaPorts, slotOfPort, slotProbeScript, slotSignalingArgv, slotSignalingProgram, slotStateScript,
   slotStatusArgv, startSlotScript, stopProcsScript, switchUpstreamScript,
 } from './slots.js';
-import jwt from 'jsonwebtoken';
-import { randomBytes } from 'node:crypto';
 import { acquireLock, LockError, type HeldLock } from './lock.js';
 import { releaseId, releasesToPrune, rollbackTarget, type HostReleases } from './release.js';
 import { probeSignaling } from './signaling-probe.js';

@@ -169,8 +169,10 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     ['signaling', /signaling on slot b \(127\.0\.0\.1:3001\) failed at getRouterRtpCapabilities/],
   ] as const) {
     it(`a release that fails (${kind}) in the idle slot never gets a caller: stopped, nginx never switched, the previous one serves on`, async () => {
+      // Built first: its tar runs synchronously, and would stall the poller's event loop.
+      const artifact = brokenArtifact(good, kind, dir);
       const poller = poll();
-      const { code, report, stderr } = await cli(deployMain, ['--artifact', brokenArtifact(good, kind, dir)]);
+      const { code, report, stderr } = await cli(deployMain, ['--artifact', artifact]);
       const polled = await poller.stop();
       assert.equal(code, 1);
       assert.equal(report.status, 'rolled-back', `${report.error ?? ''}\n${stderr}`);
