@@ -60,6 +60,8 @@ export interface HostLayout {
   nginxEnabledSite: string;
   /** The 443 router (turn.tls443): a `stream {}` block, so it sits where Debian's nginx.conf includes main-context files. */
   nginxStream: string;
+  /** worker_shutdown_timeout, in nginx's main context: how long old workers keep the old deploy slot's connections. */
+  nginxShutdown: string;
   certbotDeployHook: string;
 }
 
@@ -85,6 +87,7 @@ export function layoutOf(host: ResolvedHost): HostLayout {
     nginxFirstBootSite: `/etc/nginx/sites-available/${app.name}-first-boot.conf`,
     nginxEnabledSite: `/etc/nginx/sites-enabled/${app.name}.conf`,
     nginxStream: `/etc/nginx/modules-enabled/90-${app.name}-stream.conf`,
+    nginxShutdown: `/etc/nginx/modules-enabled/90-${app.name}-shutdown.conf`,
     certbotDeployHook: `${LETSENCRYPT}/renewal-hooks/deploy/${app.name}.sh`,
   };
 }

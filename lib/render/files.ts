@@ -88,6 +88,7 @@ function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
   const appOwned = { owner: host.app.user, group: host.app.user };
   return [
     { id: 'nginx-site', template: 'nginx/site.conf.njk', path: layout.nginxSite, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { firstBoot: false } },
+    { id: 'nginx-shutdown', template: 'nginx/shutdown.conf.njk', path: layout.nginxShutdown, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { timeoutSec: host.deploy.drainWaitSec + Math.ceil(host.pm2.killTimeoutMs / 1000) } },
     { id: 'nginx-site-first-boot', template: 'nginx/site.conf.njk', path: layout.nginxFirstBootSite, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { firstBoot: true } },
     // The 443 router (turn.tls443); comments only when it is off, so turning it off removes it.
     { id: 'nginx-stream', template: 'nginx/stream.conf.njk', path: layout.nginxStream, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { turnTarget: hostPort(turnAddress(host), host.turn.tlsPort) } },

@@ -116,6 +116,7 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     ]);
     assert.match(stderr, new RegExp(named('\\[HOST\\] gate ok \\(\\d+\\.\\d+s\\): healthz, readyz and signaling passed on slot b \\(port 3001\\)')));
     assert.equal(await upstream(), '3001', 'nginx sends callers to slot b');
+    assert.match(await sh('nginx -T 2>/dev/null | grep worker_shutdown_timeout'), /worker_shutdown_timeout 608s;/, 'old workers keep the old slot\'s sockets for its drain: drainWaitSec 600 + kill_timeout 8 s');
     assert.equal(await current(), report.release);
     assert.equal((await serves()).ok, true);
     assert.equal((await sh('readlink /srv/rtcops/releases/*/.env | sort -u')).trim(), '/srv/rtcops/shared/rtcops.env');

@@ -74,6 +74,17 @@ describe('nginx site: nginx -t accepts every variant', () => {
     });
   }
 
+  test('worker_shutdown_timeout, in the main context as Debian\'s nginx.conf includes modules-enabled/*.conf', async (t) => {
+    const dir = tempDir(t, 'nginx');
+    const host = hostIn(dir, 'sandbox');
+    const shutdown = writeFile(join(dir, 'shutdown.conf'), rendered(host, 'nginx-shutdown').content);
+    const conf = mainConf(dir, rendered(host, 'nginx-site').content);
+    writeFile(conf, `include ${shutdown};\n${readFileSync(conf, 'utf8')}`);
+    const { exitCode, output } = await run(tool('nginx', 'nginx'), ['-t', '-e', 'stderr', '-p', `${dir}/`, '-c', conf]);
+    assert.equal(exitCode, 0, output);
+    assert.match(rendered(host, 'nginx-shutdown').content, /^worker_shutdown_timeout 635s;$/m, 'deploy.drainWaitSec 600 + kill_timeout 35 s');
+  });
+
   test('a broken site is rejected (the check can fail)', async (t) => {
     const dir = tempDir(t, 'nginx');
     const site = rendered(hostIn(dir, 'sandbox'), 'nginx-site').content.replace('proxy_http_version 1.1;', 'proxy_http_version;');
