@@ -17,7 +17,9 @@ for (const mode of ['port range', 'WebRtcServer'] as const) {
     let alice: SignalingClient;
     let bob: SignalingClient;
     before(async () => {
-      s = await startTestServer(mode === 'WebRtcServer' ? { WEBRTC_SERVER_PORT: '42100', ANNOUNCED_IP: '127.0.0.2' } : { ANNOUNCED_IP: '127.0.0.2' });
+      // A fixed port below the kernel's ephemeral range (32768-60999): one inside it can be the local end of any
+      // loopback connection of the run at that moment (CI: uv_listen() EADDRINUSE on 42100 and 42200).
+      s = await startTestServer(mode === 'WebRtcServer' ? { WEBRTC_SERVER_PORT: '31100', ANNOUNCED_IP: '127.0.0.2' } : { ANNOUNCED_IP: '127.0.0.2' });
       alice = await SignalingClient.connect(`${s.ws}?token=${token({ sub: 'alice', room: 'r1' })}`);
       bob = await SignalingClient.connect(`${s.ws}?token=${token({ sub: 'bob', room: 'r1' })}`);
     });
@@ -39,7 +41,7 @@ for (const mode of ['port range', 'WebRtcServer'] as const) {
       assert.ok(t.iceCandidates.length >= 2);
       for (const c of t.iceCandidates) assert.equal(c.address, '127.0.0.2');
       assert.deepEqual(new Set(t.iceCandidates.map((c) => c.protocol)), new Set(['udp', 'tcp']));
-      if (mode === 'WebRtcServer') for (const c of t.iceCandidates) assert.equal(c.port, 42100);
+      if (mode === 'WebRtcServer') for (const c of t.iceCandidates) assert.equal(c.port, 31100);
       await alice.request('connectTransport', { transportId: t.transportId, dtlsParameters: dtls });
       const p = await alice.request<{ producerId: string }>('produce', { transportId: t.transportId, kind: 'audio', rtpParameters: opusRtpParameters(1111) });
       producerId = p.producerId;

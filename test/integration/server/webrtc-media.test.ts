@@ -21,7 +21,9 @@ for (const mode of ['port range', 'WebRtcServer'] as const) {
     let receiver: AudioReceiver | undefined;
 
     before(async () => {
-      s = await startTestServer(mode === 'WebRtcServer' ? { WEBRTC_SERVER_PORT: '42200' } : {});
+      // A fixed port below the kernel's ephemeral range (32768-60999): one inside it can be the local end of any
+      // loopback connection of the run at that moment (CI: uv_listen() EADDRINUSE on 42100 and 42200).
+      s = await startTestServer(mode === 'WebRtcServer' ? { WEBRTC_SERVER_PORT: '31200' } : {});
       alice = await SignalingClient.connect(`${s.ws}?token=${token({ sub: 'alice', room: 'media' })}`);
       bob = await SignalingClient.connect(`${s.ws}?token=${token({ sub: 'bob', room: 'media' })}`);
       await alice.request('join', { rtpCapabilities: opusRtpCapabilities });
