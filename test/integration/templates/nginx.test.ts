@@ -114,6 +114,19 @@ function get(url: string, headers: Record<string, string> = {}, from?: string): 
   });
 }
 
+/**
+ * The rendered site and 443 router in a main nginx.conf, with the only changes a test needs: 80 and 443 become
+ * loopback test ports (IPv6 listeners dropped).
+ */
+function confOnTestPorts(dir: string, host: ResolvedHost, httpPort: number, httpsPort: number): string {
+  const site = rendered(host, 'nginx-site')
+    .content.replace('listen 80;', `listen 127.0.0.1:${httpPort};`)
+    .replace('listen 443 ssl;', `listen 127.0.0.1:${httpsPort} ssl;`)
+    .replace(/\n\s*listen \[::\]:(80|443)( ssl)?;/g, '');
+  const stream = rendered(host, 'nginx-stream').content.replace('listen 443;', `listen 127.0.0.1:${httpsPort};`).replace(/\n\s*listen \[::\]:443;/, '');
+  return mainConf(dir, site, stream);
+}
+
 interface LiveOptions {
   adminCidrs?: string[];
   /** Change the host before rendering (a coturn to route to, turn.tls443 off). */
@@ -148,13 +161,8 @@ async function liveSite(t: TestContext, o: LiveOptions = {}) {
   host.adminCidrs = o.adminCidrs ?? ['127.0.0.1/32'];
   host.nginx.loopbackPorts = { https: siteLoopback, turnTls: turnHop };
   o.edit?.(host);
-  const site = rendered(host, 'nginx-site')
-    .content.replace('listen 80;', `listen 127.0.0.1:${httpPort};`)
-    .replace('listen 443 ssl;', `listen 127.0.0.1:${httpsPort} ssl;`)
-    .replace(/\n\s*listen \[::\]:(80|443)( ssl)?;/g, '');
-  const stream = rendered(host, 'nginx-stream').content.replace('listen 443;', `listen 127.0.0.1:${httpsPort};`).replace(/\n\s*listen \[::\]:443;/, '');
   writeFile(join(host.tls.webroot, '.well-known/acme-challenge/token-1'), 'token-1.thumbprint');
-  const conf = mainConf(dir, site, stream);
+  const conf = confOnTestPorts(dir, host, httpPort, httpsPort);
   const nginx = spawn(tool('nginx', 'nginx'), ['-e', 'stderr', '-p', `${dir}/`, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   nginx.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -344,11 +352,7 @@ describe('the 443 router on a host that served the site on 443 itself (an upgrad
     const [httpPort, httpsPort, siteLoopback, turnHop] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const host = hostIn(dir, 'sandbox');
     host.nginx.loopbackPorts = { https: siteLoopback, turnTls: turnHop };
-    const local = (h: ResolvedHost) => {
-      const site = rendered(h, 'nginx-site').content.replace('listen 80;', `listen 127.0.0.1:${httpPort};`).replace('listen 443 ssl;', `listen 127.0.0.1:${httpsPort} ssl;`).replace(/\n\s*listen \[::\]:(80|443)( ssl)?;/g, '');
-      const stream = rendered(h, 'nginx-stream').content.replace('listen 443;', `listen 127.0.0.1:${httpsPort};`).replace(/\n\s*listen \[::\]:443;/, '');
-      return mainConf(dir, site, stream);
-    };
+    const local = (h: ResolvedHost) => confOnTestPorts(dir, h, httpPort, httpsPort);
     host.turn.tls443 = false;
     const conf = local(host);
     const nginx = spawn(tool('nginx', 'nginx'), ['-e', 'stderr', '-p', `${dir}/`, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
