@@ -6,6 +6,7 @@ import { raw, sh } from '../runner/quote.js';
 import { daemonConfigSchema, type ChecksConfig } from '../daemon-config.js';
 import { buildChecks } from './index.js';
 import { runCheck, type CheckResult } from './result.js';
+import { turnUrls } from '../turn/url.js';
 
 /** Checks that read the machine they run on: from the operator's side they run on the host, over SSH. */
 export const HOST_CHECKS = ['disk', 'system', 'pm2', 'services'] as const;
@@ -54,10 +55,7 @@ export function operatorChecks(host: ResolvedHost, o: OperatorOptions): ChecksCo
     server: { url: `https://${web}`, signalingUrl: `wss://${web}/signaling`, address: o.address, readyz: false, ...ca },
     'media-probe': {
       signalingUrl: `wss://${web}/signaling`, address: o.address, ...ca,
-      relayUrls: [
-        `turn:${reach(t.domain)}:${t.port}?transport=udp`, `turn:${reach(t.domain)}:${t.port}?transport=tcp`, `turns:${reach(t.domain)}:${t.tlsPort}?transport=tcp`,
-        ...(tls443 ? [`turns:${reach(t.domain)}:443?transport=tcp`] : []),
-      ],
+      relayUrls: turnUrls(reach(t.domain), { ...t, tls443 }),
       relayServername: t.domain,
       // A host reached on loopback is only reachable there: gather ICE candidates on it too.
       ...(loopback ? { iceAddress: o.address } : {}),

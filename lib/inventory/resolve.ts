@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { defaultSshdBackend, osFamily, type OsFamily } from './os.js';
 import type { HostSettings } from './schema.js';
+import { turnUrls } from '../turn/url.js';
 
 export const SLOT_NAMES = ['a', 'b'] as const;
 export type SlotName = (typeof SLOT_NAMES)[number];
@@ -152,12 +153,7 @@ export function resolveHost(name: string, groups: string[], s: HostSettings, inv
       realm: s.turn.realm ?? s.turn.domain,
       externalIp: s.turn.externalIp ?? announced,
       allowedPeerIps: s.turn.allowedPeerIps ?? [announced],
-      urls: [
-        `turn:${s.turn.domain}:${s.turn.port}?transport=udp`,
-        `turn:${s.turn.domain}:${s.turn.port}?transport=tcp`,
-        `turns:${s.turn.domain}:${s.turn.tlsPort}?transport=tcp`,
-        ...(s.turn.tls443 ? [`turns:${s.turn.domain}:443?transport=tcp`] : []),
-      ],
+      urls: turnUrls(s.turn.domain, s.turn),
       pidFile: undefined,
       userDbFile: '/var/lib/turn/turndb',
       logFile: s.turn.log === 'syslog' ? 'syslog' : '/var/log/turnserver/turnserver.log',

@@ -2,6 +2,7 @@ import type { DaemonConfigInput } from '../daemon-config.js';
 import { ALERTS_CA_PATH, ISSUER_ROOTS_PATH, layoutOf } from '../host/index.js';
 import { hasPublicDns, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import type { DeploySlot } from '../inventory/resolve.js';
+import { turnUrls } from '../turn/url.js';
 
 /**
  * The server's environment, split by sensitivity. Names are the server's contract (server/config.ts);
@@ -155,10 +156,7 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
       },
       'media-probe': {
         signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1',
-        relayUrls: [
-          `turn:${turnIp}:${host.turn.port}?transport=udp`, `turn:${turnIp}:${host.turn.port}?transport=tcp`, `turns:${turnIp}:${host.turn.tlsPort}?transport=tcp`,
-          ...(host.turn.tls443 ? [`turns:${turnIp}:443?transport=tcp`] : []),
-        ],
+        relayUrls: turnUrls(turnIp, host.turn),
         relayServername: host.turn.domain, ...ca,
       },
     }),

@@ -20,3 +20,18 @@ export function parseTurnUrl(url: string): TurnUrl {
 export function turnPathName(u: Pick<TurnUrl, 'transport' | 'port'>): string {
   return u.transport === 'tls' && u.port === 443 ? 'tls-443' : u.transport;
 }
+
+/**
+ * The TURN URLs a host offers, in the order clients try them: UDP and TCP on turn.port, TLS on turn.tlsPort, and TLS
+ * on 443 through nginx's router when it is on. One list for /turn-credentials, the daemon's probes and check.mjs.
+ * An IPv6 literal is bracketed (RFC 7065).
+ */
+export function turnUrls(host: string, t: { port: number; tlsPort: number; tls443: boolean }): string[] {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return [
+    `turn:${h}:${t.port}?transport=udp`,
+    `turn:${h}:${t.port}?transport=tcp`,
+    `turns:${h}:${t.tlsPort}?transport=tcp`,
+    ...(t.tls443 ? [`turns:${h}:443?transport=tcp`] : []),
+  ];
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseTurnUrl, turnPathName } from '../../../lib/turn/url.js';
+import { parseTurnUrl, turnPathName, turnUrls } from '../../../lib/turn/url.js';
 
 describe('TURN URLs read the way WebRTC stacks read them', () => {
   const cases: [string, string, number, string][] = [
@@ -34,4 +34,24 @@ describe('how checks name a relay path (turnPathName)', () => {
     ['turns:turn.example.com:443?transport=tcp', 'tls-443'],
   ];
   for (const [url, name] of cases) it(`${url} → ${name}`, () => assert.equal(turnPathName(parseTurnUrl(url)), name));
+});
+
+describe('the TURN URLs a host offers (turnUrls): one list for /turn-credentials, the daemon and check.mjs', () => {
+  it('UDP and TCP on turn.port, TLS on turn.tlsPort, then TLS on 443 when nginx routes it', () => {
+    assert.deepEqual(turnUrls('turn.example.com', { port: 3478, tlsPort: 5349, tls443: true }), [
+      'turn:turn.example.com:3478?transport=udp',
+      'turn:turn.example.com:3478?transport=tcp',
+      'turns:turn.example.com:5349?transport=tcp',
+      'turns:turn.example.com:443?transport=tcp',
+    ]);
+    assert.deepEqual(turnUrls('203.0.113.7', { port: 3479, tlsPort: 5350, tls443: false }), [
+      'turn:203.0.113.7:3479?transport=udp',
+      'turn:203.0.113.7:3479?transport=tcp',
+      'turns:203.0.113.7:5350?transport=tcp',
+    ]);
+  });
+  it('brackets an IPv6 literal, so each URL reads back as the address it was built from', () => {
+    for (const url of turnUrls('2001:db8::1', { port: 3478, tlsPort: 5349, tls443: true })) assert.equal(parseTurnUrl(url).host, '2001:db8::1');
+    assert.equal(turnUrls('[2001:db8::1]', { port: 3478, tlsPort: 5349, tls443: false })[0], 'turn:[2001:db8::1]:3478?transport=udp');
+  });
 });
