@@ -6,6 +6,7 @@ import { progressLine, secs } from '../report/phases.js';
 import { buildArtifact, readArtifact, type Artifact } from './artifact.js';
 import { stateScript } from './commands.js';
 import { deployHost, type DeployOptions, type DeployReport } from './engine.js';
+import { interruptOnSignals } from './interrupt.js';
 import { RELEASE_ID, type ReleaseInfo } from './release.js';
 
 const common = {
@@ -49,19 +50,23 @@ export function deploySummary(reports: DeployReport[], skipped: string[]): strin
   const lines: string[] = [];
   for (const r of reports) {
     const verb = r.action === 'deploy' ? 'deployed' : 'rolled back to';
-    const head = r.status === 'ok' ? `${verb} ${r.release}${r.from !== undefined ? ` (was ${r.from})` : ''}`
-      : r.status === 'rolled-back' ? `ROLLED BACK: ${r.release} failed, ${r.serving} serves again`
-        : r.status === 'refused' ? 'REFUSED, nothing switched' : 'FAILED';
+    const sig = r.interrupted;
+    const head = r.status === 'ok' ? `${verb} ${r.release}${r.from !== undefined ? ` (was ${r.from})` : ''}${sig !== undefined ? ` (${sig} arrived after it was verified: kept)` : ''}`
+      : sig !== undefined && r.status === 'rolled-back' ? `INTERRUPTED by ${sig}: ${r.release} not kept, ${r.serving} serves`
+        : sig !== undefined && r.status === 'refused' ? `INTERRUPTED by ${sig}, nothing switched`
+          : r.status === 'rolled-back' ? `ROLLED BACK: ${r.release} failed, ${r.serving} serves again`
+            : r.status === 'refused' ? 'REFUSED, nothing switched' : 'FAILED';
     lines.push(`${r.host}: ${head} in ${secs(r.ms)}`);
-    if (r.error !== undefined) lines.push(`  error: ${r.error}`);
-    if (r.hint !== undefined) lines.push(`  fix: ${r.hint}`);
+    if (r.error !== undefined) lines.push(`  ${sig !== undefined && r.status !== 'failed' ? 'why' : 'error'}: ${r.error}`);
+    if (r.hint !== undefined) lines.push(`  ${sig !== undefined && r.status !== 'failed' ? 'next' : 'fix'}: ${r.hint}`);
+    if (r.alertError !== undefined) lines.push(`  the alert about it was NOT sent (${r.alertError}): tell the team yourself, and check alerts.* in the inventory`);
     if (r.logs !== undefined && r.logs.length > 0) {
       lines.push('  what the failed release logged:');
       for (const l of r.logs.slice(-12)) lines.push(`    ${l}`);
     }
     if (r.pruned.length > 0) lines.push(`  pruned: ${r.pruned.join(', ')}`);
   }
-  if (skipped.length > 0) lines.push(`not attempted (an earlier host failed): ${skipped.join(', ')}`);
+  if (skipped.length > 0) lines.push(`not attempted (${reports.some((r) => r.interrupted !== undefined) ? 'interrupted' : 'an earlier host failed'}): ${skipped.join(', ')}`);
   const bad = reports.filter((r) => r.status !== 'ok').map((r) => r.host);
   lines.push(bad.length > 0 ? `failed on: ${bad.join(', ')}` : `${reports.length} host(s): ok`);
   return lines.join('\n');
@@ -94,21 +99,29 @@ async function runHosts(action: 'deploy' | 'rollback', args: NonNullable<ReturnT
   const t0 = Date.now();
   const reports: DeployReport[] = [];
   const skipped: string[] = [];
-  for (const host of hosts) {
-    if (reports.some((r) => r.status !== 'ok')) {
-      skipped.push(host.name);
-      continue;
+  // Ctrl-C (or a CI cancel) finishes each host's decision instead of leaving it half-way (lib/deploy/interrupt.ts).
+  const signals = extra.interrupt === undefined ? interruptOnSignals((line) => io.err(line)) : undefined;
+  const interrupt = extra.interrupt ?? signals?.interrupt;
+  try {
+    for (const host of hosts) {
+      if (reports.some((r) => r.status !== 'ok') || interrupt?.requested === true) {
+        skipped.push(host.name);
+        continue;
+      }
+      const artifact = await artifactOf(host);
+      reports.push(await deployHost(host, secrets.get(host.name)!, {
+        action,
+        ...(artifact !== undefined ? { artifact } : {}),
+        now: args.values.now === true,
+        forceUnlock: args.values['force-unlock'] === true,
+        probe: { address: reaches.get(host.name)?.address, ca: reaches.get(host.name)?.ca },
+        ...extra,
+        ...(interrupt !== undefined ? { interrupt } : {}),
+        onProgress: (e) => io.err(progressLine(e)),
+      }));
     }
-    const artifact = await artifactOf(host);
-    reports.push(await deployHost(host, secrets.get(host.name)!, {
-      action,
-      ...(artifact !== undefined ? { artifact } : {}),
-      now: args.values.now === true,
-      forceUnlock: args.values['force-unlock'] === true,
-      probe: { address: reaches.get(host.name)?.address, ca: reaches.get(host.name)?.ca },
-      ...extra,
-      onProgress: (e) => io.err(progressLine(e)),
-    }));
+  } finally {
+    signals?.dispose();
   }
   if (args.json) io.out(JSON.stringify({ ok: reports.every((r) => r.status === 'ok') && skipped.length === 0, ms: Date.now() - t0, hosts: reports, skipped }, null, 2));
   else io.out(deploySummary(reports, skipped));

@@ -21,6 +21,7 @@ import {
 import { acquireLock, LockError, type HeldLock } from './lock.js';
 import { releaseId, releasesToPrune, rollbackTarget, type HostReleases } from './release.js';
 import { probeSignaling } from './signaling-probe.js';
+import { Interrupted, type Interrupt } from './interrupt.js';
 
 export type DeployStatus = 'ok' | 'rolled-back' | 'failed' | 'refused';
 
@@ -45,6 +46,10 @@ export interface DeployReport {
   logs?: string[];
   pruned: string[];
   ms: number;
+  /** The signal that interrupted the deploy (it then finished its decision: see Interrupt). */
+  interrupted?: string;
+  /** The deploy's own alert (Slack, webhook) could not be sent: why. */
+  alertError?: string;
 }
 
 export interface Timing {
@@ -72,6 +77,8 @@ export interface DeployOptions {
   onProgress?: Progress;
   /** How to reach the host (default: SSH as the inventory says); called twice, the second connection holds the lock. */
   connect?: Connect;
+  /** Signals (Ctrl-C): the deploy finishes its decision, then stops (see Interrupt). */
+  interrupt?: Interrupt;
 }
 
 export function timingOf(host: ResolvedHost, override: Partial<Timing> = {}): Timing {
@@ -120,7 +127,7 @@ function parseSize(size: string): number | undefined {
   return m === null ? undefined : Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] ?? '').toUpperCase() || ' ');
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Rooms the health daemon's and the deploy's own probes open are not calls. */
 const isProbeRoom = (room: string) => room.startsWith('rtcops-health-') || room.startsWith('rtcops-deploy-');
 
@@ -143,6 +150,17 @@ class Run {
 
   skip(name: string, detail: string): void {
     this.phases.skip(name, detail);
+  }
+
+  /** Waits, or less when a signal arrives (the drain, which goes on after the first one: the second). */
+  pause(ms: number, wakeAt = 1): Promise<void> {
+    return this.opts.interrupt?.sleep(ms, wakeAt) ?? sleep(ms);
+  }
+
+  /** A signal arrived: stop here, before `what`, with the outcome the caller decides (see runDeploy). */
+  stopIfInterrupted(what: string): void {
+    const i = this.opts.interrupt;
+    if (i?.signal !== undefined) throw new Interrupted(i.signal, `interrupted by ${i.signal} ${what}`);
   }
 
   async takeLock(): Promise<void> {
@@ -237,7 +255,14 @@ class Run {
     await this.phase('drain', async () => {
       const t0 = Date.now();
       let last = '';
+      let told = false;
       for (;;) {
+        const i = this.opts.interrupt;
+        if (i !== undefined && i.count >= 2) return { value: undefined, detail: `cut short by a second ${i.signal ?? 'signal'} after ${secs(Date.now() - t0)}: stopping the old release (its peers get serverDraining and reconnect to the new one)` };
+        if (i?.requested === true && !told) {
+          told = true;
+          this.opts.onProgress?.({ host: this.host.name, phase: 'drain', state: 'start', detail: `${i.signal ?? 'a signal'}: the new release is kept (it passed the gate and the watch); the old release's calls may end first, up to ${secs(Math.max(0, this.timing.drainWaitMs - (Date.now() - t0)))} — send it again to stop it now` });
+        }
         const r = await this.main.exec(slotStatusArgv(old), { root: true, allowFailure: true, stdin: `Authorization: Bearer ${this.secrets.adminToken.reveal()}\n`, summary: 'read /status' });
         if (r.code !== 0) return { value: undefined, detail: `/status of the old release did not answer (curl exit ${r.code}): no calls to wait for` };
         const status = JSON.parse(r.stdout) as { roomList?: { room: string; peers: number }[] };
@@ -251,7 +276,7 @@ class Run {
         const line = `${rooms.length} room(s), ${peers} peer(s) in calls on the old release; waiting up to ${secs(left)} for them to end (new callers already go to the new one)`;
         if (line.split(';')[0] !== last) this.opts.onProgress?.({ host: this.host.name, phase: 'drain', state: 'start', detail: line });
         last = line.split(';')[0] ?? '';
-        await sleep(Math.min(this.timing.pollMs, left));
+        await this.pause(Math.min(this.timing.pollMs, left), 2);
       }
     });
   }
@@ -353,7 +378,10 @@ class Run {
       const deadline = t0 + this.timing.gateTimeoutMs;
       let delay = 250;
       let tries = 0;
+      // Only the new release's own gate gives way to a signal; verifying the previous one after a switch back does not.
+      const interruptible = phase === 'gate';
       for (;;) {
+        if (interruptible) this.stopIfInterrupted(`during the gate of ${id} (slot ${slot.name}), before any caller reached it`);
         tries++;
         const { failure, probe } = await this.checkOnce(id, slot, pm2Name !== undefined ? { pm2Name } : {});
         if (failure === undefined) {
@@ -362,7 +390,7 @@ class Run {
         if (failure.fatal === true || Date.now() + delay > deadline) {
           throw new Stop('failed', `health gate failed for ${id}: ${failure.message}${failure.fatal === true ? '' : ` (still failing after ${secs(Date.now() - t0)})`}`, undefined, { check: failure.check, response: failure.response });
         }
-        await sleep(delay);
+        await (interruptible ? this.pause(delay) : sleep(delay));
         delay = Math.min(delay * 2, 4000);
       }
     });
@@ -374,8 +402,10 @@ class Run {
     await this.phase('watch', async () => {
       const end = Date.now() + this.timing.watchMs;
       let rounds = 0;
+      const t0 = Date.now();
       while (Date.now() < end) {
-        await sleep(Math.min(this.timing.pollMs, Math.max(0, end - Date.now())));
+        await this.pause(Math.min(this.timing.pollMs, Math.max(0, end - Date.now())));
+        this.stopIfInterrupted(`during the watch of ${id}, ${secs(Date.now() - t0)} into ${secs(this.timing.watchMs)}: not kept, since it was not watched for the full period`);
         rounds++;
         const { failure } = await this.checkOnce(id, slot, { baseline, throughNginx: true });
         if (failure !== undefined) throw new Stop('failed', `watch period failed for ${id}: ${failure.message}`, undefined, { check: failure.check, response: failure.response });
@@ -399,7 +429,7 @@ class Run {
     const r = this.report;
     const record = {
       host: r.host, action: r.action, status: r.status, release: r.release, from: r.from, serving: r.serving, ms: r.ms,
-      phase: r.phases.find((p) => p.status === 'failed')?.phase, error: r.error, check: r.check, logs: r.logs, pruned: r.pruned.length > 0 ? r.pruned : undefined, ...extra,
+      phase: r.phases.find((p) => p.status === 'failed')?.phase, error: r.error, check: r.check, logs: r.logs, pruned: r.pruned.length > 0 ? r.pruned : undefined, interrupted: r.interrupted, ...extra,
     };
     await this.main.script(auditScript(DEPLOY_LOG, record), { root: true, summary: 'write the deploy audit log' });
   }
@@ -440,6 +470,7 @@ export async function deployHost(host: ResolvedHost, secrets: HostSecrets, opts:
     recordError(report, err);
     if (err instanceof Stop && err.check !== undefined) report.check = err.check;
   } finally {
+    if (opts.interrupt?.signal !== undefined) (run?.report ?? fallback).interrupted = opts.interrupt.signal;
     const report = run?.report ?? fallback;
     report.ms = Date.now() - t0;
     if (run !== undefined) {
@@ -448,7 +479,10 @@ export async function deployHost(host: ResolvedHost, secrets: HostSecrets, opts:
       const broke = run.brokeLock;
       await run.audit(broke !== undefined ? { brokeLock: broke } : {}).catch(() => undefined);
       if (locked) await run.releaseLock();
-      if (report.status === 'rolled-back' || (report.status === 'failed' && locked)) await alert(host, secrets, report).catch(() => undefined);
+      if (report.status === 'rolled-back' || (report.status === 'failed' && locked)) {
+        // The team is told by the alert; when it cannot be sent, the operator is told here instead.
+        await alert(host, secrets, report).catch((e: unknown) => { report.alertError = (e as Error).message; });
+      }
     }
     holder?.close();
     main?.close();
@@ -492,6 +526,11 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
   // What ran before, but the idle slot's leftovers: stopped once the new release serves.
   const old = state.procs.filter((p) => p.name !== idle.pm2Name).map((p) => p.name);
   await run.checkConfig(id, idle);
+  try {
+    run.stopIfInterrupted(`before ${id} started: nothing was switched`);
+  } catch (err) {
+    throw new Stop('refused', (err as Error).message);
+  }
   const offsets = await run.logOffsets();
   await run.markDeploy(id);
   try {
@@ -502,6 +541,7 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
       if (running !== undefined) run.skip('start', `slot ${idle.name} still runs ${id} (${running.name}, pid ${running.pid ?? '?'}): no restart`);
       else await run.start(id, idle, state.memAvailableKb);
       baseline = await run.gate(id, idle);
+      run.stopIfInterrupted(`after the gate of ${id}, before the switch: no caller reached it`);
     } catch (err) {
       await refuseNew(run, id, state, offsets, err as Error);
       return;
@@ -540,6 +580,8 @@ export function collapseRepeats(lines: string[]): string[] {
 async function keepFailure(run: Run, failed: string, offsets: number[], cause: Error): Promise<void> {
   const { host, report } = run;
   report.error = cause.message;
+  // An interrupted release did not fail: it stays a rollback target, and its logs are not a failure's.
+  if (cause instanceof Interrupted) return;
   if (cause instanceof Stop && cause.check !== undefined) report.check = cause.check;
   const logs = await run.main.script(logsSinceScript(host, offsets), { root: true, allowFailure: true, summary: 'read what the release logged' });
   report.logs = collapseRepeats(logs.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l)));
@@ -554,7 +596,7 @@ async function refuseNew(run: Run, failed: string, state: HostState, offsets: nu
     throw new Stop('failed', `${cause.message}; nothing served before it, so the app is stopped`);
   }
   throw new Stop('rolled-back', `${cause.message}; nginx was never switched to it: ${state.current} kept serving (slot ${state.live.name})`,
-    `the failed release's output is in the audit log (${DEPLOY_LOG}) and scripts/releases.mjs ${run.host.name}`, run.report.check);
+    failureHint(run, cause), run.report.check);
 }
 
 /** The new release failed after the switch: nginx back to the old slot, which still runs (no restart), checked; then the new one stops. */
@@ -576,5 +618,11 @@ async function restore(run: Run, failed: string, state: HostState, offsets: numb
   } finally {
     await run.stopProcs([state.idle.pm2Name], 'stop new', '').catch(() => undefined);
   }
-  throw new Stop('rolled-back', `${cause.message}; ${state.current} (slot ${state.live.name}, still running) serves again and passed the health gate`, `the failed release's output is in the audit log (${DEPLOY_LOG}) and scripts/releases.mjs ${host.name}`, report.check);
+  throw new Stop('rolled-back', `${cause.message}; ${state.current} (slot ${state.live.name}, still running) serves again and passed the health gate`, failureHint(run, cause), report.check);
+}
+
+function failureHint(run: Run, cause: Error): string {
+  return cause instanceof Interrupted
+    ? `nothing failed: deploy it again when it can run to the end (scripts/releases.mjs ${run.host.name} shows the host)`
+    : `the failed release's output is in the audit log (${DEPLOY_LOG}) and scripts/releases.mjs ${run.host.name}`;
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Artifact } from '../../../lib/deploy/artifact.js';
-import { deployHost, type DeployOptions } from '../../../lib/deploy/engine.js';
+import { deployHost, type DeployOptions, type Timing } from '../../../lib/deploy/engine.js';
+import { Interrupt } from '../../../lib/deploy/interrupt.js';
 import { layoutOf } from '../../../lib/host/index.js';
 import { RecordingRunner, type AnswerTable } from '../../../lib/runner/index.js';
 import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
@@ -36,9 +37,9 @@ function hostRunner(extra: AnswerTable = []): RecordingRunner {
   ]);
 }
 
-async function recorded(opts: Omit<DeployOptions, 'connect' | 'timing'>, extra?: AnswerTable) {
+async function recorded(opts: Omit<DeployOptions, 'connect' | 'timing'>, extra?: AnswerTable, timing: Partial<Timing> = {}) {
   const r = hostRunner(extra);
-  const report = await deployHost(host, secrets, { ...opts, connect: r.connect, timing: { gateTimeoutMs: 1000, watchMs: 0, pollMs: 10 } });
+  const report = await deployHost(host, secrets, { ...opts, connect: r.connect, timing: { gateTimeoutMs: 1000, watchMs: 0, pollMs: 10, ...timing } });
   // The lock record's phase updates interleave everything: the order of the work is what is compared.
   return { report, calls: r.calls.filter((c) => c.summary !== 'record the deploy phase').map((c) => c.summary) };
 }
@@ -102,5 +103,60 @@ describe('a deploy, recorded: one fixed order, and rollback is the same path', (
     assert.equal(report.status, 'refused');
     assert.match(report.error ?? '', /another deploy holds the lock.*ann@laptop/);
     assert.deepEqual(calls, ['read the deploy lock', 'hold the deploy lock', 'read the deploy lock', 'write the deploy audit log']);
+  });
+});
+
+describe('a deploy interrupted by a signal (Ctrl-C, a CI cancel) finishes its decision and records it', () => {
+  /** slot a runs R2, slot b the new R3: each slot's health answer names its own release. */
+  const bothHealthy: AnswerTable = [
+    ['healthz', (c) => ({ stdout: probe('online', `/srv/rtcops/releases/${c.text.includes('rtcops-a') ? 'R2' : 'R3'}`, 200) })],
+    ['--input-type=module', (c) => ({ stdout: (c.stdin ?? '').includes('127.0.0.1:3000/') ? '{"ok":true,"ports":[40100]}\n' : '{"ok":true,"ports":[40600,40601]}\n' })],
+  ];
+  const on = (summary: string, interrupt: Interrupt, signal = 'SIGINT'): AnswerTable[number] => [summary, () => { interrupt.trigger(signal); return { stdout: '' }; }];
+
+  test('before the new release started: refused, nothing started, the lock released', async () => {
+    const interrupt = new Interrupt();
+    const { report, calls } = await recorded({ action: 'deploy', artifact, releaseId: 'R3', interrupt }, [on('--check-config', interrupt)]);
+    assert.deepEqual([report.status, report.serving, report.interrupted], ['refused', 'R2', 'SIGINT']);
+    assert.match(report.error ?? '', /interrupted by SIGINT before R3 started: nothing was switched/);
+    assert.ok(!calls.includes('pm2 start rtcops-b'), calls.join(', '));
+    assert.deepEqual(calls.slice(-2), ['write the deploy audit log', 'release the deploy lock']);
+  });
+
+  test('during the gate: the new slot is stopped, nginx never switched, and the release is NOT marked failed (it stays a rollback target)', async () => {
+    const interrupt = new Interrupt();
+    // PM2 reports it errored until the signal: the gate is retrying when it arrives.
+    const { report, calls } = await recorded({ action: 'deploy', artifact, releaseId: 'R3', interrupt }, [['healthz', () => { interrupt.trigger('SIGTERM'); return { stdout: probe('launching') }; }]], { gateTimeoutMs: 60_000 });
+    assert.deepEqual([report.status, report.serving, report.interrupted], ['rolled-back', 'R2', 'SIGTERM']);
+    assert.match(report.error ?? '', /interrupted by SIGTERM during the gate of R3 \(slot b\), before any caller reached it; nginx was never switched to it: R2 kept serving/);
+    assert.match(report.hint ?? '', /nothing failed/);
+    assert.ok(calls.includes('pm2 delete rtcops-b'));
+    assert.ok(!calls.includes('mark the release failed') && !calls.includes('nginx to slot b'), calls.join(', '));
+    assert.ok(report.ms < 30_000, `it stopped at the signal, not at the gate's deadline (${report.ms} ms)`);
+  });
+
+  test('during the watch: nginx back to the old slot (still running), which passes its gate again; the new slot stopped', async () => {
+    const interrupt = new Interrupt();
+    const { report, calls } = await recorded({ action: 'deploy', artifact, releaseId: 'R3', interrupt }, [['nginx -t -q', (c) => { if (c.text.includes('127.0.0.1:3001')) interrupt.trigger('SIGINT'); return {}; }], ...bothHealthy], { watchMs: 60_000, pollMs: 5_000 });
+    assert.deepEqual([report.status, report.serving, report.interrupted], ['rolled-back', 'R2', 'SIGINT'], report.error);
+    assert.match(report.error ?? '', /interrupted by SIGINT during the watch of R3, .* not kept, since it was not watched for the full period; R2 \(slot a, still running\) serves again/);
+    const back = calls.indexOf('nginx to slot a');
+    assert.ok(back > calls.indexOf('nginx to slot b') && back < calls.indexOf('pm2 delete rtcops-b'), calls.join(', '));
+    assert.ok(!calls.includes('pm2 save') && !calls.includes('mark the release failed'), calls.join(', '));
+    assert.ok(report.ms < 30_000, `the watch ended at the signal (${report.ms} ms)`);
+  });
+
+  test('during the drain (the release was verified): kept; the old calls may end, and a second signal stops the old slot now', async () => {
+    const interrupt = new Interrupt();
+    let reads = 0;
+    const { report, calls } = await recorded({ action: 'deploy', artifact, releaseId: 'R3', interrupt }, [
+      on('pm2 save', interrupt),
+      ['/status', () => { if (++reads === 3) interrupt.trigger('SIGINT'); return { stdout: '{"roomList":[{"room":"standup","peers":2}]}' }; }],
+      ...bothHealthy,
+    ], { watchMs: 0, drainWaitMs: 120_000, pollMs: 50 });
+    assert.deepEqual([report.status, report.serving, report.interrupted], ['ok', 'R3', 'SIGINT'], report.error);
+    assert.match(report.phases.find((p) => p.phase === 'drain')?.detail ?? '', /cut short by a second SIGINT/);
+    assert.equal(reads, 3, 'the drain waited for the calls after the first signal and stopped at the second');
+    assert.deepEqual(calls.slice(calls.indexOf('pm2 save')), ['pm2 save', 'read /status', 'read /status', 'read /status', 'pm2 delete rtcops-a', 'end the deploy marker', 'read the releases', 'prune releases', 'write the deploy audit log', 'release the deploy lock']);
   });
 });
