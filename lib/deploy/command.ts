@@ -33,10 +33,10 @@ const deploySpec = {
 } as const;
 
 const rollbackSpec = {
-  usage: 'rollback.mjs <host|group>... [--to <release id>] [--now] [--force-unlock]',
+  usage: 'rollback.mjs <host|group>... [--to <release id>] [--watch] [--now] [--force-unlock]',
   description: 'Return to the previous release (or the one named with --to) through the same path as a deploy: lock, config check, drain, switch, reload, health gate, watch.',
-  options: { to: { type: 'string' }, ...common },
-  help: { to: 'Release id to return to (see releases.mjs)', ...commonHelp },
+  options: { to: { type: 'string' }, watch: { type: 'boolean', default: false }, ...common },
+  help: { to: 'Release id to return to (see releases.mjs)', watch: 'Watch the release for deploy.watchSec even though it served before (a release that never served is always watched)', ...commonHelp },
 } as const;
 
 const releasesSpec = {
@@ -159,7 +159,7 @@ export async function rollbackMain(argv: string[], io: Io, extra: Partial<Deploy
   if (args.positionals.length === 0) throw new UsageError('rollback: name a host or group');
   const to = args.values.to;
   if (typeof to === 'string' && !RELEASE_ID.test(to)) throw new UsageError(`rollback: "${to}" is not a release id (like 20250102T030405Z-0123abcd4567; see releases.mjs)`);
-  return runHosts('rollback', args, io, async () => undefined, { ...(typeof to === 'string' ? { to } : {}), ...extra });
+  return runHosts('rollback', args, io, async () => undefined, { ...(typeof to === 'string' ? { to } : {}), ...(args.values.watch === true ? { watch: true } : {}), ...extra });
 }
 
 interface AuditEntry { time: string; by: string; action: string; status: string; release?: string; from?: string; ms?: number; error?: string }

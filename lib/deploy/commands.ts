@@ -13,6 +13,8 @@ import { raw, sh, shJoin } from '../runner/quote.js';
 export const RELEASE_META = '.rtcops-release.json';
 /** Present in a release whose deploy failed; holds the reason. */
 export const FAILED_MARK = '.rtcops-failed';
+/** Present in a release that passed its gate and watch and was kept: when (a rollback to it needs no watch). */
+export const SERVED_MARK = '.rtcops-served';
 /** The worker binary inside a release (mediasoup's default location, so MEDIASOUP_WORKER_BIN is not needed). */
 export const WORKER_PATH = 'node_modules/mediasoup/worker/out/Release/mediasoup-worker';
 
@@ -30,9 +32,9 @@ export function stateScript(host: ResolvedHost): string {
   return [
     sh`rel=${p.releases}`,
     'list=$(for d in "$rel"/*/; do d=${d%/}; [ -d "$d" ] || continue; id=${d##*/}',
-    `  meta=$(cat "$d/${RELEASE_META}" 2>/dev/null || echo '{}'); failed=$(cat "$d/${FAILED_MARK}" 2>/dev/null || true)`,
+    `  meta=$(cat "$d/${RELEASE_META}" 2>/dev/null || echo '{}'); failed=$(cat "$d/${FAILED_MARK}" 2>/dev/null || true); served=$(head -c 64 "$d/${SERVED_MARK}" 2>/dev/null || true)`,
     '  size=$(du -sk "$d" 2>/dev/null | cut -f1)',
-    '  jq -c -n --arg id "$id" --argjson meta "$meta" --arg failed "$failed" --arg size "${size:-0}" \'$meta + {id: $id, sizeKb: ($size|tonumber)} + (if $failed == "" then {} else {failed: $failed} end)\'',
+    '  jq -c -n --arg id "$id" --argjson meta "$meta" --arg failed "$failed" --arg served "$served" --arg size "${size:-0}" \'$meta + {id: $id, sizeKb: ($size|tonumber)} + (if $failed == "" then {} else {failed: $failed} end) + (if $served == "" then {} else {served: ($served | rtrimstr("\\n"))} end)\'',
     'done | jq -s -c .)',
     sh`cur=$(readlink ${p.current} 2>/dev/null || true); prev=$(readlink ${p.previous} 2>/dev/null || true)`,
     `free=$(df -Pk "$rel" | awk 'NR==2 {print $4}')`,
@@ -95,6 +97,11 @@ export function checkConfigScript(host: ResolvedHost, id: string, slot: DeploySl
     sh`cd ${dir}`,
     sh`runuser -u ${host.app.user} -- ${raw(shJoin(['env', '-i', `PATH=${APP_PATH}`, `HOME=${layoutOf(host).home}`, ...env, NODE_BIN, `--env-file=${host.app.envFile}`, `${dir}/dist/server/main.js`, '--check-config']))}`,
   ].join('\n');
+}
+
+/** Marks a release as kept: it passed its gate and watch and serves (the time, UTC). */
+export function markServedScript(host: ResolvedHost, id: string, at: string): string {
+  return sh`printf '%s\n' ${at} > ${`${releaseDir(host, id)}/${SERVED_MARK}`}`;
 }
 
 /** Marks a release as failed (it stays listed, a rollback skips it, a prune deletes it like any other). */

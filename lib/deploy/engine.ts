@@ -11,7 +11,7 @@ import { sh } from '../runner/quote.js';
 import type { Connect, Runner } from '../runner/runner.js';
 import type { Artifact } from './artifact.js';
 import {
-  checkConfigScript, deployMarkerScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, pruneScript,
+  checkConfigScript, deployMarkerScript, linkSharedScript, logSizesScript, logsSinceScript, markFailedScript, markServedScript, pruneScript,
   receiveArgv, stateScript, switchScript,
 } from './commands.js';
 import {
@@ -70,6 +70,8 @@ export interface DeployOptions {
   to?: string;
   /** Switch without waiting for calls to end. */
   now?: boolean;
+  /** rollback: watch the release even when it served before (a release that never served is always watched). */
+  watch?: boolean;
   forceUnlock?: boolean;
   /** Where the signaling probe connects (instead of DNS) and an extra CA it trusts. */
   probe?: { address?: string | undefined; ca?: Buffer | undefined };
@@ -291,10 +293,11 @@ class Run {
     });
   }
 
-  /** PM2's list saved once the release passed: a reboot starts what serves, never an unverified release. */
-  async save(): Promise<void> {
+  /** PM2's list saved once the release passed: a reboot starts what serves, never an unverified release. The release is marked as served. */
+  async save(id: string, served: string | undefined): Promise<void> {
     await this.phase('save', async () => {
-      await this.main.script(pm2SaveScript(this.host), { root: true, summary: 'pm2 save' });
+      const mark = served === undefined ? `\n${markServedScript(this.host, id, new Date().toISOString())}` : '';
+      await this.main.script(`${pm2SaveScript(this.host)}${mark}`, { root: true, summary: 'pm2 save' });
       return { value: undefined, detail: 'pm2 save: a reboot starts this release' };
     });
   }
@@ -548,13 +551,16 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
     }
     await run.switchTo(id, idle, state.current);
     report.serving = id;
+    const served = state.releases.find((r) => r.id === id)?.served;
     try {
-      await run.watch(id, idle, baseline);
+      // A rollback to a release that served before (kept after its own gate and watch) is not watched again, unless asked.
+      if (opts.action === 'rollback' && served !== undefined && opts.watch !== true) run.skip('watch', `${id} served before (kept ${served}) and passed the gate now: no watch (--watch to watch it)`);
+      else await run.watch(id, idle, baseline);
     } catch (err) {
       await restore(run, id, state, offsets, err as Error);
       return;
     }
-    await run.save();
+    await run.save(id, served);
     await run.drainOld(live, old);
     await run.stopProcs(old, 'stop old', 'nothing ran before');
   } finally {

@@ -18,6 +18,8 @@ export interface ReleaseInfo {
   uploadedBy?: string;
   /** Set when a deploy of this release failed: why. */
   failed?: string;
+  /** When it was first kept after its gate and watch (a rollback to it then needs no watch). */
+  served?: string;
   /** Size on disk, KiB. */
   sizeKb?: number;
 }

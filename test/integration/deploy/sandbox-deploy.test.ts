@@ -246,6 +246,40 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     assert.equal(await current(), releases[0]);
   });
 
+  it('Ctrl-C during the watch finishes the decision: nginx back to the old slot, the release not marked failed, the lock released, the outcome audited', async () => {
+    const child = join(dir, 'interrupted.mts');
+    writeFileSync(child, `import { rollbackMain } from ${JSON.stringify(join(REPO, 'lib/deploy/command.ts'))};\n`
+      + `process.exitCode = await rollbackMain(${JSON.stringify([NAME, '-i', inventory, '--json', '--to', releases[1], '--watch', ...probe, issuerRoot])}, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t + '\\n') }, { timing: { watchMs: 120000 } });\n`);
+    const before = await current();
+    const liveBefore = await upstream();
+    const poller = poll();
+    const proc = spawn(process.execPath, ['--import', 'tsx', child], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const code = await new Promise<number | null>((resolveExit) => {
+      proc.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/\] watch …/.test(err) && proc.signalCode === null && !err.includes('SIGINT:')) proc.kill('SIGINT');
+      });
+      proc.once('exit', (c) => resolveExit(c));
+    });
+    const polled = await poller.stop();
+    assert.match(err, /SIGINT: finishing this deploy's decision/, err);
+    assert.equal(code, 1, err);
+    const report = (JSON.parse(out) as { hosts: DeployReport[] }).hosts[0]!;
+    assert.deepEqual([report.status, report.interrupted, report.serving], ['rolled-back', 'SIGINT', before], report.error);
+    assert.match(report.error ?? '', /interrupted by SIGINT during the watch of \S+, .* not kept/);
+    assert.ok(report.ms < 90_000, `it ended at the signal, not after the 120 s watch (${report.ms} ms)`);
+    assert.deepEqual(polled.failures, [], `callers through nginx saw nothing of it (${polled.ok} answered 200)`);
+    assert.equal(await current(), before);
+    assert.equal(await upstream(), liveBefore, 'nginx back on the old slot');
+    assert.equal((await sh(`test -e /srv/rtcops/releases/${releases[1]}/.rtcops-failed && echo marked || echo clean`)).trim(), 'clean', 'not marked failed: it stays a rollback target');
+    const audit = await lastAudit();
+    assert.deepEqual([audit['status'], audit['interrupted']], ['rolled-back', 'SIGINT']);
+    assert.equal((await serves()).ok, true);
+  });
+
   it('two deploys at once: the second is refused by the lock', async () => {
     const [a, b] = await Promise.all([cli(rollbackMain, ['--to', releases[1]!]), new Promise((r) => setTimeout(r, 300)).then(() => cli(rollbackMain, ['--to', releases[1]!]))]);
     assert.deepEqual([a.code, b.code], [0, 1], `${a.report.error ?? ''} / ${b.report.error ?? ''}`);

@@ -160,3 +160,35 @@ describe('a deploy interrupted by a signal (Ctrl-C, a CI cancel) finishes its de
     assert.deepEqual(calls.slice(calls.indexOf('pm2 save')), ['pm2 save', 'read /status', 'read /status', 'read /status', 'pm2 delete rtcops-a', 'end the deploy marker', 'read the releases', 'prune releases', 'write the deploy audit log', 'release the deploy lock']);
   });
 });
+
+describe('a rollback to a release that served before needs no watch', () => {
+  const healthy: AnswerTable = [
+    ['healthz', (c) => ({ stdout: probe('online', `/srv/rtcops/releases/${c.text.includes('rtcops-a') ? 'R2' : 'R1'}`, 200) })],
+    ['--input-type=module', { stdout: '{"ok":true,"ports":[40600,40601]}\n' }],
+  ];
+  const servedR1: AnswerTable = [['missing=()', { stdout: JSON.stringify({ releases: [{ id: 'R1', served: '2026-01-01T00:00:00.000Z' }, { id: 'R2', served: '2026-01-02T00:00:00.000Z' }], current: 'R2', previous: 'R1', freeKb: 10_000_000, missing: [] }) }]];
+
+  test('R1 was kept once (its served mark): the gate, then no watch', async () => {
+    const { report, calls } = await recorded({ action: 'rollback' }, [...servedR1, ...healthy], { watchMs: 60_000 });
+    assert.deepEqual([report.status, report.serving], ['ok', 'R1'], report.error);
+    const watch = report.phases.find((p) => p.phase === 'watch');
+    assert.deepEqual([watch?.status, watch?.detail], ['skipped', 'R1 served before (kept 2026-01-01T00:00:00.000Z) and passed the gate now: no watch (--watch to watch it)']);
+    assert.ok(calls.includes('signaling round trip on slot b') && report.ms < 30_000, `${report.ms} ms`);
+  });
+
+  test('--watch watches it anyway; a release that never served is always watched', async () => {
+    // The watch's signaling through nginx cannot reach the recorded host's domain, so the watch runs and fails here:
+    // what counts is that it ran.
+    const asked = await recorded({ action: 'rollback', watch: true }, [...servedR1, ...healthy], { watchMs: 30, pollMs: 10 });
+    assert.match(asked.report.error ?? '', /watch period failed for R1: signaling through wss:\/\/rtc\.sandbox\.test\/signaling/);
+    const never = await recorded({ action: 'rollback' }, healthy, { watchMs: 30, pollMs: 10 });
+    assert.match(never.report.error ?? '', /watch period failed for R1/);
+  });
+
+  test('a deploy marks the release it keeps as served, once', async () => {
+    const r = hostRunner([...healthy.slice(1), ['healthz', { stdout: probe('online', '/srv/rtcops/releases/R3', 200) }]]);
+    const report = await deployHost(host, secrets, { action: 'deploy', artifact, releaseId: 'R3', connect: r.connect, timing: { gateTimeoutMs: 1000, watchMs: 0, pollMs: 10 } });
+    assert.equal(report.status, 'ok', report.error);
+    assert.match(r.calls.find((c) => c.summary === 'pm2 save')?.text ?? '', /> \/srv\/rtcops\/releases\/R3\/\.rtcops-served/);
+  });
+});
