@@ -289,7 +289,10 @@ class Run {
     await this.phase(phase, async () => {
       const t0 = Date.now();
       await this.main.script(stopProcsScript(this.host, names), { root: true, summary: `pm2 delete ${names.join(' ')}` });
-      return { value: undefined, detail: `${names.join(', ')} stopped in ${secs(Date.now() - t0)}` };
+      const ms = Date.now() - t0;
+      // PM2 sends SIGKILL at kill_timeout: a stop that took that long was a process deaf to SIGTERM (or a drain that hung).
+      const killed = ms >= this.host.pm2.killTimeoutMs ? `: it did not exit within PM2's kill_timeout (${secs(this.host.pm2.killTimeoutMs)}) after SIGTERM, so PM2 killed it (SIGKILL)` : '';
+      return { value: undefined, detail: `${names.join(', ')} stopped in ${secs(ms)}${killed}` };
     });
   }
 
