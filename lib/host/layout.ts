@@ -31,6 +31,10 @@ export const ALERTS_CA_PATH = `${ETC_DIR}/alerts-ca.pem`;
 export const CERTBOT_DROPIN = '/etc/systemd/system/certbot.service.d/rtcops-acme-ca.conf';
 export const LETSENCRYPT = '/etc/letsencrypt';
 export const NGINX_DEFAULT_SITE = '/etc/nginx/sites-enabled/default';
+/** Debian's prometheus-node-exporter unit reads its flags (ARGS) from here. */
+export const NODE_EXPORTER_DEFAULTS = '/etc/default/prometheus-node-exporter';
+/** node_exporter's --web.config.file (exporter-toolkit): basic_auth_users; readable by the prometheus user only. */
+export const NODE_EXPORTER_WEB_CONFIG = '/etc/prometheus/rtcops-node-exporter-web.yml';
 
 export interface HostLayout {
   /** The app user's home, and PM2_HOME inside it (what the pm2-<user> systemd unit uses). */

@@ -292,6 +292,7 @@ export const hostSettingsSchema = z.strictObject({
       jwtSecret: secretRef.describe('HS256 secret that verifies signaling tokens (JWT_SECRET), at least 32 characters.'),
       adminToken: secretRef.describe('Bearer token for /status and /metrics (ADMIN_TOKEN), at least 32 characters.'),
       turnSecret: secretRef.describe('coturn static-auth-secret shared with the server (TURN_SECRET), at least 32 characters.'),
+      nodeExporterPassword: secretRef.optional().describe('Password of the user `prometheus` that node_exporter asks for (HTTP basic auth; the host keeps only its bcrypt hash), 32 to 72 characters. Default: the admin token.'),
       slackWebhookUrl: secretRef.optional().describe('Slack incoming webhook URL for alerts.'),
       webhookUrl: secretRef.optional().describe('Generic alert webhook URL (alerts.webhook).'),
       webhookToken: secretRef.optional().describe('Bearer token sent to the generic alert webhook (optional).'),

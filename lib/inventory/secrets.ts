@@ -33,6 +33,8 @@ export interface HostSecrets {
   jwtSecret: Secret;
   adminToken: Secret;
   turnSecret: Secret;
+  /** node_exporter's basic-auth password (secrets.nodeExporterPassword); the admin token when unset. */
+  nodeExporterPassword?: Secret | undefined;
   slackWebhookUrl: Secret | undefined;
   webhookUrl?: Secret | undefined;
   webhookToken?: Secret | undefined;
@@ -44,6 +46,7 @@ export interface HostSecrets {
 
 type Env = Record<string, string | undefined>;
 const MIN_LENGTH = 32;
+const BCRYPT_MAX_BYTES = 72;
 
 /** Git refuses to track the path? Outside a work tree there is nothing to check. */
 export function isGitIgnored(path: string): boolean {
@@ -115,6 +118,8 @@ export function resolveSecrets(host: ResolvedHost, inventoryFile: string, env: E
     if (problem !== undefined) report(`secrets.${name}`, `${source} ${problem}`);
     return new Secret(value);
   };
+  // bcrypt reads only the first 72 bytes of a password.
+  const bcryptable = (value: string) => (Buffer.byteLength(value) > BCRYPT_MAX_BYTES ? `is too long for bcrypt (${Buffer.byteLength(value)} bytes; node_exporter's basic auth takes at most ${BCRYPT_MAX_BYTES})` : undefined);
   const longEnough = (value: string) => (value.length < MIN_LENGTH ? `is too short (${value.length} characters; use at least ${MIN_LENGTH}, e.g. openssl rand -hex 32)` : undefined);
   // https, or plain http to an address inside alerts.plainHttpTo; the message never holds the URL.
   const alertUrl = (value: string) => destinationProblem(value, host.alerts.plainHttpTo, 'the value')?.replace(/^the value /, '');
@@ -123,6 +128,7 @@ export function resolveSecrets(host: ResolvedHost, inventoryFile: string, env: E
     jwtSecret: lookup('jwtSecret', longEnough),
     adminToken: lookup('adminToken', longEnough),
     turnSecret: lookup('turnSecret', longEnough),
+    nodeExporterPassword: lookup('nodeExporterPassword', (value) => longEnough(value) ?? bcryptable(value)),
     slackWebhookUrl: lookup('slackWebhookUrl', alertUrl),
     webhookUrl: lookup('webhookUrl', alertUrl),
     webhookToken: lookup('webhookToken', () => undefined),
@@ -136,9 +142,13 @@ export function resolveSecrets(host: ResolvedHost, inventoryFile: string, env: E
       report(`secrets.${name}`, `holds the same value as secrets.${name.replace('Previous', '')}: give the new value to ${name.replace('Previous', '')} and the old one here, or remove ${name} once the rotation is over`);
     }
   }
+  if (host.nodeExporter.enabled && secrets.nodeExporterPassword === undefined && adminToken !== undefined && bcryptable(adminToken.reveal()) !== undefined) {
+    report('secrets.nodeExporterPassword', `is needed: node_exporter's password defaults to the admin token, which ${bcryptable(adminToken.reveal()) ?? ''}`);
+  }
   if (issues.length > 0 || jwtSecret === undefined || adminToken === undefined || turnSecret === undefined) throw new InventoryError(inventoryFile, issues);
   return {
     jwtSecret, adminToken, turnSecret, slackWebhookUrl: secrets.slackWebhookUrl,
+    ...(secrets.nodeExporterPassword !== undefined ? { nodeExporterPassword: secrets.nodeExporterPassword } : {}),
     ...(secrets.webhookUrl !== undefined ? { webhookUrl: secrets.webhookUrl } : {}),
     ...(secrets.webhookToken !== undefined ? { webhookToken: secrets.webhookToken } : {}),
     ...(secrets.heartbeatUrl !== undefined ? { heartbeatUrl: secrets.heartbeatUrl } : {}),

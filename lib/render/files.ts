@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { planFirewall, ufwCommands, type FirewallPlan, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { renderTemplate } from './engine.js';
-import { ALERTS_CA_PATH, layoutOf } from '../host/index.js';
+import { ALERTS_CA_PATH, layoutOf, NODE_EXPORTER_DEFAULTS, NODE_EXPORTER_WEB_CONFIG } from '../host/index.js';
+import { NODE_EXPORTER_USER, nodeExporterArgs, nodeExporterHash, nodeExporterPassword, webConfigFlag } from './node-exporter.js';
 import { daemonConfig, daemonSecretEnv, ecosystem, pm2LogrotateCommands, serverSecretEnv, turnAddress } from './server-env.js';
 
 /** alerts.caFile as it is installed on the host; resolveHostInputs already checked it can be read. */
@@ -78,6 +79,11 @@ export function neverRestarted(host: ResolvedHost): string[] {
 /** host:port as nginx reads it (IPv6 in brackets). */
 const hostPort = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
+/** node_exporter has no check mode: a web config it refuses makes it exit at once, a good one keeps it serving (timeout: 124). */
+function nodeExporterStartsWith(host: ResolvedHost): string {
+  return `rc=0; runuser -u prometheus -- timeout 1 prometheus-node-exporter ${webConfigFlag(host)}="$RTCOPS_FILE" --web.listen-address=127.0.0.1:0 --collector.disable-defaults || rc=$?; [ "$rc" = 124 ]`;
+}
+
 type FileSpec = Omit<RenderedFile, 'content'> & { context?: object };
 
 /** Every file rtcops puts on a host, in the order it is installed: where it goes, who owns it, what reads it, how the host checks it, what reloads. */
@@ -107,6 +113,14 @@ function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
     { id: 'auto-upgrades', template: 'apt/20auto-upgrades.njk', path: '/etc/apt/apt.conf.d/20auto-upgrades', mode: '0644', ...root, validator: 'apt-config', installedBy: 'config', validate: 'apt-config dump >/dev/null', secret: false },
     { id: 'health-daemon-unit', template: 'systemd/health-daemon.service.njk', path: `/etc/systemd/system/${layout.daemonUnit}`, mode: '0644', ...root, validator: 'systemd-analyze verify', installedBy: 'config', notify: ['systemd daemon-reload', 'restart health daemon'], secret: false },
     { id: 'health-daemon-env', template: 'daemon/daemon.env.njk', path: host.app.daemonEnvFile, mode: '0600', ...root, validator: 'systemd EnvironmentFile', installedBy: 'config', notify: ['restart health daemon'], secret: true, context: { env: daemonSecretEnv(secrets) } },
+    // node_exporter asks every request for a password (the firewall is not all that keeps it private): the web config
+    // first, then the flags that name it. Validated as the service's user, which must be able to read it.
+    ...(host.nodeExporter.enabled
+      ? [
+        { id: 'node-exporter-web', template: 'node-exporter/web.yml.njk', path: NODE_EXPORTER_WEB_CONFIG, mode: '0640', owner: 'root', group: 'prometheus', validator: 'promtool check web-config', installedBy: 'config' as const, validate: nodeExporterStartsWith(host), notify: ['restart node exporter'], secret: true, context: { user: NODE_EXPORTER_USER, hash: nodeExporterHash(host, nodeExporterPassword(secrets)) } },
+        { id: 'node-exporter-defaults', template: 'node-exporter/defaults.njk', path: NODE_EXPORTER_DEFAULTS, mode: '0644', ...root, validator: 'sh -n', installedBy: 'config' as const, validate: 'sh -n "$RTCOPS_FILE"', notify: ['restart node exporter'], secret: false, context: { user: NODE_EXPORTER_USER, webConfig: NODE_EXPORTER_WEB_CONFIG, args: nodeExporterArgs(host) } },
+      ]
+      : []),
     ...(host.turn.log === 'file'
       ? [{ id: 'coturn-logrotate', template: 'logrotate/coturn.njk', path: '/etc/logrotate.d/coturn', mode: '0644', ...root, validator: 'logrotate -d', installedBy: 'config' as const, secret: false }]
       : []),

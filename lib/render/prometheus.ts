@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import { EXIT, parseCli, UsageError, type Io } from '../cli.js';
 import { loadInventory, type ResolvedHost } from '../inventory/index.js';
 import { renderTemplate } from './engine.js';
+import { NODE_EXPORTER_USER } from './node-exporter.js';
 
 /**
  * For teams that already run Prometheus: a scrape config for every host's server /metrics and node_exporter, and
@@ -19,6 +20,11 @@ export function adminTokenFile(hostName: string): string {
   return `rtcops-tokens/${hostName}.admin-token`;
 }
 
+/** Where the scrape config reads a host's node_exporter password from (secrets.nodeExporterPassword, else the admin token). */
+export function nodeExporterPasswordFile(hostName: string): string {
+  return `rtcops-tokens/${hostName}.node-exporter-password`;
+}
+
 export function prometheusFiles(hosts: ResolvedHost[], inventoryName = 'inventory.yaml'): PrometheusFile[] {
   const first = hosts[0];
   if (first === undefined) throw new Error('the inventory has no hosts');
@@ -27,7 +33,8 @@ export function prometheusFiles(hosts: ResolvedHost[], inventoryName = 'inventor
   const scrape = renderTemplate('prometheus/scrape.yml.njk', {
     banner, scrapeIntervalSec: Math.min(60, d.intervalSec),
     hosts: hosts.map((h) => ({ name: h.name, domain: h.app.domains[0] ?? h.ssh.address, tokenFile: adminTokenFile(h.name) })),
-    nodeHosts: hosts.filter((h) => h.nodeExporter.enabled).map((h) => ({ name: h.name, address: h.ssh.address, port: h.nodeExporter.port })),
+    nodeUser: NODE_EXPORTER_USER,
+    nodeHosts: hosts.filter((h) => h.nodeExporter.enabled).map((h) => ({ name: h.name, address: h.ssh.address, port: h.nodeExporter.port, passwordFile: nodeExporterPasswordFile(h.name) })),
   });
   const failFor = `${Math.max(1, Math.round((d.failureThreshold * d.intervalSec) / 60))}m`;
   const rules = renderTemplate('prometheus/rules.yml.njk', {
@@ -58,11 +65,13 @@ export async function prometheusMain(argv: string[], io: Io): Promise<number> {
     for (const f of files) writeFileSync(join(out, f.name), f.content);
   }
   const tokenFiles = Object.fromEntries(Object.keys(inventory.hosts).map((name) => [name, adminTokenFile(name)]));
-  if (args.json) io.out(JSON.stringify({ ok: true, out: out ?? null, files: files.map((f) => f.name), adminTokenFiles: tokenFiles }));
+  const passwordFiles = Object.fromEntries(Object.values(inventory.hosts).filter((h) => h.nodeExporter.enabled).map((h) => [h.name, nodeExporterPasswordFile(h.name)]));
+  if (args.json) io.out(JSON.stringify({ ok: true, out: out ?? null, files: files.map((f) => f.name), adminTokenFiles: tokenFiles, nodeExporterPasswordFiles: passwordFiles }));
   else if (out === undefined) io.out(files.map((f) => `--- ${f.name}\n${f.content}`).join('\n'));
   else {
-    const where = Object.entries(tokenFiles).map(([name, file]) => `  ${name}: ${join(out, file)}`);
-    io.out(`wrote ${files.map((f) => join(out, f.name)).join(', ')}\nput each host's ADMIN_TOKEN in its file, readable by the prometheus user only (chmod 0600):\n${where.join('\n')}`);
+    const where = (m: Record<string, string>) => Object.entries(m).map(([name, file]) => `  ${name}: ${join(out, file)}`).join('\n');
+    const passwords = Object.keys(passwordFiles).length === 0 ? '' : `\nand its node_exporter password (secrets.nodeExporterPassword, else the same ADMIN_TOKEN) the same way:\n${where(passwordFiles)}`;
+    io.out(`wrote ${files.map((f) => join(out, f.name)).join(', ')}\nput each host's ADMIN_TOKEN in its file, readable by the prometheus user only (chmod 0600):\n${where(tokenFiles)}${passwords}`);
   }
   return EXIT.ok;
 }

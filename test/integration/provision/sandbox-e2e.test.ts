@@ -124,6 +124,22 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
     assert.match(stun.stdout, new RegExp(`UDP reflexive addr: ${probe.address.replaceAll('.', '\\.')}:\\d+`), 'coturn answers STUN on 3478/udp from outside');
   });
 
+  it('node_exporter is private by itself: refused from outside, and from the admin address 401 without its password', async () => {
+    assert.equal(await tcpOpen(probe.namespace, sb.address, host.nodeExporter.port), false, 'the firewall refuses it from outside');
+    const url = `http://${sb.address}:${host.nodeExporter.port}/metrics`;
+    const basic = (pass: string) => ({ authorization: `Basic ${Buffer.from(`prometheus:${pass}`).toString('base64')}` });
+    const token = process.env['E2E_ADMIN_TOKEN']!;
+    assert.deepEqual(
+      [(await fetch(url)).status, (await fetch(url, { headers: basic(`${token}x`) })).status],
+      [401, 401], 'no credentials, a wrong password',
+    );
+    const ok = await fetch(url, { headers: basic(token) });
+    assert.equal(ok.status, 200);
+    assert.match(await ok.text(), /^node_load1 /m);
+    assert.equal((await sh('stat -c "%a %U %G" /etc/prometheus/rtcops-node-exporter-web.yml')).trim(), '640 root prometheus');
+    assert.equal((await sh(`grep -c ${token} /etc/prometheus/rtcops-node-exporter-web.yml /etc/default/prometheus-node-exporter || true`)).trim(), '/etc/prometheus/rtcops-node-exporter-web.yml:0\n/etc/default/prometheus-node-exporter:0', 'only the hash is on the host');
+  });
+
   it('nginx serves HTTPS and coturn serves TLS with the certificate pebble issued, and HTTP redirects', async () => {
     const root = join(dir, 'pebble-root.pem');
     // 443 twice: nginx's router sends turn.sandbox.test to coturn (turn.tls443), the app's name to the site.

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { adminTokenFile, prometheusFiles } from '../../../lib/render/prometheus.js';
+import { adminTokenFile, nodeExporterPasswordFile, prometheusFiles } from '../../../lib/render/prometheus.js';
 import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
 import { freePort, tempDir, tool, writeFile } from './tools.js';
 
@@ -17,7 +17,12 @@ describe('Prometheus: scrape config and alert rules for every host', () => {
   /** The two files, and each host's admin token where the scrape config's note says to put it. */
   const write = (dir: string, tokens = true) => {
     for (const f of prometheusFiles(hosts)) writeFileSync(join(dir, f.name), f.content);
-    if (tokens) for (const h of hosts) writeFile(join(dir, adminTokenFile(h.name)), `${fakeSecrets(h).adminToken}\n`);
+    if (tokens) {
+      for (const h of hosts) {
+        writeFile(join(dir, adminTokenFile(h.name)), `${fakeSecrets(h).adminToken.reveal()}\n`);
+        writeFile(join(dir, nodeExporterPasswordFile(h.name)), `${fakeSecrets(h).adminToken.reveal()}\n`);
+      }
+    }
   };
 
   it('promtool check config and check rules accept them; every host is a target of both jobs', async (t) => {
@@ -34,6 +39,7 @@ describe('Prometheus: scrape config and alert rules for every host', () => {
       assert.match(scrape, new RegExp(`- targets: \\['${h.app.domains[0] ?? ''}'\\]\\n\\s+labels: \\{ rtcops_host: '${h.name}' \\}`));
       assert.match(scrape, new RegExp(`- targets: \\['${h.ssh.address}:${h.nodeExporter.port}'\\]`));
       assert.match(scrape, new RegExp(`^#   ${h.name}: rtcops-tokens/${h.name}\\.admin-token$`, 'm'), 'the note says where each host\'s token goes');
+      assert.match(scrape, new RegExp(`^#   ${h.name}: rtcops-tokens/${h.name}\\.node-exporter-password$`, 'm'), 'and its node_exporter password');
     }
   });
 

@@ -128,7 +128,7 @@ describe('what a backup reads from a host', () => {
       '/var/lib/rtcops-health/alerts.json', '/var/log/rtcops/provision.log', '/var/log/rtcops/deploy.log']) assert.ok(plain.includes(p), p);
   });
   test('secret-bearing files and /etc/letsencrypt only in the encrypted part, never in the clear', () => {
-    assert.deepEqual(paths.secret, ['/etc/turnserver.conf', '/srv/rtcops/shared/rtcops.env', '/srv/rtcops/shared/rtcops-daemon.env', '/etc/letsencrypt']);
+    assert.deepEqual(paths.secret, ['/etc/turnserver.conf', '/srv/rtcops/shared/rtcops.env', '/srv/rtcops/shared/rtcops-daemon.env', '/etc/prometheus/rtcops-node-exporter-web.yml', '/etc/letsencrypt']);
     for (const s of paths.secret) assert.ok(!plain.some((p) => p === s || (s.endsWith('letsencrypt') && p.startsWith(`${s}/live`))), s);
   });
   test('tar paths are relative to / and a file gone meanwhile is skipped', () => {

@@ -21,8 +21,18 @@ describe('services: the stack and the clock', () => {
   ] as const) test(name, () => assert.deepEqual(wantedServices(facts(virt, [...packages], [])), want));
 
   test('only what is down is started', () => {
-    const ctx = undefined as never;
+    const ctx = { host: { nodeExporter: { enabled: true } } } as never;
     assert.deepEqual(servicesStep.plan(ctx, facts('kvm', ['systemd-timesyncd'], STACK)).map((a) => a.summary), ['enable and start systemd-timesyncd']);
     assert.deepEqual(servicesStep.plan(ctx, facts('kvm', ['systemd-timesyncd'], [...STACK, 'systemd-timesyncd'])), []);
+  });
+
+  test('nodeExporter.enabled false: node_exporter is stopped and disabled, never started', () => {
+    const ctx = { host: { nodeExporter: { enabled: false } } } as never;
+    const others = STACK.filter((s) => s !== 'prometheus-node-exporter');
+    assert.deepEqual(servicesStep.plan(ctx, facts('kvm', [], STACK)).map((a) => [a.summary, a.kind === 'run' ? a.script : '']), [
+      ['stop and disable prometheus-node-exporter (nodeExporter.enabled is false)', 'systemctl disable --now prometheus-node-exporter'],
+    ]);
+    assert.deepEqual(servicesStep.plan(ctx, facts('kvm', [], others)), [], 'already off: nothing to do');
+    assert.deepEqual(servicesStep.plan(ctx, facts('kvm', [], [])).map((a) => a.summary), [`enable and start ${others.join(' ')}`]);
   });
 });

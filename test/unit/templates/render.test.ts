@@ -31,10 +31,10 @@ function tempDir(t: TestContext): string {
 describe('rendered files: what lands where', () => {
   const files = render(exampleHost('sandbox'));
 
-  test('secret-bearing files are exactly the ones holding secret values', () => {
-    assert.deepEqual(files.filter((f) => f.secret).map((f) => f.path), ['/etc/turnserver.conf', '/srv/rtcops/shared/rtcops.env', '/srv/rtcops/shared/rtcops-daemon.env']);
+  test('secret-bearing files are exactly the ones holding secret values (or a bcrypt hash of one)', () => {
+    assert.deepEqual(files.filter((f) => f.secret).map((f) => f.path), ['/etc/turnserver.conf', '/srv/rtcops/shared/rtcops.env', '/srv/rtcops/shared/rtcops-daemon.env', '/etc/prometheus/rtcops-node-exporter-web.yml']);
     for (const f of files) {
-      const holdsSecret = SECRET_VALUES.some((v) => f.content.includes(v));
+      const holdsSecret = SECRET_VALUES.some((v) => f.content.includes(v)) || /\$2b\$\d\d\$/.test(f.content);
       assert.equal(holdsSecret, f.secret, `${f.path} secret=${f.secret} but holds a secret value: ${holdsSecret}`);
     }
   });
