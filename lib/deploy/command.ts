@@ -162,7 +162,7 @@ export async function rollbackMain(argv: string[], io: Io, extra: Partial<Deploy
   return runHosts('rollback', args, io, async () => undefined, { ...(typeof to === 'string' ? { to } : {}), ...(args.values.watch === true ? { watch: true } : {}), ...extra });
 }
 
-interface AuditEntry { time: string; by: string; action: string; status: string; release?: string; from?: string; ms?: number; error?: string }
+interface AuditEntry { time: string; by: string; action: string; status: string; release?: string; from?: string; ms?: number; error?: string; interrupted?: string }
 
 export async function releasesMain(argv: string[], io: Io): Promise<number> {
   const args = parseCli(releasesSpec, argv, io);
@@ -183,13 +183,14 @@ export async function releasesMain(argv: string[], io: Io): Promise<number> {
     const lines = [`${host.name}: ${state.releases.length} release(s) in ${host.app.releasesDir}, ${Math.floor(state.freeKb / 1024)} MB free`];
     for (const r of [...state.releases].sort((a, b) => b.id.localeCompare(a.id))) {
       const mark = r.id === state.current ? '* ' : '  ';
-      const tags = [r.id === state.current ? 'current' : '', r.id === state.previous ? 'previous' : '', r.failed !== undefined ? `FAILED: ${r.failed.split('\n')[0]?.slice(0, 120)}` : ''].filter(Boolean);
+      const tags = [r.id === state.current ? 'current' : '', r.id === state.previous ? 'previous' : '', r.served !== undefined && r.failed === undefined ? `served since ${r.served}` : '',
+        r.failed !== undefined ? `FAILED: ${r.failed.split('\n')[0]?.slice(0, 120)}` : ''].filter(Boolean);
       lines.push(`${mark}${r.id}  ${r.ref ?? ''}${r.sha !== undefined ? ` ${r.sha.slice(0, 12)}` : ''}  uploaded ${r.uploadedAt ?? '?'} by ${r.uploadedBy ?? '?'}  ${Math.round((r.sizeKb ?? 0) / 1024)} MB${tags.length > 0 ? `  [${tags.join('; ')}]` : ''}`);
     }
     lines.push('', history.length === 0 ? 'no deploys recorded yet' : `last ${history.length} deploy(s) (${DEPLOY_LOG}):`);
     for (const h of history) {
       // A refused rollback had no release to go to: nothing to name.
-      lines.push(`  ${h.time}  ${h.action}${h.release !== undefined ? ` ${h.release}` : ''}  ${h.status}${h.ms !== undefined ? ` in ${secs(h.ms)}` : ''}  by ${h.by}${h.error !== undefined ? `: ${h.error.slice(0, 160)}` : ''}`);
+      lines.push(`  ${h.time}  ${h.action}${h.release !== undefined ? ` ${h.release}` : ''}  ${h.status}${h.interrupted !== undefined ? ` (interrupted by ${h.interrupted})` : ''}${h.ms !== undefined ? ` in ${secs(h.ms)}` : ''}  by ${h.by}${h.error !== undefined ? `: ${h.error.slice(0, 160)}` : ''}`);
     }
     io.out(lines.join('\n'));
     return EXIT.ok;

@@ -317,6 +317,8 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     assert.match(text, /deploy \S+ {2}rolled-back in/);
     assert.match(text, /rollback {2}refused in .*: no release to roll back to/, 'the refused first rollback is listed without a release');
     assert.doesNotMatch(text, /rollback \?/);
+    assert.match(text, /rollback \S+ {2}rolled-back \(interrupted by SIGINT\) in/);
+    assert.match(text, new RegExp(`^\\* ${releases[1]}.*served since \\d{4}-`, 'm'), 'a release kept after its gate and watch says since when it served');
   });
 });
 
