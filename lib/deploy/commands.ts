@@ -131,7 +131,7 @@ export function logSizesScript(host: ResolvedHost): string {
 export function logsSinceScript(host: ResolvedHost, offsets: number[], lines = 40): string {
   // The deploy's and the daemon's own probe calls (their rooms) are not what the release did: left out.
   return [host.app.outLog, host.app.errorLog]
-    .map((f, i) => sh`tail -c +${(offsets[i] ?? 0) + 1} ${f} 2>/dev/null | grep -v -E '"room":"rtcops-(deploy|health)-' | tail -n ${lines} | sed 's/^/${raw(i === 0 ? 'out' : 'err')}: /'`)
+    .map((f, i) => sh`tail -c +${(offsets[i] ?? 0) + 1} ${f} 2>/dev/null | { grep -a -v -E '"room":"rtcops-(deploy|health)-' || true; } | tail -n ${lines} | sed 's/^/${raw(i === 0 ? 'out' : 'err')}: /'`)
     .join('\n');
 }
 

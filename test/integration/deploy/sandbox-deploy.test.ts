@@ -312,7 +312,7 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     assert.deepEqual(r.history.slice(-5).map((h) => `${h.action}:${h.status}`).sort(), ['deploy:refused', 'rollback:ok', 'rollback:ok', 'rollback:refused', 'rollback:rolled-back']);
     let text = '';
     await releasesMain([NAME, '-i', inventory, '--last', '30'], { out: (t) => { text += t; }, err: () => undefined });
-    assert.match(text, new RegExp(`^\\* ${releases[1]}.*\\[current\\]`, 'm'));
+    assert.match(text, new RegExp(`^\\* ${releases[1]}.*\\[current[;\\]]`, 'm'));
     assert.match(text, /FAILED: health gate failed/);
     assert.match(text, /deploy \S+ {2}rolled-back in/);
     assert.match(text, /rollback {2}refused in .*: no release to roll back to/, 'the refused first rollback is listed without a release');

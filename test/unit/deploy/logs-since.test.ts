@@ -23,10 +23,20 @@ test('what a failed release logged: only its own lines since the deploy began, n
     '{"event":"peer_connected","room":"standup","peer":"ann","msg":"peer connected"}',
   ].join('\n') + '\n');
   appendFileSync(host.app.errorLog, 'Error: boom\n');
-  const out = execFileSync('bash', ['-c', logsSinceScript(host, offsets)], { encoding: 'utf8' });
+  // As the runner runs scripts: set -euo pipefail.
+  const out = execFileSync('bash', ['-c', `set -euo pipefail\n${logsSinceScript(host, offsets)}`], { encoding: 'utf8' });
   assert.deepEqual(out.trim().split('\n'), [
     'out: {"msg":"listening on 3001"}',
     'out: {"event":"peer_connected","room":"standup","peer":"ann","msg":"peer connected"}',
     'err: Error: boom',
   ]);
+});
+
+test('a log with nothing but probe calls since then does not stop the script: the error log is still read', () => {
+  const base = exampleHost('sandbox');
+  const host = { ...base, app: { ...base.app, outLog: join(dir, 'out2.log'), errorLog: join(dir, 'err2.log') } };
+  writeFileSync(host.app.outLog, '{"event":"peer_connected","room":"rtcops-deploy-1","msg":"peer connected"}\n');
+  writeFileSync(host.app.errorLog, 'Error: crash on start\n');
+  const out = execFileSync('bash', ['-c', `set -euo pipefail\n${logsSinceScript(host, [0, 0])}`], { encoding: 'utf8' });
+  assert.equal(out, 'err: Error: crash on start\n');
 });
