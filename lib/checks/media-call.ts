@@ -9,13 +9,15 @@ import { TurnClient, TurnError } from '../turn/client.js';
 import { mintTurnCredentials, type TurnCredentials } from '../turn/credentials.js';
 import { parseTurnUrl, turnPathName, type TurnUrl } from '../turn/url.js';
 import type { Outcome } from './result.js';
-import { probeRoom, SignalingClient } from './signaling-client.js';
+import { SignalingClient } from './signaling-client.js';
 
 export interface MediaProbeOptions {
   signalingUrl: string;
   /** Connect the signaling here (nginx on 127.0.0.1 on the host) instead of resolving the URL's domain. */
   address?: string | undefined;
   caFile?: string | undefined;
+  /** The CA as PEM text, when there is no file to name (the deploy gate's --ca-file, already read). */
+  ca?: string | undefined;
   jwtSecret: string;
   /** Needed for the relayed probe. */
   turnSecret?: string | undefined;
@@ -28,6 +30,10 @@ export interface MediaProbeOptions {
   /** Gather host candidates on this address only (a loopback test; default every interface). */
   iceAddress?: string | undefined;
   timeoutMs: number;
+  /** Who calls: its rooms, peers and TURN users are named `<probeName>-…` (default rtcops-health, the daemon's). */
+  probeName?: string | undefined;
+  /** Stop at the first path that fails (the deploy gate: the reason is known, the rest would only cost time). */
+  stopAtFirstFailure?: boolean | undefined;
 }
 
 const OPUS_CAPS = { codecs: [{ kind: 'audio', mimeType: 'audio/opus', preferredPayloadType: 100, clockRate: 48000, channels: 2, parameters: {}, rtcpFeedback: [] }], headerExtensions: [] };
@@ -93,8 +99,9 @@ export class MediaCalls {
     const o = this.o;
     const mode = relay === undefined ? 'direct' : `relay:${turnPathName(relay)}`;
     const how = relay === undefined ? 'direct' : `TURN-relayed (${relay.url})`;
-    const room = probeRoom('media');
-    const ca = o.caFile === undefined ? undefined : readFileSync(o.caFile);
+    const who = o.probeName ?? 'rtcops-health';
+    const room = `${who}-media-${randomBytes(4).toString('hex')}`;
+    const ca = o.ca !== undefined ? Buffer.from(o.ca) : o.caFile === undefined ? undefined : readFileSync(o.caFile);
     const secureContext = createSecureContext(ca === undefined ? {} : { ca });
     const stepTimeout = Math.max(2000, Math.floor(o.timeoutMs / 3));
     const closers: (() => unknown)[] = [];
@@ -105,13 +112,13 @@ export class MediaCalls {
         step = `TURN allocation over ${relay.transport.toUpperCase()} ${relay.host}:${relay.port}`;
         // A user of its own per call: coturn's user-quota counts allocations per user, and a call that failed can
         // leave werift's allocation behind until it expires; the next probes must not inherit that quota.
-        creds = mintTurnCredentials(o.turnSecret ?? '', `rtcops-health-media-${randomBytes(4).toString('hex')}`, 300);
+        creds = mintTurnCredentials(o.turnSecret ?? '', `${who}-media-${randomBytes(4).toString('hex')}`, 300);
         await this.allocateFirst(relay, creds, secureContext, Math.min(2000, stepTimeout));
         step = 'signaling';
       }
-      const tx = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health-tx', room, secureContext, timeoutMs: stepTimeout });
+      const tx = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: `${who}-tx`, room, secureContext, timeoutMs: stepTimeout });
       closers.push(() => tx.close());
-      const rx = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: 'rtcops-health-rx', room, secureContext, timeoutMs: stepTimeout });
+      const rx = await SignalingClient.connect({ url: o.signalingUrl, address: o.address, jwtSecret: o.jwtSecret, sub: `${who}-rx`, room, secureContext, timeoutMs: stepTimeout });
       closers.push(() => rx.close());
       await tx.request('join', { rtpCapabilities: OPUS_CAPS });
       await rx.request('join', { rtpCapabilities: OPUS_CAPS });
@@ -161,7 +168,10 @@ export class MediaCalls {
 
   async run(): Promise<Outcome[]> {
     const results: Outcome[] = [await this.call(undefined)];
-    for (const url of this.o.relayUrls) results.push(await this.call(parseTurnUrl(url)));
+    for (const url of this.o.relayUrls) {
+      if (this.o.stopAtFirstFailure === true && results.at(-1)?.status !== 'ok') break;
+      results.push(await this.call(parseTurnUrl(url)));
+    }
     return results;
   }
 }

@@ -22,6 +22,8 @@ import { acquireLock, LockError, type HeldLock } from './lock.js';
 import { releaseId, releasesToPrune, rollbackTarget, type HostReleases } from './release.js';
 import { probeSignaling } from './signaling-probe.js';
 import { Interrupted, type Interrupt } from './interrupt.js';
+import { callPaths, callThroughSlot, callVerdict, gateCallOptions } from './slot-call.js';
+import type { Outcome } from '../checks/result.js';
 
 export type DeployStatus = 'ok' | 'rolled-back' | 'failed' | 'refused';
 
@@ -81,6 +83,8 @@ export interface DeployOptions {
   connect?: Connect;
   /** Signals (Ctrl-C): the deploy finishes its decision, then stops (see Interrupt). */
   interrupt?: Interrupt;
+  /** The gate's call through a slot (default: callThroughSlot, a real one from this machine); a test's stand-in. */
+  call?: (slot: DeploySlot, runner: Runner) => Promise<Outcome[]>;
 }
 
 export function timingOf(host: ResolvedHost, override: Partial<Timing> = {}): Timing {
@@ -377,8 +381,30 @@ class Run {
     return { probe: p };
   }
 
-  /** The gate, on the slot's own port before any caller reaches it: every check passes within the deadline (retried with backoff). */
-  async gate(id: string, slot: DeploySlot, phase = 'gate', pm2Name?: string): Promise<{ pid: number; restarts: number }> {
+  /** The gate's call through the slot (slot-call.ts): a failure names the path and the step, as a CheckFailure. */
+  async callOnce(slot: DeploySlot, phase: string): Promise<{ failure?: CheckFailure; detail: string }> {
+    const paths = callPaths(gateCallOptions(this.host, '', { jwtSecret: '', turnSecret: '', address: this.opts.probe?.address }));
+    this.opts.onProgress?.({ host: this.host.name, phase, state: 'start', detail: `a call through slot ${slot.name}: audio published and received back, ${paths.join(', ')}` });
+    const call = this.opts.call ?? ((s: DeploySlot, runner: Runner) => callThroughSlot(runner, this.host, s, {
+      jwtSecret: this.secrets.jwtSecret.reveal(), turnSecret: this.secrets.turnSecret.reveal(), address: this.opts.probe?.address, ca: this.opts.probe?.ca?.toString(),
+    }));
+    let outcomes: Outcome[];
+    try {
+      outcomes = await call(slot, this.main);
+    } catch (err) {
+      return { failure: { check: 'call', message: `a call through slot ${slot.name} did not run: ${(err as Error).message}` }, detail: '' };
+    }
+    const v = callVerdict(slot, paths, outcomes);
+    if (!v.ok) return { failure: { check: 'call', message: v.detail, response: outcomes.map((x) => ({ path: x.target, status: x.status, message: x.message, values: x.values })) }, detail: v.detail };
+    return { detail: v.detail };
+  }
+
+  /**
+   * The gate, on the slot's own port before any caller reaches it: every check passes within the deadline (retried
+   * with backoff); then (withCall) a real call through the slot, retried the same way. A call already under way when
+   * the deadline passes is waited for.
+   */
+  async gate(id: string, slot: DeploySlot, phase = 'gate', o: { pm2Name?: string; withCall?: boolean } = {}): Promise<{ pid: number; restarts: number }> {
     return this.phase(phase, async () => {
       const t0 = Date.now();
       const deadline = t0 + this.timing.gateTimeoutMs;
@@ -389,13 +415,21 @@ class Run {
       for (;;) {
         if (interruptible) this.stopIfInterrupted(`during the gate of ${id} (slot ${slot.name}), before any caller reached it`);
         tries++;
-        const { failure, probe } = await this.checkOnce(id, slot, pm2Name !== undefined ? { pm2Name } : {});
+        const round = await this.checkOnce(id, slot, o.pm2Name !== undefined ? { pm2Name: o.pm2Name } : {});
+        const probe = round.probe;
+        let failure = round.failure;
+        let call = '';
+        if (failure === undefined && o.withCall === true) {
+          this.opts.onProgress?.({ host: this.host.name, phase, state: 'start', detail: `healthz, readyz and signaling passed on slot ${slot.name} (try ${tries})` });
+          ({ failure, detail: call } = await this.callOnce(slot, phase));
+        }
         if (failure === undefined) {
-          return { value: { pid: probe.pm2.pid ?? 0, restarts: probe.pm2.restarts ?? 0 }, detail: `healthz, readyz and signaling passed on slot ${slot.name} (port ${slot.port}) in ${secs(Date.now() - t0)} (${tries} tr${tries === 1 ? 'y' : 'ies'})` };
+          return { value: { pid: probe.pm2.pid ?? 0, restarts: probe.pm2.restarts ?? 0 }, detail: `healthz, readyz${o.withCall === true ? ', signaling and a call' : ' and signaling'} passed on slot ${slot.name} (port ${slot.port}) in ${secs(Date.now() - t0)} (${tries} tr${tries === 1 ? 'y' : 'ies'})${call === '' ? '' : `: ${call}`}` };
         }
         if (failure.fatal === true || Date.now() + delay > deadline) {
           throw new Stop('failed', `health gate failed for ${id}: ${failure.message}${failure.fatal === true ? '' : ` (still failing after ${secs(Date.now() - t0)})`}`, undefined, { check: failure.check, response: failure.response });
         }
+        if (failure.check === 'call') this.opts.onProgress?.({ host: this.host.name, phase, state: 'start', detail: `${failure.message}; trying again` });
         await (interruptible ? this.pause(delay) : sleep(delay));
         delay = Math.min(delay * 2, 4000);
       }
@@ -546,7 +580,7 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
       // Back to a release the idle slot still runs (its drain was cut short): a switch back, no restart.
       if (running !== undefined) run.skip('start', `slot ${idle.name} still runs ${id} (${running.name}, pid ${running.pid ?? '?'}): no restart`);
       else await run.start(id, idle, state.memAvailableKb);
-      baseline = await run.gate(id, idle);
+      baseline = await run.gate(id, idle, 'gate', { withCall: true });
       run.stopIfInterrupted(`after the gate of ${id}, before the switch: no caller reached it`);
     } catch (err) {
       await refuseNew(run, id, state, offsets, err as Error);
@@ -621,7 +655,8 @@ async function restore(run: Run, failed: string, state: HostState, offsets: numb
   try {
     await run.switchTo(state.current, state.live, state.previous, 'switch back');
     report.serving = state.current;
-    await run.gate(state.current, state.live, 'verify previous', state.serving.name);
+    // No call here: that release served callers until moments ago and still runs; a switch back must be quick.
+    await run.gate(state.current, state.live, 'verify previous', { pm2Name: state.serving.name });
   } catch (err) {
     throw new Stop('failed', `${cause.message}; restoring ${state.current} also failed: ${(err as Error).message}`, `look at the host now: npx zx scripts/releases.mjs ${host.name}`);
   } finally {

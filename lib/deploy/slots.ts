@@ -167,3 +167,12 @@ ws.once('open', async () => {
 export function slotMediaPorts(host: ResolvedHost, slot: DeploySlot): { min: number; max: number } {
   return slot.webRtcServerPort === undefined ? slot.rtcPorts : { min: slot.webRtcServerPort, max: slot.webRtcServerPort + host.app.numWorkers - 1 };
 }
+
+/**
+ * A byte pipe from the SSH channel's stdin/stdout to 127.0.0.1:<port> on the host, as the app user: how the gate's
+ * call reaches a slot's signaling from the operator's machine without SSH port forwarding (sshd refuses it by default).
+ */
+export function slotBridgeArgv(host: ResolvedHost, port: number): string[] {
+  const program = "const s = require('net').connect(Number(process.argv[1]), '127.0.0.1'); process.stdin.pipe(s); s.pipe(process.stdout); s.on('error', () => process.exit(1)); s.on('close', () => process.exit(0));";
+  return ['runuser', '-u', host.app.user, '--', 'env', '-i', `PATH=${APP_PATH}`, NODE_BIN, '-e', program, String(port)];
+}

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { CommandFailedError } from './errors.js';
 import { shJoin } from './quote.js';
 import type { Connect, Runner } from './runner.js';
@@ -27,7 +28,7 @@ export class RecordingRunner implements Runner {
   readonly connect: Connect = () => Promise.resolve(new RecordingRunner(this.name, this.answers, this.calls));
 
   exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const stdin = opts.stdin === undefined ? undefined : opts.stdin.toString();
+    const stdin = opts.stdin === undefined ? undefined : opts.stdin instanceof Readable ? '(a stream)' : opts.stdin.toString();
     return this.answer({ kind: 'exec', text: shJoin(argv), root: opts.root === true, summary: opts.summary ?? argv.slice(0, 3).join(' '), ...(stdin !== undefined ? { stdin } : {}) }, opts);
   }
 

@@ -21,7 +21,8 @@ export interface SshConnection extends HostKeyPin {
 export interface ExecOptions {
   /** Run as root (through sudo unless connected as root). */
   root?: boolean;
-  stdin?: string | Buffer;
+  /** A stream stays open as long as the command runs: a byte pipe to a process on the host (lib/deploy/slot-call.ts). */
+  stdin?: string | Buffer | Readable;
   /** Resolve with the result instead of throwing when the command exits non-zero. */
   allowFailure?: boolean;
   /** What the command is for, in error messages. */
@@ -111,7 +112,7 @@ export class SshTarget implements Runner {
   private async run(command: string, opts: ExecOptions, summary: string): Promise<ExecResult> {
     const full = opts.root === true && this.conn.sudo && this.conn.user !== 'root' ? `sudo -n -- ${command}` : command;
     const t0 = Date.now();
-    const stdin = opts.stdin === undefined ? undefined : typeof opts.stdin === 'string' ? opts.stdin : Readable.from(opts.stdin);
+    const stdin = opts.stdin === undefined ? undefined : typeof opts.stdin === 'string' || opts.stdin instanceof Readable ? opts.stdin : Readable.from(opts.stdin);
     let r;
     try {
       r = await this.ssh.execCommand(full, { ...(stdin === undefined ? {} : { stdin }), ...(opts.onStdout !== undefined ? { onStdout: opts.onStdout } : {}) });

@@ -12,6 +12,8 @@ export const BREAKAGES = {
   readyz: { prefix: 'eeee', file: 'dist/server/http-routes.js', find: "json(res, 200, { status: 'ready' });", replace: "json(res, 503, { status: 'not_ready', reason: 'broken on purpose (test release)' });" },
   /** /healthz and /readyz 200, but signaling answers errors. */
   signaling: { prefix: 'dddd', file: 'dist/server/signaling.js', find: 'getRouterRtpCapabilities: ({ room }) => room.rtpCapabilities,', replace: "getRouterRtpCapabilities: () => { throw new Error('broken on purpose (test release)'); }," },
+  /** Every answer right, ICE and DTLS connect, but consumers are never resumed: no RTP reaches a receiver. */
+  media: { prefix: 'a0a0', file: 'dist/server/signaling.js', find: 'await ownConsumer(peer, data.consumerId).resume();', replace: 'ownConsumer(peer, data.consumerId);' },
 } as const;
 
 /** A copy of a good release tarball with one breakage; its manifest sha starts with the breakage's prefix. */

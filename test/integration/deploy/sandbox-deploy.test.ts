@@ -114,7 +114,9 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     assert.deepEqual(report.phases.map((p) => `${p.phase}:${p.status}`), [
       'lock:ok', 'state:ok', 'disk:ok', 'upload:ok', 'link:ok', 'check-config:ok', 'start:ok', 'gate:ok', 'switch:ok', 'watch:ok', 'save:ok', 'drain:skipped', 'stop old:skipped', 'prune:ok',
     ]);
-    assert.match(stderr, new RegExp(named('\\[HOST\\] gate ok \\(\\d+\\.\\d+s\\): healthz, readyz and signaling passed on slot b \\(port 3001\\)')));
+    assert.match(stderr, new RegExp(named('\\[HOST\\] gate a call through slot b: audio published and received back, direct, relay:udp, relay:tls')));
+    // A real call from here through slot b's media ports (and coturn) before nginx switched: RTP counts per path.
+    assert.match(stderr, new RegExp(named('\\[HOST\\] gate ok \\(\\d+\\.\\d+s\\): healthz, readyz, signaling and a call passed on slot b \\(port 3001\\) .*: direct (2[0-5])/25 RTP, relay:udp (2[0-5])/25 RTP, relay:tls (2[0-5])/25 RTP')));
     assert.equal(await upstream(), '3001', 'nginx sends callers to slot b');
     assert.match(await sh('nginx -T 2>/dev/null | grep worker_shutdown_timeout'), /worker_shutdown_timeout 608s;/, 'old workers keep the old slot\'s sockets for its drain: drainWaitSec 600 + kill_timeout 8 s');
     assert.equal(await current(), report.release);
@@ -168,6 +170,8 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     ['crash', /PM2 reports the app errored|\/healthz answered nothing|PM2 reports the app (launching|stopping|stopped|waiting restart)/],
     ['readyz', /\/readyz answered 503: .*broken on purpose/],
     ['signaling', /signaling on slot b \(127\.0\.0\.1:3001\) failed at getRouterRtpCapabilities/],
+    // Everything answers and ICE/DTLS connect, but no RTP reaches a receiver: only the gate's call sees it.
+    ['media', /a call through slot b failed on the direct path: ICE and DTLS connected in \d+ ms but no RTP came back within 2\.0s/],
   ] as const) {
     it(`a release that fails (${kind}) in the idle slot never gets a caller: stopped, nginx never switched, the previous one serves on`, async () => {
       // Built first: its tar runs synchronously, and would stall the poller's event loop.
@@ -201,7 +205,7 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     assert.ok(report.phases.some((p) => p.phase === 'gate' && p.status === 'ok'));
     assert.equal(await current(), releases[0]);
     assert.equal((await serves()).ok, true);
-    assert.equal(report.pruned.length, 1, 'keepReleases 4: the oldest failed release goes, current and previous stay');
+    assert.equal(report.pruned.length, 2, 'keepReleases 4: the two oldest failed releases go, current and previous stay');
   });
 
   it('a call in progress does not hold the switch back: it stays on the old slot until the drain limit, new callers reach the new one, then the old one stops', async () => {
@@ -307,7 +311,7 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     assert.equal(r.current, releases[1]);
     assert.equal(r.previous, releases[0]);
     assert.equal(r.releases.length, 4, 'pruned to deploy.keepReleases');
-    assert.equal(r.releases.filter((x) => x.failed !== undefined).length, 2, 'the oldest failed release was pruned');
+    assert.equal(r.releases.filter((x) => x.failed !== undefined).length, 2, 'the oldest failed releases were pruned');
     // The forced rollback, the one interrupted by Ctrl-C, the two at once and the release too large for the disk.
     assert.deepEqual(r.history.slice(-5).map((h) => `${h.action}:${h.status}`).sort(), ['deploy:refused', 'rollback:ok', 'rollback:ok', 'rollback:refused', 'rollback:rolled-back']);
     let text = '';

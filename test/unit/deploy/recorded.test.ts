@@ -7,6 +7,7 @@ import type { Artifact } from '../../../lib/deploy/artifact.js';
 import { deployHost, type DeployOptions, type Timing } from '../../../lib/deploy/engine.js';
 import { Interrupt } from '../../../lib/deploy/interrupt.js';
 import { layoutOf } from '../../../lib/host/index.js';
+import type { Outcome } from '../../../lib/checks/result.js';
 import { RecordingRunner, type AnswerTable } from '../../../lib/runner/index.js';
 import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
 
@@ -37,9 +38,13 @@ function hostRunner(extra: AnswerTable = []): RecordingRunner {
   ]);
 }
 
+/** The gate's call, as the media probe reports it: every path carried its RTP, or one got none. */
+const path = (target: string, received = 25): Outcome => ({ check: 'media-probe', target, status: received >= 20 ? 'ok' : 'critical', message: `${received}/25`, values: { connectMs: 40, packetsSent: 25, packetsReceived: received } });
+const callOk = () => Promise.resolve(['direct', 'relay:udp', 'relay:tls'].map((t) => path(t)));
+
 async function recorded(opts: Omit<DeployOptions, 'connect' | 'timing'>, extra?: AnswerTable, timing: Partial<Timing> = {}) {
   const r = hostRunner(extra);
-  const report = await deployHost(host, secrets, { ...opts, connect: r.connect, timing: { gateTimeoutMs: 1000, watchMs: 0, pollMs: 10, ...timing } });
+  const report = await deployHost(host, secrets, { call: callOk, ...opts, connect: r.connect, timing: { gateTimeoutMs: 1000, watchMs: 0, pollMs: 10, ...timing } });
   // The lock record's phase updates interleave everything: the order of the work is what is compared.
   return { report, calls: r.calls.filter((c) => c.summary !== 'record the deploy phase').map((c) => c.summary) };
 }
@@ -88,6 +93,20 @@ describe('a deploy, recorded: one fixed order, and rollback is the same path', (
     const { report } = await recorded({ action: 'deploy', artifact, releaseId: 'R3' }, [['--input-type=module', { stdout: '{"ok":true,"ports":[40100]}\n' }], ...good('R3')]);
     assert.equal(report.status, 'rolled-back');
     assert.match(report.error ?? '', /ICE candidates on port\(s\) 40100, outside slot b's media ports 40500-40999/);
+  });
+
+  test('a release that passes every check but whose call gets no RTP back fails the gate with the call as the reason: nginx never switched', async () => {
+    const calls: string[] = [];
+    const { report } = await recorded({ action: 'deploy', artifact, releaseId: 'R3', call: (slot) => { calls.push(slot.name); return Promise.resolve([path('direct', 0)]); } }, good('R3'));
+    assert.equal(report.status, 'rolled-back');
+    assert.match(report.error ?? '', /health gate failed for R3: a call through slot b failed on the direct path: ICE and DTLS connected in 40 ms but no RTP came back within 2\.0s \(0 of 25 packets\) \(not tried: relay:udp, relay:tls\) \(still failing after/);
+    assert.ok(!report.phases.some((p) => p.phase === 'switch'), 'no switch');
+    assert.ok(calls.length >= 1 && calls.every((s) => s === 'b'), 'called through slot b, retried until the deadline');
+  });
+
+  test('a release that passes: the gate\'s report shows the call and its RTP per path', async () => {
+    const { report } = await recorded({ action: 'deploy', artifact, releaseId: 'R3' }, good('R3'));
+    assert.match(report.phases.find((p) => p.phase === 'gate')?.detail ?? '', /healthz, readyz, signaling and a call passed on slot b .*: direct 25\/25 RTP, relay:udp 25\/25 RTP, relay:tls 25\/25 RTP$/);
   });
 
   test('a release that fails its config check is marked failed and never started: refused, R2 serves on', async () => {
@@ -187,7 +206,7 @@ describe('a rollback to a release that served before needs no watch', () => {
 
   test('a deploy marks the release it keeps as served, once', async () => {
     const r = hostRunner([...healthy.slice(1), ['healthz', { stdout: probe('online', '/srv/rtcops/releases/R3', 200) }]]);
-    const report = await deployHost(host, secrets, { action: 'deploy', artifact, releaseId: 'R3', connect: r.connect, timing: { gateTimeoutMs: 1000, watchMs: 0, pollMs: 10 } });
+    const report = await deployHost(host, secrets, { action: 'deploy', artifact, releaseId: 'R3', call: callOk, connect: r.connect, timing: { gateTimeoutMs: 1000, watchMs: 0, pollMs: 10 } });
     assert.equal(report.status, 'ok', report.error);
     assert.match(r.calls.find((c) => c.summary === 'pm2 save')?.text ?? '', /> \/srv\/rtcops\/releases\/R3\/\.rtcops-served/);
   });
