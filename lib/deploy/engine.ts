@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
 import { sendOperatorAlert } from '../alerting/operator-alert.js';
 import type { DeployMarker } from '../alerting/deploy-marker.js';
+import type { Outcome } from '../checks/result.js';
 import type { HostSecrets, ResolvedHost } from '../inventory/index.js';
 import type { DeploySlot } from '../inventory/resolve.js';
 import { auditScript, DEPLOY_LOG, layoutOf, operator as by, releaseDir, sshTo } from '../host/index.js';
@@ -22,8 +23,7 @@ import { acquireLock, LockError, type HeldLock } from './lock.js';
 import { releaseId, releasesToPrune, rollbackTarget, type HostReleases } from './release.js';
 import { probeSignaling } from './signaling-probe.js';
 import { Interrupted, type Interrupt } from './interrupt.js';
-import { callPaths, callThroughSlot, callVerdict, gateCallOptions } from './slot-call.js';
-import type { Outcome } from '../checks/result.js';
+import { callThroughSlot, callVerdict, gateCallPaths } from './slot-call.js';
 
 export type DeployStatus = 'ok' | 'rolled-back' | 'failed' | 'refused';
 
@@ -383,7 +383,7 @@ class Run {
 
   /** The gate's call through the slot (slot-call.ts): a failure names the path and the step, as a CheckFailure. */
   async callOnce(slot: DeploySlot, phase: string): Promise<{ failure?: CheckFailure; detail: string }> {
-    const paths = callPaths(gateCallOptions(this.host, '', { jwtSecret: '', turnSecret: '', address: this.opts.probe?.address }));
+    const paths = gateCallPaths(this.host);
     this.opts.onProgress?.({ host: this.host.name, phase, state: 'start', detail: `a call through slot ${slot.name}: audio published and received back, ${paths.join(', ')}` });
     const call = this.opts.call ?? ((s: DeploySlot, runner: Runner) => callThroughSlot(runner, this.host, s, {
       jwtSecret: this.secrets.jwtSecret.reveal(), turnSecret: this.secrets.turnSecret.reveal(), address: this.opts.probe?.address, ca: this.opts.probe?.ca?.toString(),

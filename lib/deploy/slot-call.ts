@@ -47,7 +47,8 @@ export function gateCallOptions(host: ResolvedHost, signalingUrl: string, r: Cal
   };
 }
 
-export const callPaths = (o: Pick<MediaProbeOptions, 'relayUrls'>) => mediaProbeTargets(o);
+/** The paths the gate's call takes, in order: direct, relay:udp, relay:tls. */
+export const gateCallPaths = (host: ResolvedHost): string[] => mediaProbeTargets(gateCallOptions(host, '', { jwtSecret: '', turnSecret: '' }));
 
 /** What the calls say, as the gate reports it: the RTP counts of each path, or the first path that failed and why. */
 export function callVerdict(slot: DeploySlot, paths: string[], outcomes: Outcome[]): { ok: boolean; detail: string } {

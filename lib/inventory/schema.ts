@@ -229,7 +229,7 @@ export const hostSettingsSchema = z.strictObject({
     .strictObject({
       keepReleases: z.number().int().min(2).max(100).default(5).describe('Releases kept under app.root/releases after a deploy; older ones are deleted, never the current or the previous one.'),
       drainWaitSec: z.number().int().min(0).default(600).describe('How long a deploy waits for the running release\'s rooms to empty before switching (--now switches at once). When they do not empty in time, the deploy stops before the switch.'),
-      gateTimeoutSec: z.number().int().min(5).default(60).describe('Health gate deadline after the switch: /healthz, /readyz and a signaling round trip through nginx must pass within it, or the previous release is restored.'),
+      gateTimeoutSec: z.number().int().min(5).default(60).describe('Health gate deadline, in the idle slot before nginx sends it callers: PM2, /healthz, /readyz, a signaling round trip, ICE candidates in its media ports and a real call (direct and through TURN) must pass within it, or the release is stopped and the previous one serves on.'),
       watchSec: z.number().int().min(0).default(60).describe('After the gate passed, how long the same checks must keep passing with no PM2 restart before the deploy counts as good.'),
     })
     .prefault({})

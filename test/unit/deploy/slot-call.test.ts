@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Outcome } from '../../../lib/checks/result.js';
-import { callPaths, callVerdict, gateCallOptions } from '../../../lib/deploy/slot-call.js';
+import { callVerdict, gateCallOptions, gateCallPaths } from '../../../lib/deploy/slot-call.js';
 import { slotBridgeArgv } from '../../../lib/deploy/slots.js';
 import { exampleHost } from '../../fixtures/inventories/hosts.js';
 
@@ -14,7 +14,7 @@ const bad = (target: string, message: string, values: Record<string, number> = {
 describe('the gate\'s call through a slot', () => {
   test('takes the direct path, then relay-only through coturn over UDP and TLS, as the deploy (rtcops-deploy), stopping at the first failure', () => {
     const o = gateCallOptions(host, 'ws://127.0.0.1:1/signaling', { jwtSecret: 'j', turnSecret: 't', address: '10.0.0.5' });
-    assert.deepEqual(callPaths(o), paths);
+    assert.deepEqual(gateCallPaths(host), paths);
     assert.deepEqual(o.relayUrls, [`turn:10.0.0.5:${host.turn.port}?transport=udp`, `turns:10.0.0.5:${host.turn.tlsPort}?transport=tcp`]);
     assert.deepEqual([o.probeName, o.stopAtFirstFailure, o.relayServername, o.iceAddress], ['rtcops-deploy', true, host.turn.domain, undefined]);
     assert.equal(gateCallOptions(host, '', { jwtSecret: '', turnSecret: '', address: '127.0.0.1' }).iceAddress, '127.0.0.1', 'a host on loopback: ICE candidates there');
