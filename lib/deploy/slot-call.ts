@@ -6,6 +6,7 @@ import type { ResolvedHost } from '../inventory/index.js';
 import type { DeploySlot } from '../inventory/resolve.js';
 import type { Runner } from '../runner/runner.js';
 import { secs } from '../report/phases.js';
+import { parseTurnUrl, turnUrls } from '../turn/url.js';
 import { slotBridgeArgv } from './slots.js';
 
 /**
@@ -40,7 +41,7 @@ export function gateCallOptions(host: ResolvedHost, signalingUrl: string, r: Cal
   return {
     signalingUrl, jwtSecret: r.jwtSecret, turnSecret: r.turnSecret, ca: r.ca,
     packets: PACKETS, minReceivedPercent: 80, timeoutMs: 9000,
-    relayUrls: [`turn:${turnAt}:${t.port}?transport=udp`, `turns:${turnAt}:${t.tlsPort}?transport=tcp`],
+    relayUrls: turnUrls(turnAt, { ...t, tls443: false }).filter((u) => ['udp', 'tls'].includes(parseTurnUrl(u).transport)),
     relayServername: t.domain,
     ...(loopback ? { iceAddress: r.address } : {}),
     probeName: 'rtcops-deploy', stopAtFirstFailure: true,
