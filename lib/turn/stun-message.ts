@@ -147,7 +147,9 @@ export function decodeXorAddress(v: Buffer, transactionId: Buffer): Address {
   return { ip: family === 0x01 ? [...raw].join('.') : ipv6String(raw), port };
 }
 
-function ipv6Bytes(ip: string): Buffer {
+function ipv6Bytes(address: string): Buffer {
+  // An IPv4 tail (::ffff:127.0.0.1) is two groups.
+  const ip = address.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) => `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`);
   const [head = '', tail = ''] = ip.split('::');
   const h = head === '' ? [] : head.split(':');
   const t = ip.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];

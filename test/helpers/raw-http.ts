@@ -67,11 +67,22 @@ export function pathTricks(path: string, via = '/signaling'): string[] {
   return [
     `${via}\\..\\${name}`, `${via}\\..\\..\\${name}`, `${via}/..\\${name}`, `\\${name}`, `/${name}\\`,
     `${via}/../${name}`, `${via}/./../${name}`, `/./${name}`, `/${name}/.`, `/${name}/..`, `/${name}/`, `/x/..${admin}`,
-    `${via}%2f..%2f${name}`, `${via}/%2e%2e/${name}`, `${via}/%2E%2E/${name}`, `${via}%5c..%5c${name}`, `/%2e/${name}`,
+    `${via}%2f..%2f${name}`, `${via}%252f..%252f${name}`, `${via}%c0%af..%c0%af${name}`, `${via}/%c0%ae%c0%ae/${name}`, `${via}/%2e%2e/${name}`, `${via}/%2E%2E/${name}`, `${via}%5c..%5c${name}`, `/%2e/${name}`,
     `/${encode(name[0] ?? '')}${name.slice(1)}`, `${admin.slice(0, -1)}${encode(admin.at(-1) ?? '')}`, `/%2${name}`,
     `/${name.toUpperCase()}`, `/${name[0]?.toUpperCase() ?? ''}${name.slice(1)}`,
     `/${admin}`, `//${name}`, `${via}//..//${name}`, `/${name}//`,
     `${admin}%00`, `${admin};x`, `${admin};`, `${admin}%20`, `${admin}.`, `${admin}..`, `${admin}~`, `${admin}%3f`, `${admin}#x`,
     `${admin}\x7f`, `${admin}\xff`, `/\xe2\x80\xae${name}`, `${admin}\x01`,
   ];
+}
+
+/** The headers of a WebSocket upgrade: a trick may be routed differently when it asks for one. */
+export const UPGRADE_HEADERS: Record<string, string> = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+
+/**
+ * The whole corpus: tricks towards every admin-only path (via /signaling), and tricks on the public paths (/signaling
+ * via /healthz) that must not be mistaken for them either. Send each plain and as an upgrade (UPGRADE_HEADERS).
+ */
+export function pathTrickCorpus(adminPaths: string[]): string[] {
+  return [...adminPaths.flatMap((p) => pathTricks(p)), ...pathTricks('/signaling', '/healthz'), ...pathTricks('/turn-credentials'), ...pathTricks('/connection-test')];
 }

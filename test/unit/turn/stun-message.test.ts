@@ -28,6 +28,12 @@ describe('STUN/TURN messages (RFC 5389, 5766)', () => {
     });
   }
 
+  it('XOR address of an IPv6 address with an IPv4 tail (::ffff:127.0.0.1) carries the IPv4 bytes', () => {
+    const tx = randomBytes(12);
+    assert.deepEqual(decodeXorAddress(encodeXorAddress({ ip: '::ffff:127.0.0.1', port: 9 }, tx), tx), { ip: '::ffff:7f00:1', port: 9 });
+    assert.deepEqual(decodeXorAddress(encodeXorAddress({ ip: '64:ff9b::10.77.0.2', port: 9 }, tx), tx), { ip: '64:ff9b::a4d:2', port: 9 });
+  });
+
   it('MESSAGE-INTEGRITY verifies with the long-term key and fails with another or after tampering', () => {
     const key = longTermKey('1700000000:probe', 'turn.example.com', 'pw');
     const packet = encode({ method: Method.Allocate, cls: Class.request, attributes: [[Attr.Username, Buffer.from('1700000000:probe')], [Attr.RequestedTransport, Buffer.from([17, 0, 0, 0])]] }, key);
