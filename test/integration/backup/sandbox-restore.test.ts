@@ -157,7 +157,7 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
       'files/var/lib/rtcops-health/alerts.json', 'files/var/log/rtcops/provision.log', 'files/var/log/rtcops/deploy.log']) {
       assert.ok(members.includes(m), `${m} in the archive`);
     }
-    for (const secret of ['files/etc/turnserver.conf', 'files/srv/rtcops/shared/rtcops.env', 'files/srv/rtcops/shared/rtcops-daemon.env']) assert.ok(!members.includes(secret), `${secret} only encrypted`);
+    for (const secret of ['files/etc/turnserver.conf', 'files/srv/rtcops/shared/rtcops.env', 'files/srv/rtcops/shared/rtcops-daemon.env', 'files/etc/prometheus/rtcops-node-exporter-web.yml']) assert.ok(!members.includes(secret), `${secret} only encrypted`);
     // Of /etc/letsencrypt only rtcops's own deploy hook is in the clear; certificates, keys and the account are encrypted.
     assert.deepEqual(members.filter((m) => m.includes('letsencrypt') && !m.endsWith('/')), ['files/etc/letsencrypt/renewal-hooks/deploy/rtcops.sh']);
     // Not one secret value in the whole archive, decompressed, nor in what was printed.
@@ -168,7 +168,7 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
     }
     const manifest = JSON.parse(execFileSync('tar', ['-xzOf', file, 'manifest.json']).toString()) as { tls: { fingerprint: string }; secretPaths: string[] };
     assert.equal(manifest.tls.fingerprint, fingerprint);
-    assert.deepEqual(manifest.secretPaths, ['/etc/turnserver.conf', '/srv/rtcops/shared/rtcops.env', '/srv/rtcops/shared/rtcops-daemon.env', '/etc/letsencrypt']);
+    assert.deepEqual(manifest.secretPaths, ['/etc/turnserver.conf', '/srv/rtcops/shared/rtcops.env', '/srv/rtcops/shared/rtcops-daemon.env', '/etc/prometheus/rtcops-node-exporter-web.yml', '/etc/letsencrypt']);
     const check = await cli(restoreMain, [NAME, '-i', inventory, '--from', file, '--key-file', keyFile, '--verify-only']);
     assert.equal(check.code, 0, check.err);
     assert.match(check.out, new RegExp(`: OK — \\d+ member\\(s\\) match their SHA-256, the secrets decrypt with --key-file .*\\n  rtcops on e2e-backup \\(Debian GNU/Linux 12 \\(bookworm\\)\\).*\\n  release ${released[1]}, previous ${released[0]}; certificate ${fingerprint}`));

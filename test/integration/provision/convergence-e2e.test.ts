@@ -15,7 +15,7 @@ import { SshTarget } from '../../../lib/runner/index.js';
 import { sandboxProbe, type Probe, type SandboxOs, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { runMain } from '../../helpers/cli.js';
 import { watchPorts } from '../../helpers/outside-probe.js';
-import { e2eName, e2eOses, freshSandbox, type TestSandbox } from '../../helpers/sandbox.js';
+import { e2eName, e2eOsesFirst, freshSandbox, type TestSandbox } from '../../helpers/sandbox.js';
 
 // TLS and the health daemon are the other suites' business: without them a cold run here is quick.
 const SKIP = ['--skip', 'tls', '--skip', 'daemon'];
@@ -37,7 +37,7 @@ hosts:
 `;
 }
 
-for (const os of e2eOses()) describe(`converging a provisioned host without ever opening it (${os})`, { timeout: 900_000 }, () => {
+for (const os of e2eOsesFirst()) describe(`converging a provisioned host without ever opening it (${os})`, { timeout: 900_000 }, () => {
   const NAME = e2eName('conv', os);
   let box: TestSandbox | undefined;
   let sb: SandboxUpResult;

@@ -19,7 +19,7 @@ import {
   streamProgress,
   trustCaInGuest,
 } from '../../../lib/sandbox/index.js';
-import { e2eName, e2eOses, holdSandbox } from '../../helpers/sandbox.js';
+import { e2eName, e2eOsesFirst, holdSandbox } from '../../helpers/sandbox.js';
 import { buildOnce, cli, hostSnapshot, type HostSnapshot, linkExists, stateDir } from './harness.js';
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -32,7 +32,7 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
-for (const release of e2eOses()) describe(`sandbox lifecycle (${release}): up, use it like a VM, down leaves nothing`, { timeout: 15 * 60_000 }, () => {
+for (const release of e2eOsesFirst()) describe(`sandbox lifecycle (${release}): up, use it like a VM, down leaves nothing`, { timeout: 15 * 60_000 }, () => {
   const name = e2eName('life', release);
   const options = { name, os: release, stateDir, progress: streamProgress(process.stderr, `sandbox ${name}`) };
   let before_: HostSnapshot;
