@@ -11,7 +11,7 @@ import { Secret } from '../../../lib/inventory/index.js';
 import { NODE_EXPORTER_USER } from '../../../lib/render/node-exporter.js';
 import { adminTokenFile, nodeExporterPasswordFile, prometheusFiles } from '../../../lib/render/prometheus.js';
 import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
-import { freePort, rendered, tempDir, tool, writeFile } from './tools.js';
+import { freePort, rendered, startPrometheus, tempDir, tool, writeFile } from './tools.js';
 
 const host = exampleHost('sandbox');
 const password = fakeSecrets(host).adminToken.reveal();
@@ -112,26 +112,8 @@ describe('node_exporter: the inventory\'s port, and a password on every request 
     scrape = scrape.replace(`- targets: ['${host.ssh.address}:${host.nodeExporter.port}']`, `- targets: ['127.0.0.1:${port}']`);
     assert.match(scrape, new RegExp(`job_name: rtcops-node-${host.name}\\n\\s+basic_auth:\\n\\s+username: prometheus\\n\\s+password_file: ${nodeExporterPasswordFile(host.name)}`));
     assert.doesNotMatch(scrape, /rtcops-app-/);
-    writeFileSync(join(dir, 'rtcops-scrape.yml'), scrape);
-    const webPort = await freePort();
-    const prometheus = spawn(tool('prometheus', 'prometheus'), [
-      `--config.file=${join(dir, 'rtcops-scrape.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    prometheus.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    t.after(() => prometheus.kill('SIGTERM'));
-    const query = async (q: string) => {
-      const r = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(q)}`).catch(() => undefined);
-      if (r?.status !== 200) return [];
-      const body = await r.json() as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
-      return body.data.result.map((x) => `${x.metric['rtcops_host'] ?? '?'} ${x.value[1]}`);
-    };
-    const deadline = Date.now() + 30_000;
-    let last: string[] = [];
-    while ((last = await query('up{job="rtcops-node"}')).join() !== `${host.name} 1`) {
-      if (prometheus.exitCode !== null || Date.now() > deadline) assert.fail(`up{job="rtcops-node"} is ${JSON.stringify(last)}, not 1; Prometheus said:\n${stderr.slice(-3000)}`);
-      await sleep(250);
-    }
+    const { query, waitFor } = await startPrometheus(t, dir, scrape);
+    await waitFor('up{job="rtcops-node"}', `${host.name} 1`);
     assert.equal((await query('node_load1{job="rtcops-node"}')).length, 1, 'node_exporter\'s metrics arrive with job="rtcops-node" (the rules read them so)');
   });
 });

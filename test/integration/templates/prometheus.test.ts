@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { adminTokenFile, nodeExporterPasswordFile, prometheusFiles } from '../../../lib/render/prometheus.js';
 import { exampleHost, fakeSecrets } from '../../fixtures/inventories/hosts.js';
-import { freePort, tempDir, tool, writeFile } from './tools.js';
+import { startPrometheus, tempDir, tool, writeFile } from './tools.js';
 
 /** The rendered scrape config and rules, read by the real promtool (Debian's prometheus package). */
 describe('Prometheus: scrape config and alert rules for every host', () => {
@@ -105,26 +103,8 @@ describe('Prometheus: scrape config and alert rules for every host', () => {
     let scrape = prometheusFiles(hosts)[0]?.content ?? '';
     scrape = scrape.replace(/scheme: https/g, 'scheme: http').replace(/scrape_interval: \d+s/, 'scrape_interval: 1s').replace(/  - job_name: rtcops-node[\s\S]*$/, '');
     for (const h of hosts) scrape = scrape.replace(`- targets: ['${h.app.domains[0] ?? ''}']`, `- targets: ['127.0.0.1:${appPort}']`);
-    writeFileSync(join(dir, 'rtcops-scrape.yml'), scrape);
-    const webPort = await freePort();
-    const prometheus = spawn(tool('prometheus', 'prometheus'), [
-      `--config.file=${join(dir, 'rtcops-scrape.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    prometheus.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    t.after(() => prometheus.kill('SIGTERM'));
-    const up = async () => {
-      const r = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent('up{job="rtcops-app"}')}`).catch(() => undefined);
-      if (r?.status !== 200) return [];
-      const body = await r.json() as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
-      return body.data.result.map((x) => `${x.metric['rtcops_host'] ?? '?'} ${x.value[1]}`).sort();
-    };
-    const deadline = Date.now() + 30_000;
-    let last: string[] = [];
-    while ((last = await up()).join() !== 'prod 1,sandbox 1') {
-      if (prometheus.exitCode !== null || Date.now() > deadline) assert.fail(`up{job="rtcops-app"} is ${JSON.stringify(last)}, not 1 for both hosts; Prometheus said:\n${stderr.slice(-3000)}`);
-      await sleep(250);
-    }
+    const { waitFor } = await startPrometheus(t, dir, scrape);
+    await waitFor('up{job="rtcops-app"}', 'prod 1,sandbox 1');
     assert.deepEqual([...seen].sort(), [...tokens.values()].map((token) => `Bearer ${token}`).sort(), 'each host\'s own token, nothing else');
   });
 });

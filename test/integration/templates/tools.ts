@@ -104,3 +104,34 @@ export async function startCoturn(t: Pick<TestContext, 'after'>, edit: (host: Re
     await sleep(100);
   }
 }
+
+/**
+ * A real Prometheus on a rendered scrape config (written to dir/rtcops-scrape.yml), on a free loopback port: query()
+ * answers `<rtcops_host> <value>` per series; waitFor() waits until a query answers exactly `expected` (sorted, joined
+ * by commas), or fails with what it answered and what Prometheus said.
+ */
+export async function startPrometheus(t: Pick<TestContext, 'after'>, dir: string, scrape: string) {
+  writeFileSync(join(dir, 'rtcops-scrape.yml'), scrape);
+  const webPort = await freePort();
+  const prometheus = spawn(tool('prometheus', 'prometheus'), [
+    `--config.file=${join(dir, 'rtcops-scrape.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  prometheus.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  t.after(() => prometheus.kill('SIGTERM'));
+  const query = async (q: string): Promise<string[]> => {
+    const r = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(q)}`).catch(() => undefined);
+    if (r?.status !== 200) return [];
+    const body = await r.json() as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    return body.data.result.map((x) => `${x.metric['rtcops_host'] ?? '?'} ${x.value[1]}`);
+  };
+  const waitFor = async (q: string, expected: string, timeoutMs = 30_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    let last: string[] = [];
+    while ((last = (await query(q)).sort()).join() !== expected) {
+      if (prometheus.exitCode !== null || Date.now() > deadline) assert.fail(`${q} is ${JSON.stringify(last)}, not ${expected}; Prometheus said:\n${stderr.slice(-3000)}`);
+      await sleep(250);
+    }
+  };
+  return { query, waitFor };
+}
