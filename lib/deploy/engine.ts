@@ -164,9 +164,9 @@ class Run {
   }
 
   /** A signal arrived: stop here, before `what`, with the outcome the caller decides (see runDeploy). */
-  stopIfInterrupted(what: string): void {
+  stopIfInterrupted(what: string, status: 'failed' | 'refused' = 'failed'): void {
     const i = this.opts.interrupt;
-    if (i?.signal !== undefined) throw new Interrupted(i.signal, `interrupted by ${i.signal} ${what}`);
+    if (i?.signal !== undefined) throw new Interrupted(i.signal, `interrupted by ${i.signal} ${what}`, status);
   }
 
   async takeLock(): Promise<void> {
@@ -566,11 +566,7 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
   // What ran before, but the idle slot's leftovers: stopped once the new release serves.
   const old = state.procs.filter((p) => p.name !== idle.pm2Name).map((p) => p.name);
   await run.checkConfig(id, idle);
-  try {
-    run.stopIfInterrupted(`before ${id} started: nothing was switched`);
-  } catch (err) {
-    throw new Stop('refused', (err as Error).message);
-  }
+  run.stopIfInterrupted(`before ${id} started: nothing was switched`, 'refused');
   const offsets = await run.logOffsets();
   await run.markDeploy(id);
   try {

@@ -40,8 +40,9 @@ export class Interrupt {
 
 /** The deploy was interrupted before its release was verified: not a failure of the release (it is not marked failed). */
 export class Interrupted extends Stop {
-  constructor(readonly signal: string, message: string) {
-    super('failed', message);
+  /** status: `refused` before anything started, else `failed` (the caller then stops or switches back). */
+  constructor(readonly signal: string, message: string, status: 'failed' | 'refused' = 'failed') {
+    super(status, message);
   }
 }
 
