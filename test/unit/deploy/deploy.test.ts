@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { UsageError } from '../../../lib/cli.js';
 import { deployMain, rollbackMain } from '../../../lib/deploy/command.js';
 import { receiveArgv, switchScript } from '../../../lib/deploy/commands.js';
-import { collapseRepeats } from '../../../lib/deploy/engine.js';
+import { collapseRepeats } from '../../../lib/deploy/failure.js';
 import { holderScript, type LockRecord } from '../../../lib/deploy/lock.js';
 import { releaseId, releasesToPrune, rollbackTarget } from '../../../lib/deploy/release.js';
 import { loadInventory, selectHost, type ResolvedHost } from '../../../lib/inventory/index.js';
