@@ -18,6 +18,7 @@ import { connectionOf } from '../../../lib/host/index.js';
 import { SshTarget } from '../../../lib/runner/index.js';
 import { sandboxDown, sandboxUp, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { runMain as cli } from '../../helpers/cli.js';
+import { sandboxInventoryYaml } from '../../helpers/sandbox-inventory.js';
 import { startPebble } from '../../helpers/pebble.js';
 import { startS3, type TestS3 } from '../../helpers/s3.js';
 
@@ -25,25 +26,10 @@ const NAME = 'e2e-backup';
 const ENV = { jwt: 'E2E_BACKUP_JWT_SECRET', admin: 'E2E_BACKUP_ADMIN_TOKEN', turn: 'E2E_BACKUP_TURN_SECRET' } as const;
 
 function inventoryYaml(sb: SandboxUpResult, acme: { directoryUrl: string; caFile: string }, app = 'rtcops'): string {
-  return `
-hosts:
-  ${NAME}:
-    os: debian-12
-    adminCidrs: [${sb.hostAddress}/32]
-    ssh: { address: ${sb.address}, user: ${sb.user}, keyPath: ${sb.keyPath}, knownHostsFile: ${sb.knownHostsPath} }
-    acme: { email: ops@sandbox.test, directoryUrl: ${acme.directoryUrl}, caBundle: ${acme.caFile} }
-    secrets:
-      jwtSecret: { env: ${ENV.jwt} }
-      adminToken: { env: ${ENV.admin} }
-      turnSecret: { env: ${ENV.turn} }
-    app: { name: ${app}, user: rtcops, port: 3000, domains: [rtc.sandbox.test], numWorkers: 1, drainTimeoutMs: 3000 }
-    mediasoup: { announcedIp: ${sb.address}, rtcPorts: { min: 40000, max: 40999 } }
-    turn: { domain: turn.sandbox.test, relayPorts: { min: 50000, max: 50999 } }
-    # Provisioning, deploys, backup, restore and checks open more than 6 SSH connections within 30 s.
-    firewall: { sshRateLimit: false }
-    node: { source: upload }
-    deploy: { gateTimeoutSec: 30, watchSec: 2 }
-`;
+  return sandboxInventoryYaml(NAME, 'debian-12', sb, {
+    secretsEnv: { jwtSecret: ENV.jwt, adminToken: ENV.admin, turnSecret: ENV.turn },
+    acme: { directoryUrl: acme.directoryUrl, caBundle: acme.caFile }, app: { name: app, drainTimeoutMs: 3000 }, deploy: { gateTimeoutSec: 30, watchSec: 2 },
+  });
 }
 
 /** The SHA-256 fingerprint of the certificate nginx serves for the app's name (as openssl prints it). */

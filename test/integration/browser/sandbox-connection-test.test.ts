@@ -13,33 +13,13 @@ import type { Browser } from 'puppeteer-core';
 import { deployMain } from '../../../lib/deploy/command.js';
 import { tokenMain } from '../../../lib/connection-test/token-command.js';
 import { provisionMain } from '../../../lib/provision/command.js';
-import { sandboxProbe, type Probe, type SandboxOs, type SandboxUpResult } from '../../../lib/sandbox/index.js';
+import { sandboxProbe, type Probe, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { launchChromium, screenshotDir, type BrowserNetns } from '../../helpers/browser.js';
 import { e2eName, e2eOses, freshSandbox, type TestSandbox } from '../../helpers/sandbox.js';
+import { sandboxInventoryYaml } from '../../helpers/sandbox-inventory.js';
 import { startPebble } from '../../helpers/pebble.js';
 
 const enabled = process.env['RTCOPS_E2E_BROWSER'] === '1';
-
-function inventoryYaml(name: string, os: SandboxOs, sb: SandboxUpResult, acme: { directoryUrl: string; caFile: string }): string {
-  return `
-hosts:
-  ${name}:
-    os: ${os}
-    adminCidrs: [${sb.hostAddress}/32]
-    ssh: { address: ${sb.address}, user: ${sb.user}, keyPath: ${sb.keyPath}, knownHostsFile: ${sb.knownHostsPath} }
-    acme: { email: ops@sandbox.test, directoryUrl: ${acme.directoryUrl}, caBundle: ${acme.caFile} }
-    secrets:
-      jwtSecret: { env: E2E_BROWSER_JWT_SECRET }
-      adminToken: { env: E2E_BROWSER_ADMIN_TOKEN }
-      turnSecret: { env: E2E_BROWSER_TURN_SECRET }
-    app: { name: rtcops, user: rtcops, port: 3000, domains: [rtc.sandbox.test], numWorkers: 1, drainTimeoutMs: 3000 }
-    mediasoup: { announcedIp: ${sb.address}, rtcPorts: { min: 40000, max: 40999 } }
-    turn: { domain: turn.sandbox.test, relayPorts: { min: 50000, max: 50999 } }
-    firewall: { sshRateLimit: false }
-    node: { source: upload }
-    deploy: { gateTimeoutSec: 30, watchSec: 2 }
-`;
-}
 
 interface PageReport { results: { path: string; ok: boolean; reason?: string; selected?: string; bitrateKbps?: number }[] }
 
@@ -62,7 +42,10 @@ for (const os of e2eOses()) describe(`the connection test page against the deplo
     const acme = await startPebble(sb.hostAddress, sb.address);
     try {
       inventory = join(dir, 'inventory.yaml');
-      writeFileSync(inventory, inventoryYaml(NAME, os, sb, acme));
+      writeFileSync(inventory, sandboxInventoryYaml(NAME, os, sb, {
+        secretsEnv: { jwtSecret: 'E2E_BROWSER_JWT_SECRET', adminToken: 'E2E_BROWSER_ADMIN_TOKEN', turnSecret: 'E2E_BROWSER_TURN_SECRET' },
+        acme: { directoryUrl: acme.directoryUrl, caBundle: acme.caFile }, app: { drainTimeoutMs: 3000 }, deploy: { gateTimeoutSec: 30, watchSec: 2 },
+      }));
       let log = '';
       const io = { out: (t: string) => { log += t; }, err: (t: string) => { log += `${t}\n`; } };
       assert.equal(await provisionMain([NAME, '-i', inventory, '--skip', 'daemon'], io), 0, log.slice(-3000));

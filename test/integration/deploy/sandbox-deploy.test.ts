@@ -20,33 +20,12 @@ import { sandboxProbe, type SandboxOs, type SandboxUpResult } from '../../../lib
 import { checkMain } from '../../../lib/checks/command.js';
 import { runMain } from '../../helpers/cli.js';
 import { e2eName, e2eOses, e2eOsesFirst, freshSandbox, type TestSandbox } from '../../helpers/sandbox.js';
+import { sandboxInventoryYaml } from '../../helpers/sandbox-inventory.js';
 import { brokenArtifact } from '../../helpers/broken-release.js';
 import { startPebble } from '../../helpers/pebble.js';
 import { probeExposure, type ExposureReport } from './exposure.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
-
-function inventoryYaml(name: string, os: SandboxOs, sb: SandboxUpResult, acme: { directoryUrl: string; caFile: string }): string {
-  return `
-hosts:
-  ${name}:
-    os: ${os}
-    adminCidrs: [${sb.hostAddress}/32]
-    ssh: { address: ${sb.address}, user: ${sb.user}, keyPath: ${sb.keyPath}, knownHostsFile: ${sb.knownHostsPath} }
-    acme: { email: ops@sandbox.test, directoryUrl: ${acme.directoryUrl}, caBundle: ${acme.caFile} }
-    secrets:
-      jwtSecret: { env: E2E_DEPLOY_JWT_SECRET }
-      adminToken: { env: E2E_DEPLOY_ADMIN_TOKEN }
-      turnSecret: { env: E2E_DEPLOY_TURN_SECRET }
-    app: { name: rtcops, user: rtcops, port: 3000, domains: [rtc.sandbox.test], numWorkers: 1, drainTimeoutMs: 3000 }
-    mediasoup: { announcedIp: ${sb.address}, rtcPorts: { min: 40000, max: 40999 } }
-    turn: { domain: turn.sandbox.test, relayPorts: { min: 50000, max: 50999 } }
-    firewall: { sshRateLimit: false }
-    node: { source: upload }
-    # Short gate and watch: a bad release costs the gate deadline, and every case here deploys one.
-    deploy: { keepReleases: 4, gateTimeoutSec: 6, watchSec: 2, drainWaitSec: 600 }
-`;
-}
 
 interface Result { code: number; report: DeployReport; stderr: string }
 
@@ -102,7 +81,12 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     const acme = await startPebble(sb.hostAddress, sb.address);
     try {
       inventory = join(dir, 'inventory.yaml');
-      writeFileSync(inventory, inventoryYaml(NAME, os, sb, acme));
+      writeFileSync(inventory, sandboxInventoryYaml(NAME, os, sb, {
+        secretsEnv: { jwtSecret: 'E2E_DEPLOY_JWT_SECRET', adminToken: 'E2E_DEPLOY_ADMIN_TOKEN', turnSecret: 'E2E_DEPLOY_TURN_SECRET' },
+        acme: { directoryUrl: acme.directoryUrl, caBundle: acme.caFile }, app: { drainTimeoutMs: 3000 },
+        // Short gate and watch: a bad release costs the gate deadline, and every case here deploys one.
+        deploy: { keepReleases: 4, gateTimeoutSec: 6, watchSec: 2, drainWaitSec: 600 },
+      }));
       host = loadInventory(inventory).hosts[NAME] as ResolvedHost;
       // The health daemon is not part of a deploy, and its probes would open rooms the drain wait counts.
       let log = '';

@@ -12,30 +12,14 @@ import { provisionMain } from '../../../lib/provision/command.js';
 import { connectionOf } from '../../../lib/host/index.js';
 import { provisionHost } from '../../../lib/provision/engine.js';
 import { SshTarget } from '../../../lib/runner/index.js';
-import { sandboxProbe, type Probe, type SandboxOs, type SandboxUpResult } from '../../../lib/sandbox/index.js';
+import { sandboxProbe, type Probe, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { runMain } from '../../helpers/cli.js';
 import { watchPorts } from '../../helpers/outside-probe.js';
 import { e2eName, e2eOsesFirst, freshSandbox, type TestSandbox } from '../../helpers/sandbox.js';
+import { sandboxInventoryYaml } from '../../helpers/sandbox-inventory.js';
 
 // TLS and the health daemon are the other suites' business: without them a cold run here is quick.
 const SKIP = ['--skip', 'tls', '--skip', 'daemon'];
-
-function inventoryYaml(name: string, os: SandboxOs, sb: SandboxUpResult): string {
-  return `
-hosts:
-  ${name}:
-    os: ${os}
-    adminCidrs: [${sb.hostAddress}/32]
-    ssh: { address: ${sb.address}, user: ${sb.user}, keyPath: ${sb.keyPath}, knownHostsFile: ${sb.knownHostsPath} }
-    acme: { email: ops@sandbox.test, directoryUrl: https://${sb.hostAddress}:14000/dir }
-    secrets: { jwtSecret: { env: CONV_JWT }, adminToken: { env: CONV_ADMIN }, turnSecret: { env: CONV_TURN } }
-    app: { name: rtcops, user: rtcops, port: 3000, domains: [rtc.sandbox.test], numWorkers: 1 }
-    mediasoup: { announcedIp: ${sb.address}, rtcPorts: { min: 40000, max: 40999 } }
-    turn: { domain: turn.sandbox.test, relayPorts: { min: 50000, max: 50999 } }
-    firewall: { sshRateLimit: false }
-    node: { source: upload }
-`;
-}
 
 for (const os of e2eOsesFirst()) describe(`converging a provisioned host without ever opening it (${os})`, { timeout: 900_000 }, () => {
   const NAME = e2eName('conv', os);
@@ -66,7 +50,7 @@ for (const os of e2eOsesFirst()) describe(`converging a provisioned host without
     probe = await sandboxProbe({ name: NAME });
     dir = mkdtempSync(join(tmpdir(), 'rtcops-conv-'));
     inventory = join(dir, 'inventory.yaml');
-    writeFileSync(inventory, inventoryYaml(NAME, os, sb));
+    writeFileSync(inventory, sandboxInventoryYaml(NAME, os, sb, { secretsEnv: { jwtSecret: 'CONV_JWT', adminToken: 'CONV_ADMIN', turnSecret: 'CONV_TURN' }, acme: { directoryUrl: `https://${sb.hostAddress}:14000/dir` } }));
     host = loadInventory(inventory).hosts[NAME] as ResolvedHost;
     secrets = resolveSecrets(host, inventory);
   });

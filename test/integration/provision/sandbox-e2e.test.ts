@@ -10,36 +10,16 @@ import { loadInventory, resolveSecrets, type HostSecrets, type ResolvedHost } fr
 import { provisionMain } from '../../../lib/provision/command.js';
 import { provisionHost, type HostReport } from '../../../lib/provision/engine.js';
 import { renderHost } from '../../../lib/render/files.js';
-import { sandboxProbe, type Probe, type SandboxOs, type SandboxUpResult } from '../../../lib/sandbox/index.js';
+import { sandboxProbe, type Probe, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { SshTarget } from '../../../lib/runner/index.js';
 import { connectionOf } from '../../../lib/host/index.js';
 import { runMain } from '../../helpers/cli.js';
 import { e2eName, e2eOses, freshSandbox, type TestSandbox } from '../../helpers/sandbox.js';
+import { sandboxInventoryYaml } from '../../helpers/sandbox-inventory.js';
 import { startPebble, type TestAcme } from '../../helpers/pebble.js';
 import { TurnCheck } from '../../../lib/checks/turn.js';
 
 const run = promisify(execFile);
-
-function inventoryYaml(name: string, os: SandboxOs, sb: SandboxUpResult, acme: TestAcme, roots: string): string {
-  return `
-hosts:
-  ${name}:
-    os: ${os}
-    adminCidrs: [${sb.hostAddress}/32]
-    ssh: { address: ${sb.address}, user: ${sb.user}, keyPath: ${sb.keyPath}, knownHostsFile: ${sb.knownHostsPath} }
-    acme: { email: ops@sandbox.test, directoryUrl: ${acme.directoryUrl}, caBundle: ${acme.caFile}, issuerRoots: ${roots} }
-    secrets:
-      jwtSecret: { env: E2E_JWT_SECRET }
-      adminToken: { env: E2E_ADMIN_TOKEN }
-      turnSecret: { env: E2E_TURN_SECRET }
-    app: { name: rtcops, user: rtcops, port: 3000, domains: [rtc.sandbox.test], numWorkers: 1 }
-    mediasoup: { announcedIp: ${sb.address}, rtcPorts: { min: 40000, max: 40999 } }
-    turn: { domain: turn.sandbox.test, relayPorts: { min: 50000, max: 50999 } }
-    # This test opens more than 6 SSH connections within 30 s (runs, lockout proofs, checks); ufw "limit" would refuse them.
-    firewall: { sshRateLimit: false }
-    node: { source: upload }
-`;
-}
 
 async function provisionJson(name: string, inventory: string): Promise<{ code: number; report: HostReport; stderr: string }> {
   const { code, out, err } = await runMain(provisionMain, [name, '-i', inventory, '--json']);
@@ -85,7 +65,10 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
     dir = mkdtempSync(join(tmpdir(), 'rtcops-e2e-'));
     inventory = join(dir, 'inventory.yaml');
     writeFileSync(join(dir, 'pebble-root.pem'), await acme.issuerRoot());
-    writeFileSync(inventory, inventoryYaml(NAME, os, sb, acme, join(dir, 'pebble-root.pem')));
+    writeFileSync(inventory, sandboxInventoryYaml(NAME, os, sb, {
+      secretsEnv: { jwtSecret: 'E2E_JWT_SECRET', adminToken: 'E2E_ADMIN_TOKEN', turnSecret: 'E2E_TURN_SECRET' },
+      acme: { directoryUrl: acme.directoryUrl, caBundle: acme.caFile, issuerRoots: join(dir, 'pebble-root.pem') },
+    }));
     host = loadInventory(inventory).hosts[NAME] as ResolvedHost;
     secrets = resolveSecrets(host, inventory);
   });
