@@ -8,6 +8,7 @@ import { stateScript } from './commands.js';
 import { deployHost, type DeployOptions, type DeployReport } from './engine.js';
 import { interruptOnSignals } from './interrupt.js';
 import { RELEASE_ID, type ReleaseInfo } from './release.js';
+import { describeHolder, lockStatus } from './lock.js';
 
 const common = {
   now: { type: 'boolean', default: false },
@@ -57,6 +58,7 @@ export function deploySummary(reports: DeployReport[], skipped: string[]): strin
           : r.status === 'rolled-back' ? `ROLLED BACK: ${r.release} failed, ${r.serving} serves again`
             : r.status === 'refused' ? 'REFUSED, nothing switched' : 'FAILED';
     lines.push(`${r.host}: ${head} in ${secs(r.ms)}`);
+    if (r.repaired !== undefined) lines.push(`  first, after a killed deploy: ${r.repaired}`);
     if (r.error !== undefined) lines.push(`  ${sig !== undefined && r.status !== 'failed' ? 'why' : 'error'}: ${r.error}`);
     if (r.hint !== undefined) lines.push(`  ${sig !== undefined && r.status !== 'failed' ? 'next' : 'fix'}: ${r.hint}`);
     if (r.alertError !== undefined) lines.push(`  the alert about it was NOT sent (${r.alertError}): tell the team yourself, and check alerts.* in the inventory`);
@@ -176,11 +178,17 @@ export async function releasesMain(argv: string[], io: Io): Promise<number> {
     const state = JSON.parse((await target.script(stateScript(host), { root: true, summary: 'read the releases' })).stdout) as { releases: ReleaseInfo[]; current: string | null; previous: string | null; freeKb: number };
     const history = (await target.script(auditTailScript(DEPLOY_LOG, last), { root: true, summary: 'read the deploy log' })).stdout
       .split('\n').filter(Boolean).flatMap((l) => { try { return [JSON.parse(l) as AuditEntry]; } catch { return []; } });
+    const lock = await lockStatus(target, host);
     if (args.json) {
-      io.out(JSON.stringify({ host: host.name, current: state.current, previous: state.previous, freeKb: state.freeKb, releases: state.releases, history }, null, 2));
+      io.out(JSON.stringify({ host: host.name, current: state.current, previous: state.previous, freeKb: state.freeKb, releases: state.releases, history, lock }, null, 2));
       return EXIT.ok;
     }
     const lines = [`${host.name}: ${state.releases.length} release(s) in ${host.app.releasesDir}, ${Math.floor(state.freeKb / 1024)} MB free`];
+    if (lock.state === 'held') lines.push(`a deploy is running now: ${describeHolder(lock.record)}`);
+    if (lock.state === 'stale') {
+      lines.push(`KILLED: ${describeHolder(lock.record)}; that deploy is no longer running and left its lock.`,
+        `  The next deploy or rollback with --force-unlock breaks it and first puts the host back in order: callers back on the release that served before it (${lock.record?.from ?? '?'}) if the killed one had reached them, current and previous fixed, the killed release stopped.`);
+    }
     for (const r of [...state.releases].sort((a, b) => b.id.localeCompare(a.id))) {
       const mark = r.id === state.current ? '* ' : '  ';
       const tags = [r.id === state.current ? 'current' : '', r.id === state.previous ? 'previous' : '', r.served !== undefined && r.failed === undefined ? `served since ${r.served}` : '',

@@ -9,6 +9,7 @@ import type { Artifact } from './artifact.js';
 import { logOffsets, refuseNew, restore } from './failure.js';
 import { gate, watch } from './gate.js';
 import { readState } from './host-state.js';
+import { repairKilled } from './repair.js';
 import type { Interrupt } from './interrupt.js';
 import { LockError } from './lock.js';
 import { checkConfig, newRelease, oldRelease, startRelease } from './prepare.js';
@@ -43,6 +44,8 @@ export interface DeployReport {
   interrupted?: string;
   /** The deploy's own alert (Slack, webhook) could not be sent: why. */
   alertError?: string;
+  /** It broke a killed deploy's lock (--force-unlock): what it found and repaired first (repair.ts). */
+  repaired?: string;
 }
 
 export interface Timing {
@@ -146,10 +149,15 @@ export async function deployHost(host: ResolvedHost, secrets: HostSecrets, opts:
 async function runDeploy(run: Run, t0: number): Promise<void> {
   const { host, opts, report } = run;
   await run.takeLock();
-  const state = await readState(run);
+  let state = await readState(run);
+  // A killed deploy's lock, broken with --force-unlock: the host is put back in order first.
+  let unverified: string | undefined;
+  const killed = run.brokeLock;
+  if (killed !== undefined) ({ state, unverified } = await repairKilled(run, killed, state));
   report.from = state.current;
   report.serving = state.current;
   const id = opts.action === 'deploy' ? await newRelease(run, state) : await oldRelease(run, state);
+  run.intent({ release: id, from: state.current, previous: state.previous, live: state.live.name, idle: state.idle.name });
 
   const { live, idle } = state;
   // What ran before, but the idle slot's leftovers: stopped once the new release serves.
@@ -171,7 +179,8 @@ async function runDeploy(run: Run, t0: number): Promise<void> {
       await refuseNew(run, id, state, offsets, err as Error);
       return;
     }
-    await switchTo(run, id, idle, state.current);
+    // `previous` is the release that served and passed before: not a killed deploy's release that nothing verified.
+    await switchTo(run, id, idle, state.current !== undefined && state.current === unverified ? state.previous : state.current);
     report.serving = id;
     const served = state.releases.find((r) => r.id === id)?.served;
     try {

@@ -8,11 +8,11 @@ import type { Runner } from '../runner/runner.js';
 import { sleep, type Run } from './run.js';
 import { probeSignaling } from './signaling-probe.js';
 import { callThroughSlot, callVerdict, gateCallPaths } from './slot-call.js';
-import { slotMediaPorts, slotProbeScript, slotSignalingArgv, slotSignalingProgram } from './slots.js';
+import { pm2RestartLogScript, restartCause, slotMediaPorts, slotProbeScript, slotSignalingArgv, slotSignalingProgram } from './slots.js';
 
 /** What a slot's loopback probe (slotProbeScript) answers. */
 interface LoopbackProbe {
-  pm2: { pid?: number; status?: string; restarts?: number };
+  pm2: { pid?: number; id?: number; status?: string; restarts?: number };
   cwd: string;
   healthz: { code: number; body: string };
   readyz: { code: number; body: string };
@@ -52,7 +52,9 @@ async function checkOnce(run: Run, id: string, slot: DeploySlot, o: { pm2Name?: 
   if (st === 'errored' || st === 'stopped') return fail({ check: 'pm2', message: `PM2 reports the app errored after ${p.pm2.restarts ?? '?'} restart(s)${st === 'stopped' ? ' (stopped)' : ''}`, response: p.pm2, fatal: true });
   if (st !== 'online') return fail({ check: 'pm2', message: `PM2 reports the app ${st}`, response: p.pm2 });
   if (baseline !== undefined && (p.pm2.pid !== baseline.pid || (p.pm2.restarts ?? 0) !== baseline.restarts)) {
-    return fail({ check: 'pm2', message: `PM2 restarted the app during the watch period (restarts ${baseline.restarts} → ${p.pm2.restarts ?? '?'})`, response: p.pm2, fatal: true });
+    const why = p.pm2.id === undefined ? undefined
+      : restartCause((await run.main.script(pm2RestartLogScript(run.host, p.pm2.id, o.pm2Name ?? slot.pm2Name), { root: true, allowFailure: true, summary: 'read why PM2 restarted it' })).stdout.split('\n'));
+    return fail({ check: 'pm2', message: `PM2 restarted the app during the watch period (restarts ${baseline.restarts} → ${p.pm2.restarts ?? '?'})${why !== undefined ? `: ${why}` : ''}`, response: p.pm2, fatal: true });
   }
   if (p.cwd !== releaseDir(run.host, id)) return fail({ check: 'release', message: `the app runs from ${p.cwd || '(unknown)'}, not from release ${id}`, response: { cwd: p.cwd } });
   if (p.healthz.code !== 200) return fail({ check: 'healthz', message: `/healthz answered ${p.healthz.code || 'nothing'}`, response: p.healthz });

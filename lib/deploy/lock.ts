@@ -20,7 +20,15 @@ export interface LockRecord {
   phase?: string;
   /** The process on the host that holds the flock. */
   holderPid?: number;
+  /** The deploy's intent, written before it starts anything (see repair.ts): what served before it, and the slots. */
+  from?: string;
+  previous?: string;
+  live?: string;
+  idle?: string;
 }
+
+/** What a deploy writes into its lock record once it knows it, before the next phase starts. */
+export type Intent = Pick<LockRecord, 'release' | 'from' | 'previous' | 'live' | 'idle'>;
 
 export class LockError extends RemoteError {
   constructor(host: string, message: string, hint: string | undefined, readonly record: Partial<LockRecord> | undefined, readonly stale: boolean) {
@@ -62,7 +70,10 @@ export interface HeldLock {
   record: LockRecord;
   /** The stale record this lock replaced (--force-unlock). */
   broke: Partial<LockRecord> | undefined;
+  /** Records the phase (and the intent given since the last phase) in the lock record, before the phase starts. */
   phase(name: string): Promise<void>;
+  /** Sets the intent; written with the next phase. */
+  intent(fields: Intent): void;
   release(): Promise<void>;
 }
 
@@ -93,7 +104,7 @@ export async function acquireLock(main: Runner, holder: Runner, host: ResolvedHo
       }
       if (first?.includes('stale')) {
         throw new LockError(host.name, `stale deploy lock on ${host.name}: ${describeHolder(other)}; that deploy is no longer running`,
-          'check the host (scripts/releases.mjs), then re-run with --force-unlock to break the lock', other, true);
+          'check the host (scripts/releases.mjs), then re-run with --force-unlock: it breaks the lock and first repairs what the killed deploy left (see RUNBOOK)', other, true);
       }
       throw new RemoteError(host.name, `the deploy lock holder exited unexpectedly: ${ended.out.trim().slice(0, 300)}`);
     }
@@ -109,11 +120,30 @@ export async function acquireLock(main: Runner, holder: Runner, host: ResolvedHo
     broke: o.force && prior !== undefined && prior.token !== record.token ? prior : undefined,
     phase: async (name: string) => {
       record.phase = name;
-      await main.script(sh`rec=${p.lock}\njq -c --arg t ${record.token} --arg p ${name} 'if .token == $t then .phase = $p else . end' "$rec" > "$rec.tmp" && mv -f "$rec.tmp" "$rec"`, { root: true, allowFailure: true, summary: 'record the deploy phase' });
+      const { token: _t, holderPid: _h, ...fields } = record;
+      await main.script(sh`rec=${p.lock}\njq -c --arg t ${record.token} --argjson f ${JSON.stringify(fields)} 'if .token == $t then . + $f else . end' "$rec" > "$rec.tmp" && mv -f "$rec.tmp" "$rec"`, { root: true, allowFailure: true, summary: 'record the deploy phase' });
+    },
+    intent: (fields: Intent) => {
+      for (const [k, v] of Object.entries(fields)) if (v !== undefined) (record as unknown as Record<string, unknown>)[k] = v;
     },
     release: async () => {
       await main.script(sh`rec=${p.lock}\nif [ "$(jq -r .token "$rec" 2>/dev/null)" = ${record.token} ]; then rm -f "$rec"; fi\nkill ${record.holderPid ?? 0} 2>/dev/null || true`, { root: true, allowFailure: true, summary: 'release the deploy lock' });
       await held;
     },
   };
+}
+
+/** Whether a deploy holds the lock now (`held`), a killed one left its record (`stale`), or neither (`free`). */
+export async function lockStatus(main: Runner, host: ResolvedHost): Promise<{ state: 'free' | 'held' | 'stale'; record?: Partial<LockRecord> }> {
+  const p = layoutOf(host);
+  const r = await main.script([
+    sh`rec=${p.lock}`,
+    'if [ ! -s "$rec" ]; then echo free; exit 0; fi',
+    sh`if flock -n ${p.flock} true 2>/dev/null; then echo stale; else echo held; fi`,
+    'cat "$rec"',
+  ].join('\n'), { root: true, allowFailure: true, summary: 'read the deploy lock' });
+  const [first, ...rest] = r.stdout.split('\n');
+  const state = first?.trim() === 'held' ? 'held' : first?.trim() === 'stale' ? 'stale' : 'free';
+  const record = state === 'free' ? undefined : parseRecord(rest.join('\n'));
+  return { state, ...(record !== undefined ? { record } : {}) };
 }

@@ -5,7 +5,7 @@ import { Phases } from '../report/phases.js';
 import type { Runner } from '../runner/runner.js';
 import { deployMarkerScript } from './commands.js';
 import type { DeployOptions, DeployReport, Timing } from './engine.js';
-import { acquireLock, type HeldLock } from './lock.js';
+import { acquireLock, type HeldLock, type Intent } from './lock.js';
 import { Interrupted } from './interrupt.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -61,6 +61,11 @@ export class Run {
     return this.lock?.broke;
   }
 
+  /** What this deploy is about to do, in the lock record from the next phase on: what a repair after a kill reads. */
+  intent(fields: Intent): void {
+    this.lock?.intent(fields);
+  }
+
   /**
    * Tells the health daemon a deploy is restarting the app (its alerts wait, PM2's restarts are not a crash loop):
    * until the budget of a start, its gate, the watch and the old release's drain, then until now once done.
@@ -78,7 +83,7 @@ export class Run {
     const r = this.report;
     const record = {
       host: r.host, action: r.action, status: r.status, release: r.release, from: r.from, serving: r.serving, ms: r.ms,
-      phase: r.phases.find((p) => p.status === 'failed')?.phase, error: r.error, check: r.check, logs: r.logs, pruned: r.pruned.length > 0 ? r.pruned : undefined, interrupted: r.interrupted, ...extra,
+      phase: r.phases.find((p) => p.status === 'failed')?.phase, error: r.error, check: r.check, logs: r.logs, pruned: r.pruned.length > 0 ? r.pruned : undefined, interrupted: r.interrupted, repaired: r.repaired, ...extra,
     };
     await this.main.script(auditScript(DEPLOY_LOG, record), { root: true, summary: 'write the deploy audit log' });
   }

@@ -1,6 +1,6 @@
 import type { ResolvedHost } from '../inventory/index.js';
 import { SLOT_NAMES, type DeploySlot, type SlotName } from '../inventory/resolve.js';
-import { APP_PATH, NODE_BIN, pm2As, releaseDir } from '../host/index.js';
+import { APP_PATH, layoutOf, NODE_BIN, pm2As, releaseDir } from '../host/index.js';
 import { raw, sh } from '../runner/quote.js';
 
 /**
@@ -108,13 +108,32 @@ export function initialUpstreamScript(host: ResolvedHost): string {
 export function slotProbeScript(host: ResolvedHost, slot: DeploySlot, pm2Name = slot.pm2Name): string {
   const base = `http://127.0.0.1:${slot.port}`;
   return [
-    sh`pm2=$(${raw(pm2As(host, ['jlist']))} 2>/dev/null | jq -c --arg n ${pm2Name} '[.[] | select(.name == $n) | {pid, status: .pm2_env.status, restarts: .pm2_env.restart_time}][0] // {}' 2>/dev/null || echo '{}')`,
+    sh`pm2=$(${raw(pm2As(host, ['jlist']))} 2>/dev/null | jq -c --arg n ${pm2Name} '[.[] | select(.name == $n) | {pid, id: .pm_id, status: .pm2_env.status, restarts: .pm2_env.restart_time}][0] // {}' 2>/dev/null || echo '{}')`,
     'pid=$(jq -r \'.pid // 0\' <<<"$pm2")',
     'cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null || true)',
     'get() { local f code; f=$(mktemp); code=$(curl -s -m 3 -o "$f" -w \'%{http_code}\' "$1" 2>/dev/null) || true; jq -c -n --arg code "${code:-0}" --rawfile body "$f" \'{code: ($code|tonumber? // 0), body: $body[0:300]}\'; rm -f "$f"; }',
     sh`hz=$(get ${`${base}/healthz`}); rz=$(get ${`${base}/readyz`})`,
     'jq -c -n --argjson pm2 "$pm2" --arg cwd "$cwd" --argjson healthz "$hz" --argjson readyz "$rz" \'{pm2: $pm2, cwd: $cwd, healthz: $healthz, readyz: $readyz}\'',
   ].join('\n');
+}
+
+/**
+ * PM2's own log lines about one process (by its pm_id and name): why PM2 restarted it (the memory limit, an exit
+ * code or a signal). The last few, from the end of PM2's log.
+ */
+export function pm2RestartLogScript(host: ResolvedHost, pmId: number, pm2Name: string): string {
+  return sh`tail -n 2000 ${`${layoutOf(host).pm2Home}/pm2.log`} 2>/dev/null | { grep -a -F -e ${`Process ${pmId} restarted because`} -e ${`[${pm2Name}:${pmId}]`} || true; } | tail -n 6`;
+}
+
+/** What PM2's log says about a restart, for a person: the memory limit (with the figures), or the exit code and signal. */
+export function restartCause(lines: string[]): string | undefined {
+  for (const line of [...lines].reverse()) {
+    const mem = /restarted because it exceeds --max-memory-restart value \(current_memory=(\d+) max_memory_limit=(\d+)/.exec(line);
+    if (mem !== null) return `PM2 restarted it for its memory: ${Math.round(Number(mem[1]) / 1048576)} MB, over the limit of ${Math.round(Number(mem[2]) / 1048576)} MB (pm2.maxMemoryRestart)`;
+    const exit = /exited with code \[(\w+)\] via signal \[(\w+)\]/.exec(line);
+    if (exit !== null) return `it exited with code ${exit[1]} (signal ${exit[2]}), and PM2 restarted it`;
+  }
+  return undefined;
 }
 
 /** argv for /status of one slot through loopback; the admin token goes in on stdin (`-H @-`), never on a command line. */

@@ -52,14 +52,14 @@ export function recordError(report: { error?: string; hint?: string }, err: unkn
 
 export class Phases {
   readonly list: PhaseReport[] = [];
-  /** `beforeEach` runs once a phase has started (a deploy tells its lock which phase holds it). */
+  /** `beforeEach` runs before a phase starts, and before its progress line (a deploy's lock record names the phase first: what a repair after a kill reads). */
   constructor(private readonly host: string, private readonly progress: Progress = () => undefined, private readonly beforeEach?: (phase: string) => Promise<void>) {}
 
   /** Runs one phase; its function may return `{ value, detail }` to say what it did. */
   async run<T>(phase: string, fn: () => Promise<T | { value: T; detail: string }>): Promise<T> {
     const t0 = Date.now();
-    this.progress({ host: this.host, phase, state: 'start' });
     await this.beforeEach?.(phase);
+    this.progress({ host: this.host, phase, state: 'start' });
     try {
       const r = await fn();
       const wrapped = r !== null && typeof r === 'object' && 'detail' in r && 'value' in r ? r : { value: r as T, detail: undefined };

@@ -246,28 +246,46 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     }
   });
 
-  it('a deploy killed mid-way leaves a stale lock that is refused, then broken only with --force-unlock', onlyFirst, async () => {
+  it('a deploy killed (SIGKILL) in its watch, callers already on it: releases.mjs says so, the lock refuses, --force-unlock first switches back and stops the killed release', onlyFirst, async () => {
+    const serving = await current();
+    const target = serving === releases[0] ? releases[1]! : releases[0]!;
+    const liveBefore = await upstream();
     const child = join(dir, 'killed.mts');
     writeFileSync(child, `import { rollbackMain } from ${JSON.stringify(join(REPO, 'lib/deploy/command.ts'))};\n`
-      + `await rollbackMain(${JSON.stringify([NAME, '-i', inventory, '--to', releases[0], '--now'])}, { out: () => {}, err: (t) => process.stderr.write(t + '\\n') });\n`);
+      + `await rollbackMain(${JSON.stringify([NAME, '-i', inventory, '--to', target, '--watch', ...probe, issuerRoot])}, { out: () => {}, err: (t) => process.stderr.write(t + '\\n') }, { timing: { watchMs: 120000 } });\n`);
     const proc = spawn(process.execPath, ['--import', 'tsx', child], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
     await new Promise<void>((resolveKilled, reject) => {
       let err = '';
       proc.stderr.on('data', (d: Buffer) => {
         err += d.toString();
-        if (err.includes('check-config ok')) proc.kill('SIGKILL');
+        if (/\] watch …/.test(err) && proc.signalCode === null) proc.kill('SIGKILL');
       });
-      proc.once('exit', () => (err.includes('check-config ok') ? resolveKilled() : reject(new Error(`the deploy ended before it was killed: ${err}`))));
+      proc.once('exit', () => (/\] watch …/.test(err) ? resolveKilled() : reject(new Error(`the deploy ended before it was killed: ${err}`))));
     });
+    // The trap a kill leaves: callers on a release whose watch never ended, `current` naming it.
+    assert.notEqual(await upstream(), liveBefore, 'the killed rollback had switched nginx');
+    assert.equal(await current(), target);
+    let text = '';
+    await releasesMain([NAME, '-i', inventory], { out: (t) => { text += t; }, err: () => undefined });
+    assert.match(text, new RegExp(`KILLED: rollback of ${target} by .*, last phase: watch; that deploy is no longer running`));
+    assert.match(text, new RegExp(`--force-unlock breaks it and first puts the host back in order: callers back on the release that served before it \\(${serving}\\)`));
     const refused = await cli(deployMain, ['--artifact', good]);
     assert.equal(refused.code, 1);
     assert.equal(refused.report.status, 'refused');
-    assert.match(refused.report.error ?? '', new RegExp(named('stale deploy lock on HOST: rollback by .* last phase: (check-config|start|gate)')));
-    assert.match(refused.report.hint ?? '', /--force-unlock/);
+    assert.match(refused.report.error ?? '', new RegExp(named(`stale deploy lock on HOST: rollback of ${target} by .* last phase: watch`)));
+    assert.match(refused.report.hint ?? '', /--force-unlock: it breaks the lock and first repairs what the killed deploy left/);
+    const poller = poll();
     const forced = await cli(rollbackMain, ['--to', releases[0]!, '--force-unlock']);
+    const polled = await poller.stop();
     assert.equal(forced.code, 0, forced.report.error);
     assert.match(forced.report.phases[0]?.detail ?? '', /broke a stale lock \(rollback by /);
-    assert.ok((await lastAudit())['brokeLock'] !== undefined, 'breaking a lock is audited');
+    assert.match(forced.report.repaired ?? '', new RegExp(`had switched callers to ${target} before its watch ended: nginx back to ${serving} \\(slot \\w, still running\\), which passes the gate again; ${target} stopped`));
+    assert.deepEqual(forced.report.phases.filter((p) => ['repair', 'verify repaired', 'stop killed'].includes(p.phase)).map((p) => `${p.phase}:${p.status}`), ['repair:ok', 'verify repaired:ok', 'stop killed:ok']);
+    assert.equal(forced.report.from, serving, 'the rollback started from the repaired host');
+    assert.deepEqual(polled.failures, [], `callers through nginx saw nothing of the repair (${polled.ok} answered 200)`);
+    const audit = await lastAudit();
+    assert.ok(audit['brokeLock'] !== undefined, 'breaking a lock is audited');
+    assert.match(String(audit['repaired']), /nginx back to/, 'the repair is audited');
     assert.equal(await current(), releases[0]);
     audited.push('deploy:refused', 'rollback:ok');
   });

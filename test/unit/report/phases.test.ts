@@ -47,11 +47,11 @@ describe('Phases: each phase is timed, reported and announced', () => {
     assert.equal(progressLine(events[0]!), '[prod] watch skipped: no watch period');
   });
 
-  test('beforeEach runs after the start event and before the phase (a deploy lock records the phase)', async () => {
+  test('beforeEach runs before the start event and the phase (a deploy\'s lock record names the phase before anything says it started: what a kill leaves)', async () => {
     const seen: string[] = [];
     const phases = new Phases('prod', (e) => seen.push(`${e.state} ${e.phase}`), async (p) => { seen.push(`lock ${p}`); });
     await phases.run('switch', async () => { seen.push('run switch'); });
-    assert.deepEqual(seen, ['start switch', 'lock switch', 'run switch', 'done switch']);
+    assert.deepEqual(seen, ['lock switch', 'start switch', 'run switch', 'done switch']);
   });
 
   test('a nested run reports under its phase: provision/tls', () => {
