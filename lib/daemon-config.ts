@@ -127,6 +127,7 @@ export const daemonConfigSchema = z.strictObject({
       tls443: z.boolean().default(false).describe('Also TURN over TLS on port 443 (nginx\'s router, turn.tls443): target tls-443.'),
       caFile: file.optional(), requestTimeoutMs: z.number().int().min(100).default(2000),
       peerIp: z.string().optional().describe('Address the relay sends the probe data to (the announced IP on the host). Absent: no relayed round trip (e.g. run from an operator machine).'),
+      peerPort: z.number().int().min(0).max(65535).default(0).describe('UDP port of the echo peer (daemon.turnEchoPort on a host, where the relay guard lets a relay reach only it and the media ports). 0: any free port.'),
       peerBindIp: z.string().default('0.0.0.0'),
       privatePeerIp: z.string().default('10.255.255.1'),
       rttWarnMs: z.number().min(1).default(200),

@@ -26,6 +26,8 @@ export interface TurnCheckOptions {
   peerIp?: string | undefined;
   /** Where the daemon's echo peer listens. */
   peerBindIp: string;
+  /** Its UDP port (0: any free one). On a host the relay guard lets a relay reach only this one besides the media ports. */
+  peerPort?: number | undefined;
   /** A private address coturn must refuse to relay to (403). */
   privatePeerIp: string;
   rttWarnMs: number;
@@ -47,12 +49,18 @@ export function peerBindAddress(bindIp: string, peerIp: string, interfaces = net
   return local ? peerIp : bindIp;
 }
 
-/** A UDP socket that sends every datagram back where it came from: the far end of the relay. */
-async function echoPeer(bindIp: string): Promise<Socket> {
-  const peer = createSocket(bindIp.includes(':') ? 'udp6' : 'udp4');
+/**
+ * A UDP socket that sends every datagram back where it came from: the far end of the relay. reuseAddr: a second run
+ * at the same moment (`--once` beside the running daemon) binds the same fixed port, and either socket echoes right.
+ */
+async function echoPeer(bindIp: string, port: number): Promise<Socket> {
+  const peer = createSocket({ type: bindIp.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
   peer.on('message', (msg, rinfo) => peer.send(msg, rinfo.port, rinfo.address));
+  await new Promise<void>((resolve, reject) => {
+    peer.once('error', reject);
+    peer.bind(port, bindIp, () => { peer.off('error', reject); resolve(); });
+  });
   peer.on('error', () => undefined);
-  await new Promise<void>((resolve) => peer.bind(0, bindIp, resolve));
   return peer;
 }
 
@@ -163,7 +171,18 @@ export class TurnCheck implements Check {
   async run(): Promise<Outcome[]> {
     const paths = this.paths();
     if (paths.some((p) => p.transport === 'tls')) this.context ??= trustContext(this.o.caFile);
-    const peer = this.o.peerIp === undefined ? undefined : await echoPeer(peerBindAddress(this.o.peerBindIp, this.o.peerIp));
+    let peer: Socket | undefined;
+    if (this.o.peerIp !== undefined) {
+      const bindIp = peerBindAddress(this.o.peerBindIp, this.o.peerIp);
+      try {
+        peer = await echoPeer(bindIp, this.o.peerPort ?? 0);
+      } catch (error) {
+        const message = `cannot bind the echo peer of the relayed round trip to ${bindIp}:${this.o.peerPort ?? 0}/udp: ${(error as Error).message}`;
+        const results: Outcome[] = paths.map((p) => ({ check: this.name, target: p.target, status: 'critical', message, values: {} }));
+        if (this.o.announcedIp !== undefined) results.push(await this.drift(undefined));
+        return results;
+      }
+    }
     try {
       const peerPort = peer?.address().port;
       const probes = await Promise.all(paths.map(async (p) => [p.target, await this.probe(p.transport, p.port, peerPort, this.context)] as const));

@@ -67,6 +67,13 @@ export interface HostLayout {
   /** worker_shutdown_timeout, in nginx's main context: how long old workers keep the old deploy slot's connections. */
   nginxShutdown: string;
   certbotDeployHook: string;
+  /** The nftables rule set that keeps TURN relays to this host on its media ports, and the unit that loads it at boot. */
+  relayGuardFile: string;
+  relayGuardUnit: string;
+  /** Its nftables table (inet family), apart from ufw's and fail2ban's. */
+  relayGuardTable: string;
+  /** sha256 of the table as the unit last loaded it (`nft list table`), to see a hand edit or a flush. */
+  relayGuardLoaded: string;
 }
 
 export function layoutOf(host: ResolvedHost): HostLayout {
@@ -93,6 +100,10 @@ export function layoutOf(host: ResolvedHost): HostLayout {
     nginxStream: `/etc/nginx/modules-enabled/90-${app.name}-stream.conf`,
     nginxShutdown: `/etc/nginx/modules-enabled/90-${app.name}-shutdown.conf`,
     certbotDeployHook: `${LETSENCRYPT}/renewal-hooks/deploy/${app.name}.sh`,
+    relayGuardFile: `${ETC_DIR}/${app.name}-turn-relay-guard.nft`,
+    relayGuardUnit: `${app.name}-turn-relay-guard.service`,
+    relayGuardTable: `${app.name.replaceAll('-', '_')}_turn_relay_guard`,
+    relayGuardLoaded: `/run/${app.name}-turn-relay-guard.sha256`,
   };
 }
 

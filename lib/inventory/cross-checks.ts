@@ -41,6 +41,8 @@ function portClaims(h: ResolvedHost): PortClaim[] {
     claims.push(one(['nginx', 'loopbackPorts', 'turnTls'], 'nginx.loopbackPorts.turnTls', 'tcp', h.nginx.loopbackPorts.turnTls));
   }
   if (h.nodeExporter.enabled) claims.push(one(['nodeExporter', 'port'], 'nodeExporter.port', 'tcp', h.nodeExporter.port));
+  // Last: an overlap is reported on it, the key more likely set by hand than the ranges.
+  claims.push(one(['daemon', 'turnEchoPort'], 'daemon.turnEchoPort', 'udp', h.daemon.turnEchoPort));
   return claims;
 }
 

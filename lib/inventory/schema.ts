@@ -251,6 +251,7 @@ export const hostSettingsSchema = z.strictObject({
       memoryPercent: z.number().min(1).max(100).default(85).describe('Memory usage warning threshold; critical halfway between it and 100.'),
       diskMounts: z.array(absolutePath).default([]).describe('Mount points the disk check must find mounted (a data or log volume), besides `/` and every real filesystem it finds by itself: one that is not mounted is critical (what is written there would fill the filesystem under it).'),
       diskPercent: z.number().min(1).max(100).default(80).describe('Disk (and inode) usage warning threshold per mount; critical halfway between it and 100.'),
+      turnEchoPort: port.default(32767).describe('UDP port of the TURN check\'s echo peer on mediasoup.announcedIp: the check relays through coturn to it and back. Reached only from coturn on the host itself (the relay guard lets a relay to the host reach the media ports and this port; the firewall does not open it). Default: the port below Linux\'s ephemeral range, which no outgoing socket takes.'),
       certExpiryDays: z.number().int().min(1).default(14).describe('Warn when a served certificate expires within this many days; critical within 7 (or this, when smaller).'),
       maintenance: z
         .array(

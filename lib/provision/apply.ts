@@ -65,6 +65,8 @@ export const HANDLERS: Record<string, string> = {
   'restart coturn': restartAndCheck('coturn'),
   // $node_exporter_port is set by the engine; a stopped exporter is started by the services step (or stays off).
   'restart node exporter': `if ! systemctl is-active --quiet prometheus-node-exporter; then echo ${UNCHANGED}; exit 0; fi\n${restartAndCheck('prometheus-node-exporter', '[ "$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$node_exporter_port/metrics")" = 401 ]')}`,
+  // $relay_guard_unit is set by the engine; reload swaps the table in one nft transaction. The relay-guard step starts it.
+  'reload turn relay guard': `if systemctl is-active --quiet "$relay_guard_unit"; then systemctl reload "$relay_guard_unit"; else echo ${UNCHANGED}; fi`,
   'reload nginx': 'if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl restart nginx; fi',
   // $daemon_unit is set by the engine; the daemon step starts it when it is not running yet (then this did nothing, and says so).
   'restart health daemon': `if systemctl is-active --quiet "$daemon_unit"; then systemctl restart "$daemon_unit"; else echo ${UNCHANGED}; fi`,

@@ -19,10 +19,11 @@ import { runtimeStep } from './steps/runtime.js';
 import { servicesStep } from './steps/services.js';
 import { sshdStep } from './steps/sshd.js';
 import { daemonStep } from './steps/daemon.js';
+import { relayGuardStep } from './steps/relay-guard.js';
 import { tlsStep } from './steps/tls.js';
 
 /** The fixed order of a provisioning run. */
-export const STEPS: Step[] = [packagesStep, appUserStep, runtimeStep, configFilesStep, sshdStep, firewallStep, servicesStep, tlsStep, daemonStep];
+export const STEPS: Step[] = [packagesStep, appUserStep, runtimeStep, configFilesStep, sshdStep, firewallStep, relayGuardStep, servicesStep, tlsStep, daemonStep];
 
 export type StepStatus = 'ok' | 'changed' | 'failed' | 'skipped';
 
@@ -185,7 +186,7 @@ export async function provisionHost(host: ResolvedHost, secrets: HostSecrets, op
 async function flushHandlers(target: Runner, host: ResolvedHost, pending: Set<string>, report: HostReport, step: StepReport | undefined): Promise<void> {
   for (const name of Object.keys(HANDLERS).filter((h) => pending.has(h))) {
     pending.delete(name);
-    const r = await target.script(sh`daemon_unit=${layoutOf(host).daemonUnit}\nnode_exporter_port=${host.nodeExporter.port}\n${raw(HANDLERS[name] ?? 'true')}`, { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
+    const r = await target.script(sh`daemon_unit=${layoutOf(host).daemonUnit}\nrelay_guard_unit=${layoutOf(host).relayGuardUnit}\nnode_exporter_port=${host.nodeExporter.port}\n${raw(HANDLERS[name] ?? 'true')}`, { root: true, allowFailure: true, summary: name }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
     if (r.code === 0 && r.stdout.includes(UNCHANGED)) continue;
     report.handlers.push(name);
     step?.handlers.push(name);

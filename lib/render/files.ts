@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { planFirewall, ufwCommands, type FirewallPlan, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
+import { mediaPorts, planFirewall, ufwCommands, type FirewallPlan, type HostSecrets, type ResolvedHost } from '../inventory/index.js';
 import { renderTemplate } from './engine.js';
 import { ALERTS_CA_PATH, layoutOf, NODE_EXPORTER_DEFAULTS, NODE_EXPORTER_WEB_CONFIG } from '../host/index.js';
 import { NODE_EXPORTER_USER, nodeExporterArgs, nodeExporterHash, nodeExporterPassword, webConfigFlag } from './node-exporter.js';
@@ -76,6 +76,11 @@ export function neverRestarted(host: ResolvedHost): string[] {
   return ['nginx.service', 'coturn.service', `${pm2Unit}.service`, daemonUnit];
 }
 
+/** The user coturn's Debian/Ubuntu unit runs it as: relayed datagrams leave as this user. */
+export const COTURN_USER = 'turnserver';
+/** The packet mark the relay guard gives a relayed datagram it drops on arrival ("RTOP"); only its own table reads it. */
+export const RELAY_GUARD_MARK = '0x52544f50';
+
 /** host:port as nginx reads it (IPv6 in brackets). */
 const hostPort = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
@@ -92,6 +97,8 @@ function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
   const root = { owner: 'root', group: 'root' };
   const layout = layoutOf(host);
   const appOwned = { owner: host.app.user, group: host.app.user };
+  const relayGuard = { table: layout.relayGuardTable, unit: layout.relayGuardUnit, file: layout.relayGuardFile, loaded: layout.relayGuardLoaded, user: COTURN_USER, mark: RELAY_GUARD_MARK, relayPorts: host.turn.relayPorts, mediaPorts: mediaPorts(host),
+    echo: { family: host.mediasoup.announcedIp.includes(':') ? 'ip6' : 'ip', ip: host.mediasoup.announcedIp, port: host.daemon.turnEchoPort } };
   return [
     { id: 'nginx-site', template: 'nginx/site.conf.njk', path: layout.nginxSite, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { firstBoot: false } },
     { id: 'nginx-shutdown', template: 'nginx/shutdown.conf.njk', path: layout.nginxShutdown, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { timeoutSec: host.deploy.drainWaitSec + Math.ceil(host.pm2.killTimeoutMs / 1000) } },
@@ -99,6 +106,9 @@ function fileSpecs(host: ResolvedHost, secrets: HostSecrets): FileSpec[] {
     // The 443 router (turn.tls443); comments only when it is off, so turning it off removes it.
     { id: 'nginx-stream', template: 'nginx/stream.conf.njk', path: layout.nginxStream, mode: '0644', ...root, validator: 'nginx -t', installedBy: 'config', validate: 'nginx -t -q', notify: ['reload nginx'], secret: false, context: { turnTarget: hostPort(turnAddress(host), host.turn.tlsPort) } },
     { id: 'turnserver', template: 'coturn/turnserver.conf.njk', path: '/etc/turnserver.conf', mode: '0640', owner: 'root', group: 'turnserver', validator: 'turnserver', installedBy: 'config', notify: ['restart coturn'], secret: true, context: { secrets: { turnSecret: secrets.turnSecret.reveal(), turnSecretPrevious: secrets.turnSecretPrevious?.reveal() }, deniedPeerRanges: DENIED_PEER_RANGES } },
+    // The relay guard: nft checks the rule set (it resolves coturn's user); the unit loads it at boot, before coturn.
+    { id: 'turn-relay-guard', template: 'nftables/turn-relay-guard.nft.njk', path: layout.relayGuardFile, mode: '0644', ...root, validator: 'nft -c -f', installedBy: 'config', validate: 'nft -c -f "$RTCOPS_FILE"', notify: ['reload turn relay guard'], secret: false, context: relayGuard },
+    { id: 'turn-relay-guard-unit', template: 'systemd/turn-relay-guard.service.njk', path: `/etc/systemd/system/${layout.relayGuardUnit}`, mode: '0644', ...root, validator: 'systemd-analyze verify', installedBy: 'config', notify: ['systemd daemon-reload', 'reload turn relay guard'], secret: false, context: relayGuard },
     // fail2ban-client -t on jail.local reads its filters: they go first.
     { id: 'fail2ban-filter-signaling-auth', template: 'fail2ban/filter.d/rtcops-signaling-auth.conf', path: '/etc/fail2ban/filter.d/rtcops-signaling-auth.conf', mode: '0644', ...root, validator: 'fail2ban-regex', installedBy: 'config', validate: 'out=$(fail2ban-regex /dev/null "$RTCOPS_FILE" 2>&1) && ! printf "%s" "$out" | grep "^ERROR"', notify: ['restart fail2ban'], secret: false },
     { id: 'fail2ban-jail', template: 'fail2ban/jail.local.njk', path: '/etc/fail2ban/jail.local', mode: '0644', ...root, validator: 'fail2ban-client -t', installedBy: 'config', validate: 'fail2ban-client -t', notify: ['restart fail2ban'], secret: false },

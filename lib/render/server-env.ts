@@ -142,7 +142,7 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
       turn: {
         schedule: every(30),
         host: turnIp, servername: host.turn.domain, port: host.turn.port, tlsPort: host.turn.tlsPort, tls443: host.turn.tls443,
-        peerIp: host.mediasoup.announcedIp, announcedIp: host.mediasoup.announcedIp, externalIp: host.turn.externalIp,
+        peerIp: host.mediasoup.announcedIp, peerPort: host.daemon.turnEchoPort, announcedIp: host.mediasoup.announcedIp, externalIp: host.turn.externalIp,
         ...(hasPublicDns(host.turn.domain) ? { dnsName: host.turn.domain } : {}), ...ca,
       },
       server: { schedule: every(15), url: `http://127.0.0.1:${host.app.port}`, upstreamFile: host.nginx.upstreamFile, signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1', ...ca },

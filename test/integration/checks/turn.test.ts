@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,13 @@ function options(over: Partial<TurnCheckOptions> = {}): TurnCheckOptions {
 }
 const byTarget = (results: Outcome[]) => Object.fromEntries(results.map((r) => [r.target, r]));
 const run = async (o: TurnCheckOptions) => byTarget(await new TurnCheck(o).run());
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  const { port } = s.address();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
 
 before(async () => {
   ca = TestCa.create(join(dir, 'ca'));
@@ -47,6 +55,26 @@ describe('turn: a real coturn on loopback', () => {
       assert.equal(r[t]?.values['relayedIp'], '127.0.0.1');
     }
     assert.equal(r['public-ip']?.status, 'ok', r['public-ip']?.message);
+  });
+
+  it('a fixed echo port (daemon.turnEchoPort): the relayed round trip passes, also for two runs at once (--once beside the daemon)', async () => {
+    const peerPort = await freeUdpPort();
+    const [a, b] = await Promise.all([run(options({ peerPort })), run(options({ peerPort }))]);
+    for (const r of [a, b]) for (const t of ['udp', 'tcp', 'tls']) assert.match(r[t]?.message ?? '', /relayed data in [\d.]+ ms/, `${t}: ${r[t]?.message}`);
+  });
+
+  it('an echo port another socket holds → critical, naming the address and port', async () => {
+    const holder = createSocket('udp4');
+    await new Promise<void>((resolve) => holder.bind(0, '127.0.0.1', resolve));
+    try {
+      const peerPort = holder.address().port;
+      const r = await run(options({ peerPort, transports: ['udp'] }));
+      assert.equal(r['udp']?.status, 'critical');
+      assert.match(r['udp']?.message ?? '', new RegExp(`cannot bind the echo peer of the relayed round trip to 127\\.0\\.0\\.1:${peerPort}/udp: .*EADDRINUSE`));
+      assert.equal(r['public-ip']?.status, 'ok', 'the drift check still runs');
+    } finally {
+      holder.close();
+    }
   });
 
   it('the certificate coturn serves on its TLS port is graded like nginx\'s', async () => {

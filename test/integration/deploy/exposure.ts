@@ -11,8 +11,9 @@
 // - TURN, with the credentials GET /turn-credentials hands any signed-in caller: a UDP allocation asks a permission
 //   for loopback, private, link-local/metadata, CGNAT, multicast, IPv4-mapped and other IPv6 forms (each must be
 //   refused), and sends to the host's own address: to every UDP port it listens on and to listeners this suite starts
-//   on the host. Only the media ports may receive (a listener on a media port must, or the check proves nothing); an
-//   answer through the relay, or a datagram at a non-media listener, is a finding. TCP allocations (RFC 6062) over
+//   on the host. Only the media ports may receive (a listener on a media port must, or the check proves nothing), and the
+//   health daemon's TURN echo port (daemon.turnEchoPort, bound while its check runs); an answer through the relay, or a
+//   datagram at any other listener, is a finding. TCP allocations (RFC 6062) over
 //   TCP, TLS and TLS on 443 must be refused with 442.
 // - HTTPS: the path-trick corpus for every location nginx keeps to adminCidrs (read from the host's own nginx -T),
 //   plain and as WebSocket upgrades: nothing but 400/403/404, never a metrics or status body.
@@ -225,10 +226,11 @@ export async function probeExposure(ctx: ExposureContext): Promise<ExposureRepor
   if (t.permissions[address] === 'granted') {
     if (mediaControl === undefined) findings.push(`no media port was free for the relay's positive control (${mediaCandidates.join(', ')} busy)`);
     else if (!received.some((r) => r.port === mediaControl)) findings.push(`a datagram relayed by TURN to the media port ${address}:${mediaControl} did not arrive at the listener there: the relay checks prove nothing`);
-    for (const r of received) if (!inRange(r.port, media)) ownHostRelay.push(`a TURN UDP relay (allocation ${t.udpAllocation}) delivered a datagram to ${address}:${r.port} (a test listener, not a media port) from ${r.from}: the relay reaches the host's own non-media ports`);
+    const relayMayReach = (port: number) => inRange(port, media) || port === host.daemon.turnEchoPort;
+    for (const r of received) if (!relayMayReach(r.port)) ownHostRelay.push(`a TURN UDP relay (allocation ${t.udpAllocation}) delivered a datagram to ${address}:${r.port} (a test listener, not a media port) from ${r.from}: the relay reaches the host's own non-media ports`);
     for (const peer of t.relayReplies) {
       const port = Number(peer.split(':').at(-1));
-      if (!inRange(port, media)) ownHostRelay.push(`through a TURN UDP relay (allocation ${t.udpAllocation}) ${from}, ${peer} answered a STUN Binding request: ${who('udp', port)}, not a media port`);
+      if (!relayMayReach(port)) ownHostRelay.push(`through a TURN UDP relay (allocation ${t.udpAllocation}) ${from}, ${peer} answered a STUN Binding request: ${who('udp', port)}, not a media port`);
     }
   } else if (t.udpAllocation !== undefined && !t.udpAllocation.startsWith('refused')) {
     findings.push(`TURN CreatePermission for the host's own address ${address} was refused (${t.permissions[address]}): media through TURN cannot reach the SFU`);

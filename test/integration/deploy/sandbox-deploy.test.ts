@@ -156,10 +156,9 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     assert.deepEqual(exposure.findings, [], exposure.summary);
   });
 
-  // todo until the nftables guard for coturn's relay to the host's own address lands (helper hostpriv): allowed-peer-ip
-  // lets a relay reach every port of the announced IP. Seen on debian-12: test listeners on 39999, 41000, 50999 and 9
-  // received, and coturn's own 3478 and 5349 answered through the relay.
-  it('exposure: a TURN UDP relay to the host\'s own address reaches its media ports and nothing else', { todo: 'a UDP relay still reaches every port of the host\'s own address until the nftables relay guard lands' }, () => {
+  // allowed-peer-ip lets a relay reach every port of the announced IP; the relay guard (nftables) keeps it to the media
+  // ports and the health daemon's TURN echo port.
+  it('exposure: a TURN UDP relay to the host\'s own address reaches its media ports and nothing else', () => {
     assert.ok(exposure !== undefined, 'the exposure probe ran');
     assert.deepEqual(exposure.ownHostRelay, [], exposure.summary);
   });

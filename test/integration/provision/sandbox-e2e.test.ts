@@ -6,18 +6,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { loadInventory, resolveSecrets, type HostSecrets, type ResolvedHost } from '../../../lib/inventory/index.js';
+import { loadInventory, mediaPorts, resolveSecrets, type HostSecrets, type ResolvedHost } from '../../../lib/inventory/index.js';
 import { provisionMain } from '../../../lib/provision/command.js';
 import { provisionHost, type HostReport } from '../../../lib/provision/engine.js';
 import { renderHost } from '../../../lib/render/files.js';
 import { sandboxProbe, type Probe, type SandboxUpResult } from '../../../lib/sandbox/index.js';
 import { SshTarget } from '../../../lib/runner/index.js';
-import { connectionOf } from '../../../lib/host/index.js';
+import { connectionOf, layoutOf } from '../../../lib/host/index.js';
 import { runMain } from '../../helpers/cli.js';
 import { e2eName, e2eOses, freshSandbox, type TestSandbox } from '../../helpers/sandbox.js';
 import { sandboxInventoryYaml } from '../../helpers/sandbox-inventory.js';
 import { startPebble, type TestAcme } from '../../helpers/pebble.js';
 import { TurnCheck } from '../../../lib/checks/turn.js';
+import { daemonConfigSchema } from '../../../lib/daemon-config.js';
+import { daemonConfig } from '../../../lib/render/index.js';
+import { TurnClient } from '../../../lib/turn/client.js';
+import { mintTurnCredentials } from '../../../lib/turn/credentials.js';
 
 const run = promisify(execFile);
 
@@ -87,7 +91,7 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
     const services = report.steps.find((s) => s.step === 'services')?.status;
     assert.ok(services === 'ok' || services === 'changed', `services: ${services}`);
     assert.deepEqual(report.steps.map((s) => [s.step, s.status]), [
-      ['packages', 'changed'], ['app-user', 'changed'], ['runtime', 'changed'], ['config', 'changed'], ['sshd', 'changed'], ['firewall', 'changed'], ['services', services], ['tls', 'changed'], ['daemon', 'changed'],
+      ['packages', 'changed'], ['app-user', 'changed'], ['runtime', 'changed'], ['config', 'changed'], ['sshd', 'changed'], ['firewall', 'changed'], ['relay-guard', 'changed'], ['services', services], ['tls', 'changed'], ['daemon', 'changed'],
     ]);
     assert.match(stderr, new RegExp(`\\[${NAME}\\] packages changed \\(\\d+\\.\\d+s\\)`), 'progress names host, step and time');
     const audit = await sh('tail -1 /var/log/rtcops/provision.log');
@@ -154,6 +158,26 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
     }
   });
 
+  it('a TURN UDP relay to the host\'s own address reaches its media ports only (the relay guard, loaded at boot)', async () => {
+    const { relayGuardUnit, relayGuardTable } = layoutOf(host);
+    assert.equal((await sh(`systemctl is-enabled ${relayGuardUnit}; systemctl is-active ${relayGuardUnit}`)).trim(), 'enabled\nactive');
+    assert.match(await sh(`nft list table inet ${relayGuardTable}`), /meta skuid \d+ udp sport \d+-\d+ fib daddr type local udp dport != \d+-\d+ meta mark set 0x52544f50[\s\S]*meta mark 0x52544f50 counter packets \d+ bytes \d+ drop/);
+    const media = mediaPorts(host);
+    const ports = [3000, media.max];
+    // Listeners on the host's address for 5 s; what reached them lands in a file.
+    const listen = `import socket,select,time\nss=[socket.socket(socket.AF_INET,socket.SOCK_DGRAM) for p in ${JSON.stringify(ports)}]\n[s.bind(('${sb.address}',p)) for s,p in zip(ss,${JSON.stringify(ports)})]\ngot=set();end=time.time()+5\nwhile time.time()<end:\n  r,_,_=select.select(ss,[],[],0.2)\n  [got.add(s.getsockname()[1]) or s.recv(100) for s in r]\nopen('/tmp/relay-guard-got','w').write(' '.join(map(str,sorted(got))))\n`;
+    await sh(`rm -f /tmp/relay-guard-got; echo ${Buffer.from(listen).toString('base64')} | base64 -d > /tmp/relay-guard-listen.py; setsid python3 /tmp/relay-guard-listen.py >/dev/null 2>&1 < /dev/null &`);
+    await new Promise((r) => setTimeout(r, 500));
+    const { username, password } = mintTurnCredentials(secrets.turnSecret.reveal(), 'e2e', 600);
+    const turn = await TurnClient.connect({ transport: 'udp', host: sb.address, port: host.turn.port, timeoutMs: 3000 });
+    await turn.allocate(username, password);
+    await turn.createPermission(sb.address);
+    for (let i = 0; i < 3; i++) for (const port of ports) turn.send({ ip: sb.address, port }, Buffer.from(`probe ${port}`));
+    await turn.close();
+    await new Promise((r) => setTimeout(r, 5000));
+    assert.equal((await sh('cat /tmp/relay-guard-got')).trim(), String(media.max), 'the media port got the datagrams, the app port none');
+  });
+
   it('the installed health daemon\'s own checks pass on the host: TLS chain (the ACME roots installed), TURN with a relayed round trip, services', async () => {
     const out = await sh([
       'set -a; . /srv/rtcops/shared/rtcops-daemon.env; set +a',
@@ -166,6 +190,15 @@ for (const os of e2eOses()) describe(`provisioning the sandbox host end to end (
     for (const t of ['udp', 'tcp', 'tls', 'tls-443']) assert.match(results.find((r) => r.check === 'turn' && r.target === t)?.message ?? '', /relayed data in [\d.]+ ms, private peers refused/, t);
     assert.ok(results.some((r) => r.check === 'tls-expiry' && r.target === 'turn.sandbox.test:443'), 'the certificate behind the 443 router is watched too');
     assert.equal((await sh('systemctl is-active rtcops-health.service')).trim(), 'active');
+    // The running daemon's own TURN check, through the relay guard to its echo port (daemon.turnEchoPort): its latest results.
+    const { port } = daemonConfigSchema.parse(daemonConfig(host)).listen;
+    const turnTargets = ['turn/udp', 'turn/tcp', 'turn/tls', 'turn/tls-443'];
+    let checks: Record<string, { status: string }> = {};
+    for (let i = 0; i < 70 && !turnTargets.every((t) => t in checks); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+      checks = (JSON.parse(await sh(`curl -s http://127.0.0.1:${port}/healthz`)) as { checks: typeof checks }).checks;
+    }
+    assert.deepEqual(turnTargets.map((t) => [t, checks[t]?.status === 'warn' ? 'ok' : checks[t]?.status]), turnTargets.map((t) => [t, 'ok']), `the running daemon's TURN check (a warning is a slow STUN round trip): ${JSON.stringify(checks)}`);
   });
 
   it('sshd refuses passwords and root; fail2ban runs its jails; services are up', async () => {

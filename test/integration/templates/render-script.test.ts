@@ -25,7 +25,7 @@ describe('npx zx scripts/render.mjs', () => {
   test('renders the sandbox host: exit 0 and a summary', async () => {
     const { status, stdout, stderr } = await render(['sandbox']);
     assert.equal(status, 0, stderr);
-    assert.match(stdout, /^Rendered 19 files for sandbox \(not written: pass --out DIR\)$/m);
+    assert.match(stdout, /^Rendered 21 files for sandbox \(not written: pass --out DIR\)$/m);
   });
 
   test('--out DIR writes the files; --json describes them', async (t) => {
