@@ -133,6 +133,12 @@ export const daemonConfigSchema = z.strictObject({
       rttWarnMs: z.number().min(1).default(200),
       announcedIp: z.string().optional(), externalIp: z.string().optional(), dnsName: z.string().optional(),
     }).optional(),
+    'turn-peers': z.strictObject({
+      ...common('40 * * * * *', 30_000),
+      host: z.string().min(1), port: port.default(3478),
+      ownIp: z.string().min(1).describe('The host\'s own address (the announced IP): a relay there may reach the media ports only; a STUN request relayed to it on `port` must get no answer.'),
+      requestTimeoutMs: z.number().int().min(100).default(2000),
+    }).optional().describe('TURN refuses relays to private, loopback, link-local and IPv4-mapped peers, and to the host\'s own address on a non-media port.'),
     server: z.strictObject({
       ...common('15 * * * * *', 10_000),
       url: z.url({ protocol: /^https?$/ }), signalingUrl: z.url({ protocol: /^wss?$/ }), caFile: file.optional(),

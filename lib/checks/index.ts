@@ -9,6 +9,7 @@ import { ServicesCheck } from './services.js';
 import { SystemCheck } from './system.js';
 import { TlsExpiryCheck } from './tls-expiry.js';
 import { TurnCheck } from './turn.js';
+import { TurnPeersCheck } from './turn-peers.js';
 
 export interface ScheduledCheck {
   check: Check;
@@ -56,6 +57,7 @@ export function buildChecks(c: ChecksConfig, s: DaemonSecrets, ctx: CheckContext
   if (c.disk) add(c.disk, new DiskCheck(c.disk));
   if (c.system) add(c.system, new SystemCheck(c.system));
   if (c.turn) add(c.turn, new TurnCheck({ ...c.turn, secret: secret(s.turnSecret) }));
+  if (c['turn-peers']) add(c['turn-peers'], new TurnPeersCheck({ ...c['turn-peers'], secret: secret(s.turnSecret) }));
   if (c.server) add(c.server, new ServerCheck({ ...c.server, adminToken: secret(s.adminToken), jwtSecret: secret(s.jwtSecret) }));
   if (c.pm2) add(c.pm2, new Pm2Check({ ...c.pm2, deployMarker: ctx.deployMarker }));
   if (c.services) add(c.services, new ServicesCheck(c.services.units));

@@ -11,7 +11,7 @@ import { turnUrls } from '../turn/url.js';
 /** Checks that read the machine they run on: from the operator's side they run on the host, over SSH. */
 export const HOST_CHECKS = ['disk', 'system', 'pm2', 'services'] as const;
 /** Checks that probe the host from outside, as callers reach it. */
-export const REMOTE_CHECKS = ['tls-expiry', 'turn', 'server', 'media-probe'] as const;
+export const REMOTE_CHECKS = ['tls-expiry', 'turn', 'turn-peers', 'server', 'media-probe'] as const;
 export const ALL_CHECKS: readonly string[] = [...REMOTE_CHECKS, ...HOST_CHECKS];
 
 export interface OperatorOptions {
@@ -52,6 +52,7 @@ export function operatorChecks(host: ResolvedHost, o: OperatorOptions): ChecksCo
       host: reach(t.domain), servername: t.domain, port: t.port, tlsPort: t.tlsPort, tls443, ...ca,
       announcedIp: host.mediasoup.announcedIp, externalIp: t.externalIp, ...(hasPublicDns(t.domain) ? { dnsName: t.domain } : {}),
     },
+    'turn-peers': { host: reach(t.domain), port: t.port, ownIp: host.mediasoup.announcedIp },
     server: { url: `https://${web}`, signalingUrl: `wss://${web}/signaling`, address: o.address, readyz: false, ...ca },
     'media-probe': {
       signalingUrl: `wss://${web}/signaling`, address: o.address, ...ca,

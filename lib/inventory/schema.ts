@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isCidr, isHostname, isIpAddress } from './checks.js';
 
 /** The checks of the health daemon installed on a host (lib/checks/operator.ts's ALL_CHECKS; a test keeps them equal). */
-export const HOST_DAEMON_CHECKS = ['tls-expiry', 'turn', 'server', 'media-probe', 'disk', 'system', 'pm2', 'services'] as const;
+export const HOST_DAEMON_CHECKS = ['tls-expiry', 'turn', 'turn-peers', 'server', 'media-probe', 'disk', 'system', 'pm2', 'services'] as const;
 
 const checkAlerting = z.strictObject({
   failureThreshold: z.number().int().min(1).optional().describe('Consecutive failures of this check before alerting (default: daemon.failureThreshold).'),

@@ -145,6 +145,7 @@ export function daemonConfig(host: ResolvedHost): DaemonConfigInput {
         peerIp: host.mediasoup.announcedIp, peerPort: host.daemon.turnEchoPort, announcedIp: host.mediasoup.announcedIp, externalIp: host.turn.externalIp,
         ...(hasPublicDns(host.turn.domain) ? { dnsName: host.turn.domain } : {}), ...ca,
       },
+      'turn-peers': { schedule: every(40), host: turnIp, port: host.turn.port, ownIp: host.mediasoup.announcedIp },
       server: { schedule: every(15), url: `http://127.0.0.1:${host.app.port}`, upstreamFile: host.nginx.upstreamFile, signalingUrl: `wss://${domain}/signaling`, address: '127.0.0.1', ...ca },
       pm2: {
         schedule: every(45), processName: host.app.name, home: layoutOf(host).pm2Home,

@@ -266,7 +266,7 @@ describe('backup, destroy, restore onto a fresh sandbox: same release, same cert
     assert.equal(r.fingerprint, fingerprint);
     assert.equal(r.checks?.critical, 0);
     assert.deepEqual(r.checks?.notJudged, ['system']);
-    for (const c of ['tls-expiry', 'turn', 'server', 'media-probe', 'disk', 'pm2', 'services']) {
+    for (const c of ['tls-expiry', 'turn', 'turn-peers', 'server', 'media-probe', 'disk', 'pm2', 'services']) {
       assert.ok(r.checks?.results.some((x) => x.check === c && x.status === 'ok'), `${c} ran and passed`);
     }
     assert.ok((r.checks?.ok ?? 0) >= 10, `${r.checks?.ok} checks ok`);

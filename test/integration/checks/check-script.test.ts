@@ -100,6 +100,9 @@ describe('npx zx scripts/check.mjs: every check once, against real components on
     assert.match(r['services nginx.service']?.message ?? '', /not applicable: systemd is not running/);
     assert.match(r['pm2 rtcops']?.message ?? '', /not applicable: pm2 is not installed/);
     assert.deepEqual(['memory', 'cpu', 'load'].map((t) => r[`system ${t}`]?.check), ['system', 'system', 'system']);
+    // The test's coturn allows loopback peers (TEST-ONLY, for the relayed round trip): turn-peers sees it.
+    assert.equal(r['turn-peers udp']?.status, 'critical');
+    assert.match(r['turn-peers udp']?.message ?? '', /coturn grants relays to 127\.0\.0\.1 \(loopback\)/);
     assert.equal(code, report.results.some((x) => x.status === 'critical') ? 1 : 0);
     assert.equal(report.ok, code === 0);
   });
@@ -168,7 +171,7 @@ describe('npx zx scripts/check.mjs: every check once, against real components on
   });
 
   const usage: [string, string[], Record<string, string> | undefined, RegExp][] = [
-    ['an unknown check', ['--only', 'dns'], undefined, /--only: unknown check dns; checks are: tls-expiry, turn, server, media-probe, disk, system, pm2, services/],
+    ['an unknown check', ['--only', 'dns'], undefined, /--only: unknown check dns; checks are: tls-expiry, turn, turn-peers, server, media-probe, disk, system, pm2, services/],
     ['an unknown host', ['nope'], undefined, /no host "nope"/],
     ['a missing secret', [], { RTCOPS_LOOP_JWT_SECRET: JWT_SECRET, RTCOPS_LOOP_ADMIN_TOKEN: ADMIN_TOKEN }, /RTCOPS_LOOP_TURN_SECRET/],
   ];

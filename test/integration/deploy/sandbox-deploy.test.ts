@@ -136,12 +136,12 @@ for (const os of e2eOses()) describe(`deploys to the sandbox host (${os}): two s
     audited.push('rollback:refused');
   });
 
-  it('check.mjs from outside: TLS, TURN over UDP/TCP/TLS (5349 and 443), the server and a real call through the SFU pass', async () => {
+  it('check.mjs from outside: TLS, TURN over UDP/TCP/TLS (5349 and 443), TURN\'s refused peers (turn-peers), the server and a real call through the SFU pass', async () => {
     const { code, out, err } = await runMain(checkMain, [NAME, '-i', inventory, '--json', '--probe-direct', '--ca-file', issuerRoot, '--no-ssh']);
     const results = (JSON.parse(out) as { results: { check: string; target: string; status: string; message: string }[] }).results;
     const ran = results.filter((r) => r.status !== 'skipped');
     assert.equal(code, 0, `${err}\n${JSON.stringify(results, null, 2)}`);
-    assert.deepEqual([...new Set(ran.map((r) => r.check))].sort(), ['media-probe', 'server', 'tls-expiry', 'turn']);
+    assert.deepEqual([...new Set(ran.map((r) => r.check))].sort(), ['media-probe', 'server', 'tls-expiry', 'turn', 'turn-peers']);
     // TURN over TLS on 443 (nginx's router, turn.tls443) is checked like the other paths, a real call included.
     for (const id of ['turn/tls-443', 'media-probe/relay:tls-443', 'tls-expiry/turn.sandbox.test:443']) assert.ok(ran.some((r) => `${r.check}/${r.target}` === id), `${id} ran`);
     assert.deepEqual(ran.filter((r) => r.status === 'critical'), [], 'nothing critical');

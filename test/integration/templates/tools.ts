@@ -1,7 +1,7 @@
 // Running the real programs that read rendered files: found or failed loudly, files in a temp dir.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
@@ -134,4 +134,47 @@ export async function startPrometheus(t: Pick<TestContext, 'after'>, dir: string
     }
   };
   return { query, waitFor };
+}
+
+/** A network namespace (removed after the test) with `address` on its loopback device: the host's own address, alone. */
+export async function namespaceWithAddress(t: Pick<TestContext, 'after'>, ns: string, address: string): Promise<void> {
+  await execa('ip', ['netns', 'del', ns], { reject: false });
+  await execa('ip', ['netns', 'add', ns]);
+  t.after(() => execa('ip', ['netns', 'del', ns], { reject: false }));
+  await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  await execa('ip', ['-n', ns, 'addr', 'add', `${address}/32`, 'dev', 'lo']);
+}
+
+/**
+ * `host`'s rendered turnserver.conf run by the real coturn in namespace `ns`, as its own user (the relay guard
+ * matches it), listening and relaying on `address`; `turn` changes the host's turn section first. Returns its port.
+ */
+export async function startRenderedCoturnInNs(t: TestContext, ns: string, address: string, host: ResolvedHost, turn: Partial<ResolvedHost['turn']> = {}): Promise<number> {
+  const dir = tempDir(t, 'ns-coturn');
+  chmodSync(dir, 0o755);
+  const state = join(dir, 'state');
+  mkdirSync(state);
+  const uid = Number((await execa('id', ['-u', 'turnserver'])).stdout);
+  const gid = Number((await execa('id', ['-g', 'turnserver'])).stdout);
+  chownSync(state, uid, gid);
+  const { cert, key } = selfSignedCert(dir, host.turn.domain);
+  chmodSync(key, 0o644);
+  const h = structuredClone(host);
+  const port = 3478;
+  Object.assign(h.turn, { listeningIps: [address], relayIp: address, externalIp: address, allowedPeerIps: [address], port, tlsPort: 5349, pidFile: join(state, 'turnserver.pid'), userDbFile: join(state, 'turndb'), logFile: 'stdout' }, turn);
+  Object.assign(h.tls, { fullchain: cert, privkey: key });
+  const config = writeFile(join(dir, 'turnserver.conf'), rendered(h, 'turnserver').content);
+  chmodSync(config, 0o644);
+  const turnserver = spawn('ip', ['netns', 'exec', ns, 'runuser', '-u', 'turnserver', '--', tool('turnserver', 'coturn'), '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  turnserver.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  turnserver.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  t.after(() => turnserver.kill('SIGTERM'));
+  const listening = new RegExp(`listener opened on : ${address.replaceAll('.', '\\.')}:${port}`);
+  for (let i = 0; !listening.test(output) && !output.includes('Total General servers'); i++) {
+    if (turnserver.exitCode !== null || i > 100) assert.fail(`coturn did not start (exit ${turnserver.exitCode}):\n${output}`);
+    await sleep(100);
+  }
+  await sleep(300);
+  return port;
 }

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
 import { execa } from 'execa';
 import { mediaPorts } from '../../../lib/inventory/index.js';
 import { layoutOf } from '../../../lib/host/index.js';
 import { exampleHost, fakeSecrets, REPO } from '../../fixtures/inventories/hosts.js';
-import { rendered, selfSignedCert, tempDir, tool, writeFile } from './tools.js';
+import { namespaceWithAddress, rendered, startRenderedCoturnInNs, tempDir, tool, writeFile } from './tools.js';
 
 // The host's own address, on the loopback device of a namespace the test makes: coturn, the rule set, the listeners
 // and the TURN client all live there, nothing touches the machine's own network.
@@ -20,43 +18,6 @@ const echoPort = host.daemon.turnEchoPort;
 const { relayGuardTable } = layoutOf(host);
 
 const inNs = (argv: string[]) => execa('ip', ['netns', 'exec', NS, ...argv], { reject: false, all: true });
-
-async function namespace(t: TestContext): Promise<void> {
-  await execa('ip', ['netns', 'del', NS], { reject: false });
-  await execa('ip', ['netns', 'add', NS]);
-  t.after(() => execa('ip', ['netns', 'del', NS], { reject: false }));
-  await execa('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
-  await execa('ip', ['-n', NS, 'addr', 'add', `${ADDRESS}/32`, 'dev', 'lo']);
-}
-
-/** The sandbox's rendered turnserver.conf run by the real coturn, as its own user (the guard matches it), on ADDRESS. */
-async function startCoturn(t: TestContext): Promise<number> {
-  const dir = tempDir(t, 'relay-guard-coturn');
-  chmodSync(dir, 0o755);
-  const state = join(dir, 'state');
-  mkdirSync(state);
-  const { uid, gid } = await execa('id', ['-u', 'turnserver']).then(async (u) => ({ uid: Number(u.stdout), gid: Number((await execa('id', ['-g', 'turnserver'])).stdout) }));
-  chownSync(state, uid, gid);
-  const { cert, key } = selfSignedCert(dir, host.turn.domain);
-  chmodSync(key, 0o644);
-  const turn = structuredClone(host);
-  const port = 3478;
-  Object.assign(turn.turn, { listeningIps: [ADDRESS], relayIp: ADDRESS, externalIp: ADDRESS, allowedPeerIps: [ADDRESS], port, tlsPort: 5349, pidFile: join(state, 'turnserver.pid'), userDbFile: join(state, 'turndb'), logFile: 'stdout' });
-  Object.assign(turn.tls, { fullchain: cert, privkey: key });
-  const config = writeFile(join(dir, 'turnserver.conf'), rendered(turn, 'turnserver').content);
-  chmodSync(config, 0o644);
-  const turnserver = spawn('ip', ['netns', 'exec', NS, 'runuser', '-u', 'turnserver', '--', tool('turnserver', 'coturn'), '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  turnserver.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  turnserver.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  t.after(() => turnserver.kill('SIGTERM'));
-  for (let i = 0; !/listener opened on : 192\.0\.2\.7:3478/.test(output) && !output.includes('Total General servers'); i++) {
-    if (turnserver.exitCode !== null || i > 100) assert.fail(`coturn did not start (exit ${turnserver.exitCode}):\n${output}`);
-    await sleep(100);
-  }
-  await sleep(300);
-  return port;
-}
 
 /** Which of `ports` on the host's address a datagram sent through a TURN UDP relay reached. */
 async function relayReaches(turnPort: number, ports: number[]): Promise<number[]> {
@@ -87,13 +48,13 @@ describe('TURN relay guard: a UDP relay to the host\'s own address reaches only 
 
   it('the real coturn and nft in a namespace: without the guard a relay reaches any UDP port of the host; with it only the media ports and the daemon\'s echo port', async (t) => {
     tool('nft', 'nftables');
-    await namespace(t);
+    await namespaceWithAddress(t, NS, ADDRESS);
     const announced = structuredClone(host);
     announced.mediasoup.announcedIp = ADDRESS;
     const file = writeFile(join(tempDir(t, 'relay-guard'), 'guard.nft'), rendered(announced, 'turn-relay-guard').content);
     const check = await inNs(['nft', '-c', '-f', file]);
     assert.equal(check.exitCode, 0, String(check.all));
-    const turnPort = await startCoturn(t);
+    const turnPort = await startRenderedCoturnInNs(t, NS, ADDRESS, host);
     // The app's port, an admin-only one, the daemon's echo port and the edges of the media ports.
     const ports = [3000, 9464, echoPort, media.min, media.max];
     assert.deepEqual(await relayReaches(turnPort, ports), ports.toSorted((a, b) => a - b), 'without the guard: everything (the test can see the hole)');

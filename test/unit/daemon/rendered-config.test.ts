@@ -35,7 +35,7 @@ describe('the rendered daemon config is what the daemon loads (inventory.yaml â†
   for (const name of ['sandbox', 'prod'] as const) {
     test(`${name}: the daemon's own loader accepts the config, the env file holds every secret it needs, every check builds`, () => {
       const { cfg, secrets } = loadRendered(exampleHost(name));
-      assert.deepEqual(buildChecks(cfg.checks, secrets).map((c) => c.check.name), ['tls-expiry', 'disk', 'system', 'turn', 'server', 'pm2', 'services', 'media-probe']);
+      assert.deepEqual(buildChecks(cfg.checks, secrets).map((c) => c.check.name), ['tls-expiry', 'disk', 'system', 'turn', 'turn-peers', 'server', 'pm2', 'services', 'media-probe']);
       assert.equal(secrets.turnSecret, FAKE_SECRET_ENV.RTCOPS_SANDBOX_TURN_SECRET);
       assert.equal(cfg.alerting.slack, name === 'prod');
       if (name === 'prod') assert.equal(secrets.slackWebhookUrl, FAKE_SECRET_ENV.RTCOPS_PROD_SLACK_WEBHOOK_URL);
@@ -119,10 +119,10 @@ describe('the rendered daemon config is what the daemon loads (inventory.yaml â†
   });
 
   const intervals: [number, Record<string, string>][] = [
-    [60, { disk: '0 */1 * * * *', system: '5 */1 * * * *', turn: '30 */1 * * * *', server: '15 */1 * * * *', pm2: '45 */1 * * * *', services: '20 */1 * * * *' }],
-    [15, { disk: '0,15,30,45 * * * * *', system: '5,20,35,50 * * * * *', turn: '0,15,30,45 * * * * *', server: '0,15,30,45 * * * * *', pm2: '0,15,30,45 * * * * *', services: '5,20,35,50 * * * * *' }],
-    [300, { disk: '0 */5 * * * *', system: '5 */5 * * * *', turn: '30 */5 * * * *', server: '15 */5 * * * *', pm2: '45 */5 * * * *', services: '20 */5 * * * *' }],
-    [3600, { disk: '0 0 * * * *', system: '5 0 * * * *', turn: '30 0 * * * *', server: '15 0 * * * *', pm2: '45 0 * * * *', services: '20 0 * * * *' }],
+    [60, { disk: '0 */1 * * * *', system: '5 */1 * * * *', turn: '30 */1 * * * *', 'turn-peers': '40 */1 * * * *', server: '15 */1 * * * *', pm2: '45 */1 * * * *', services: '20 */1 * * * *' }],
+    [15, { disk: '0,15,30,45 * * * * *', system: '5,20,35,50 * * * * *', turn: '0,15,30,45 * * * * *', 'turn-peers': '10,25,40,55 * * * * *', server: '0,15,30,45 * * * * *', pm2: '0,15,30,45 * * * * *', services: '5,20,35,50 * * * * *' }],
+    [300, { disk: '0 */5 * * * *', system: '5 */5 * * * *', turn: '30 */5 * * * *', 'turn-peers': '40 */5 * * * *', server: '15 */5 * * * *', pm2: '45 */5 * * * *', services: '20 */5 * * * *' }],
+    [3600, { disk: '0 0 * * * *', system: '5 0 * * * *', turn: '30 0 * * * *', 'turn-peers': '40 0 * * * *', server: '15 0 * * * *', pm2: '45 0 * * * *', services: '20 0 * * * *' }],
   ];
   for (const [intervalSec, want] of intervals) {
     test(`daemon.intervalSec ${intervalSec} â†’ cron schedules node-cron accepts; TLS every 10 min, media probe every 5`, () => {
