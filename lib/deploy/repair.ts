@@ -8,7 +8,8 @@ import { readState, type HostState, type SlotProc } from './host-state.js';
 import type { LockRecord } from './lock.js';
 import { stopProcs } from './retire.js';
 import type { Run } from './run.js';
-import { otherSlot, pm2SaveScript, switchUpstreamScript } from './slots.js';
+import { otherSlot, pm2SaveScript } from './slots.js';
+import { switchTo } from './switch.js';
 
 /**
  * A deploy killed mid-way (SIGKILL, a lost laptop, a dead SSH link) leaves its lock record: the intent it wrote before
@@ -28,7 +29,7 @@ export type RepairPlan =
   /** The killed release was kept, but PM2's list may not have been saved: save it (a reboot starts what serves). */
   | { kind: 'save'; detail: string }
   /** nginx sends callers to the killed, never verified release, and the release that served before still runs: back to it. */
-  | { kind: 'switch-back'; detail: string; to: string; slot: DeploySlot; pm2Name: string; previous: string | undefined; stop: string }
+  | { kind: 'switch-back'; detail: string; to: string; slot: DeploySlot; previous: string | undefined; stop: string }
   /** nginx never reached it (or was switched back), but `current` names it, or it still runs: the links fixed, it stopped. */
   | { kind: 'tidy'; detail: string; links?: { current: string; previous: string | undefined }; stop?: string }
   /** nginx sends callers to it and nothing else can serve: it stays, and is not recorded as a release that served. */
@@ -54,7 +55,7 @@ export function repairPlan(host: ResolvedHost, killed: Killed, state: HostState)
     const back = otherSlot(host, slotOfKilled.name);
     const proc = procOf(back);
     if (from !== undefined && runs(proc, host, from)) {
-      return { kind: 'switch-back', to: from, slot: back, pm2Name: back.pm2Name, previous: killed.previous, stop: slotOfKilled.pm2Name,
+      return { kind: 'switch-back', to: from, slot: back, previous: killed.previous, stop: slotOfKilled.pm2Name,
         detail: `${what} had switched callers to ${id} before its watch ended: nginx back to ${from} (slot ${back.name}, still running), which passes the gate again; ${id} stopped` };
     }
     return { kind: 'keep', detail: `${what} had switched callers to ${id} before its watch ended, and ${from === undefined ? 'nothing served before it' : `${from} no longer runs`}: ${id} keeps serving; it is not recorded as a release that served, so it does not become the one a rollback returns to` };
@@ -84,21 +85,20 @@ export async function repairKilled(run: Run, killed: Killed, state: HostState): 
     run.skip('repair', plan.detail);
     return { state, ...(killed.release !== undefined ? { unverified: killed.release } : {}) };
   }
-  await run.phase('repair', async () => {
-    if (plan.kind === 'save') await main.script(pm2SaveScript(host), { root: true, summary: 'pm2 save' });
-    if (plan.kind === 'switch-back') {
-      await main.script(switchUpstreamScript(host, plan.slot), { root: true, summary: `nginx to slot ${plan.slot.name}` });
-      await main.script(switchScript(host, plan.to, plan.previous), { root: true, summary: `switch current to ${plan.to}` });
-    }
-    if (plan.kind === 'tidy' && plan.links !== undefined) await main.script(switchScript(host, plan.links.current, plan.links.previous), { root: true, summary: `switch current to ${plan.links.current}` });
-    return { value: undefined, detail: plan.detail };
-  });
   if (plan.kind === 'switch-back') {
+    // The same switch as a deploy's (nginx, then current and previous), under the repair's own phase name.
+    await switchTo(run, plan.to, plan.slot, plan.previous, 'repair');
     try {
-      await gate(run, plan.to, plan.slot, 'verify repaired', { pm2Name: plan.pm2Name });
+      await gate(run, plan.to, plan.slot, 'verify repaired', { pm2Name: plan.slot.pm2Name });
     } catch (err) {
       throw new Stop('failed', `repairing after ${plan.detail.split(':')[0]}: ${plan.to} did not pass the gate after the switch back: ${(err as Error).message}`, `look at the host now: npx zx scripts/releases.mjs ${host.name}`);
     }
+  } else {
+    await run.phase('repair', async () => {
+      if (plan.kind === 'save') await main.script(pm2SaveScript(host), { root: true, summary: 'pm2 save' });
+      if (plan.kind === 'tidy' && plan.links !== undefined) await main.script(switchScript(host, plan.links.current, plan.links.previous), { root: true, summary: `switch current to ${plan.links.current}` });
+      return { value: undefined, detail: plan.detail };
+    });
   }
   const stop = plan.kind === 'switch-back' ? plan.stop : plan.kind === 'tidy' ? plan.stop : undefined;
   if (stop !== undefined) await stopProcs(run, [stop], 'stop killed', '');
